@@ -1,0 +1,1 @@
+"""The project store: SQLite through SQLAlchemy. The only package that contains SQL."""

@@ -1,0 +1,243 @@
+"""Classes, the current label of each image, and the change history that undo/redo walk."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidRequest
+from core.storage.catalog import chunks
+from core.storage.models import ChangeBatch, ClassRow, ImageRow, LabelChange, utcnow
+
+# Distinct, colour-blind-friendly hues (Okabe-Ito, then Tableau), used in order for new classes.
+PALETTE = [
+    "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000",
+    "#8c564b", "#7f7f7f", "#bcbd22", "#17becf",
+]
+MAX_NAME = 100
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    id: int
+    name: str
+    colour: str
+    position: int
+    count: int
+
+
+def list_classes(session: Session) -> list[ClassInfo]:
+    rows = session.execute(
+        select(ClassRow, func.count(ImageRow.id))
+        .outerjoin(ImageRow, (ImageRow.class_id == ClassRow.id) & (ImageRow.status != "missing"))
+        .where(ClassRow.deleted.is_(False))
+        .group_by(ClassRow.id)
+        .order_by(ClassRow.position, ClassRow.id)
+    )
+    return [ClassInfo(c.id, c.name, c.colour, c.position, n) for c, n in rows]
+
+
+def find_class(session: Session, name: str) -> ClassRow:
+    row = session.scalar(select(ClassRow).where(ClassRow.name == name, ClassRow.deleted.is_(False)))
+    if row is None:
+        known = ", ".join(c.name for c in list_classes(session)) or "none yet"
+        raise InvalidRequest(f"There is no class named {name!r} (classes: {known}).")
+    return row
+
+
+def _check_name(session: Session, name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidRequest("A class name cannot be empty.")
+    if len(name) > MAX_NAME or any(ord(ch) < 32 for ch in name):
+        raise InvalidRequest(f"A class name must be one line of at most {MAX_NAME} characters.")
+    taken = session.scalar(select(ClassRow.id).where(ClassRow.name == name, ClassRow.deleted.is_(False)))
+    if taken is not None:
+        raise InvalidRequest(f"A class named {name!r} exists already.")
+    return name
+
+
+def add_class(session: Session, name: str, colour: str | None = None, source: str = "manual") -> int:
+    name = _check_name(session, name)
+    live = list_classes(session)
+    if colour is None:
+        used = {c.colour for c in live}
+        colour = next((c for c in PALETTE if c not in used), PALETTE[len(live) % len(PALETTE)])
+    row = ClassRow(name=name, colour=colour, position=max((c.position for c in live), default=-1) + 1)
+    session.add(row)
+    session.flush()
+    _new_batch(session, "class_add", source, {"class_id": row.id, "name": name})
+    return row.id
+
+
+def ensure_class(session: Session, name: str, source: str = "imported") -> int:
+    row = session.scalar(select(ClassRow).where(ClassRow.name == name.strip(), ClassRow.deleted.is_(False)))
+    return row.id if row else add_class(session, name, source=source)
+
+
+def rename_class(session: Session, old: str, new: str) -> None:
+    row = find_class(session, old)
+    new = _check_name(session, new)
+    _new_batch(session, "class_rename", "manual", {"class_id": row.id, "old": row.name, "new": new})
+    row.name = new
+
+
+def set_colour(session: Session, name: str, colour: str) -> None:
+    find_class(session, name).colour = colour
+
+
+def merge_classes(session: Session, source: str, target: str) -> int:
+    """Relabel every image of `source` as `target`, then retire `source`. Returns images moved."""
+    src, dst = find_class(session, source), find_class(session, target)
+    if src.id == dst.id:
+        raise InvalidRequest("A class cannot be merged into itself.")
+    ids = list(session.scalars(select(ImageRow.id).where(ImageRow.class_id == src.id)))
+    batch = _new_batch(session, "class_merge", "manual", {"class_id": src.id, "into": dst.id,
+                                                          "name": src.name, "into_name": dst.name})
+    _apply(session, batch, ids, dst.id)
+    src.deleted = True
+    return len(ids)
+
+
+def delete_class(session: Session, name: str) -> int:
+    """Retire a class; its images become unlabelled (undo brings both back). Returns images unlabelled."""
+    row = find_class(session, name)
+    ids = list(session.scalars(select(ImageRow.id).where(ImageRow.class_id == row.id)))
+    batch = _new_batch(session, "class_delete", "manual", {"class_id": row.id, "name": row.name})
+    _apply(session, batch, ids, None)
+    row.deleted = True
+    return len(ids)
+
+
+def set_labels(
+    session: Session, image_ids: list[int], class_id: int | None, source: str = "manual"
+) -> int | None:
+    """Label images (None clears). One undoable batch; returns its id, or None if nothing changed."""
+    if class_id is not None:
+        row = session.get(ClassRow, class_id)
+        if row is None or row.deleted:
+            raise InvalidRequest("That class no longer exists.")
+    changing = [
+        image_id
+        for chunk in chunks(image_ids)
+        for image_id in session.scalars(
+            select(ImageRow.id).where(ImageRow.id.in_(chunk), _differs(ImageRow.class_id, class_id))
+        )
+    ]
+    if not changing:
+        return None
+    batch = _new_batch(session, "label", source, {"count": len(changing), "class_id": class_id})
+    _apply(session, batch, changing, class_id)
+    return batch.id
+
+
+def _differs(column, value):
+    return column.is_not(None) if value is None else (column.is_(None) | (column != value))
+
+
+def _new_batch(session: Session, kind: str, source: str, detail: dict) -> ChangeBatch:
+    # A new change ends the redo chain, as in every editor.
+    session.execute(update(ChangeBatch).where(ChangeBatch.state == "undone").values(state="discarded"))
+    batch = ChangeBatch(kind=kind, source=source, detail=detail)
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def _apply(session: Session, batch: ChangeBatch, image_ids: list[int], class_id: int | None) -> None:
+    for chunk in chunks(image_ids):
+        old = session.execute(select(ImageRow.id, ImageRow.class_id).where(ImageRow.id.in_(chunk)))
+        session.add_all(
+            LabelChange(batch_id=batch.id, image_id=i, old_class_id=c, new_class_id=class_id) for i, c in old
+        )
+        session.execute(update(ImageRow).where(ImageRow.id.in_(chunk)).values(class_id=class_id))
+
+
+@dataclass(frozen=True)
+class UndoStep:
+    batch_id: int
+    kind: str
+    description: str
+    image_ids: list[int]
+
+
+def undo(session: Session) -> UndoStep | None:
+    """Revert the latest done user change (label or class operation). None when there is nothing to undo."""
+    batch = session.scalar(
+        select(ChangeBatch).where(ChangeBatch.state == "done", ChangeBatch.source != "imported")
+        .order_by(ChangeBatch.id.desc()).limit(1)
+    )
+    if batch is None:
+        return None
+    changes = _changes(session, batch.id)
+    for change in changes:
+        session.execute(update(ImageRow).where(ImageRow.id == change.image_id).values(class_id=change.old_class_id))
+    _class_effect(session, batch, undoing=True)
+    batch.state, batch.undone_at = "undone", utcnow()
+    return UndoStep(batch.id, batch.kind, describe(batch), [c.image_id for c in changes])
+
+
+def redo(session: Session) -> UndoStep | None:
+    batch = session.scalar(
+        select(ChangeBatch).where(ChangeBatch.state == "undone").order_by(ChangeBatch.id).limit(1)
+    )
+    if batch is None:
+        return None
+    changes = _changes(session, batch.id)
+    for change in changes:
+        session.execute(update(ImageRow).where(ImageRow.id == change.image_id).values(class_id=change.new_class_id))
+    _class_effect(session, batch, undoing=False)
+    batch.state, batch.undone_at = "done", None
+    return UndoStep(batch.id, batch.kind, describe(batch), [c.image_id for c in changes])
+
+
+def can_undo(session: Session) -> bool:
+    return session.scalar(
+        select(func.count()).where(ChangeBatch.state == "done", ChangeBatch.source != "imported")
+    ) > 0
+
+
+def can_redo(session: Session) -> bool:
+    return session.scalar(select(func.count()).where(ChangeBatch.state == "undone")) > 0
+
+
+def _changes(session: Session, batch_id: int) -> list[LabelChange]:
+    return list(session.scalars(select(LabelChange).where(LabelChange.batch_id == batch_id)))
+
+
+def _class_effect(session: Session, batch: ChangeBatch, undoing: bool) -> None:
+    detail = batch.detail or {}
+    row = session.get(ClassRow, detail["class_id"]) if "class_id" in detail and detail["class_id"] else None
+    if row is None:
+        return
+    if batch.kind == "class_add":
+        row.deleted = undoing
+    elif batch.kind in ("class_delete", "class_merge"):
+        row.deleted = not undoing
+    elif batch.kind == "class_rename":
+        row.name = detail["old"] if undoing else detail["new"]
+
+
+def describe(batch: ChangeBatch) -> str:
+    d = batch.detail or {}
+    return {
+        "label": f"label {d.get('count', 0)} image(s)",
+        "class_add": f"add class {d.get('name')!r}",
+        "class_rename": f"rename {d.get('old')!r} to {d.get('new')!r}",
+        "class_merge": f"merge {d.get('name')!r} into {d.get('into_name')!r}",
+        "class_delete": f"delete class {d.get('name')!r}",
+    }.get(batch.kind, batch.kind)
+
+
+def latest_batch_id(session: Session) -> int | None:
+    return session.scalar(select(func.max(ChangeBatch.id)))
+
+
+def changed_since(session: Session, batch_id: int | None) -> list[LabelChange]:
+    """Label changes in effect made after `batch_id` (e.g. since the last training run)."""
+    query = select(LabelChange).join(ChangeBatch).where(ChangeBatch.state == "done")
+    if batch_id is not None:
+        query = query.where(ChangeBatch.id > batch_id)
+    return list(session.scalars(query.order_by(LabelChange.id)))
+
