@@ -8,7 +8,12 @@ from core.cli import main as cli_main
 
 
 def _run_gui(args: argparse.Namespace) -> int:
-    from desktop.app import run_app  # Qt loads only for commands that show a window
+    # Qt loads only for commands that show a window.
+    if getattr(args, "command", None) == "classify":
+        from desktop.classify_window import run_classify_window
+
+        return run_classify_window(args)
+    from desktop.app import run_app
 
     return run_app(args)
 

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     gui = subparsers.add_parser("gui", help="open the Dovecote window (the default with no command)")
     gui.add_argument("folder", nargs="?", help="a folder of images to open as a project")
-    gui.set_defaults(handler=None, needs_gui=True)
+    gui.set_defaults(handler=None, needs_gui=True, command="gui")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
