@@ -77,6 +77,9 @@ def labelled_images(session: Session) -> list[ImageRow]:
 
 @dataclass(frozen=True)
 class Summary:
+    """Counts over the files present on disk: images = labelled + unlabelled + unreadable.
+    Class counts are of readable images only (those a model can learn from)."""
+
     images: int
     labelled: int
     unlabelled: int
@@ -90,7 +93,7 @@ def summary(session: Session) -> Summary:
     missing = session.scalar(select(func.count()).where(ImageRow.status == "missing")) or 0
     classes = session.execute(
         select(ClassRow.name, func.count(ImageRow.id))
-        .outerjoin(ImageRow, (ImageRow.class_id == ClassRow.id) & (ImageRow.status != "missing"))
+        .outerjoin(ImageRow, (ImageRow.class_id == ClassRow.id) & (ImageRow.status == "ok"))
         .where(ClassRow.deleted.is_(False))
         .group_by(ClassRow.id)
         .order_by(ClassRow.position, ClassRow.id)
@@ -99,11 +102,11 @@ def summary(session: Session) -> Summary:
     labelled = sum(per_class.values())
     unreadable = session.execute(
         select(ImageRow.path, ImageRow.error).where(ImageRow.status == "unreadable").order_by(ImageRow.path)
-    )
+    ).all()
     return Summary(
         images=present,
         labelled=labelled,
-        unlabelled=present - labelled,
+        unlabelled=present - labelled - len(unreadable),
         missing=missing,
         per_class=per_class,
         unreadable=[(p, e or "unreadable") for p, e in unreadable],

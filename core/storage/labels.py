@@ -30,7 +30,7 @@ class ClassInfo:
 def list_classes(session: Session) -> list[ClassInfo]:
     rows = session.execute(
         select(ClassRow, func.count(ImageRow.id))
-        .outerjoin(ImageRow, (ImageRow.class_id == ClassRow.id) & (ImageRow.status != "missing"))
+        .outerjoin(ImageRow, (ImageRow.class_id == ClassRow.id) & (ImageRow.status == "ok"))
         .where(ClassRow.deleted.is_(False))
         .group_by(ClassRow.id)
         .order_by(ClassRow.position, ClassRow.id)
