@@ -1,0 +1,68 @@
+"""Suspected label errors by confident learning on out-of-fold probabilities.
+
+Confident learning (Northcutt, Jiang & Chuang, 2021), as used here:
+1. Each class j gets a threshold t_j: the mean probability of j over the images labelled j (how sure the
+   model usually is about that class). Per-class thresholds keep a hard or rare class from being flagged
+   wholesale just because the model is less sure of it everywhere.
+2. The confident joint counts, for each given class i, the images confidently of class j (p_j >= t_j; the most
+   probable such j). Scaled so each row sums to the number of images labelled i, its off-diagonal cell (i, j)
+   estimates how many images labelled i are really j.
+3. For each such cell, that many images labelled i with the largest margin p_j - p_i are suspect, with j
+   suggested ("prune by noise rate"). Suspects are ranked by that margin: how strongly the model disagrees."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SuspectedError:
+    index: int  # row in the arrays given
+    given: int  # class index
+    suggested: int  # class index the model finds instead
+    score: float  # p(suggested) - p(given), in (0, 1]: higher is more suspicious
+    confidence: float  # p(suggested)
+
+
+def class_thresholds(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Mean self-confidence per class; a class without images gets a threshold nothing reaches."""
+    thresholds = np.full(proba.shape[1], np.inf)
+    for k in range(proba.shape[1]):
+        mine = labels == k
+        if mine.any():
+            thresholds[k] = proba[mine, k].mean()
+    return thresholds
+
+
+def estimated_label_counts(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """[C, C]: about how many images labelled i (row) truly belong to j (column); rows sum to the label counts."""
+    n_classes = proba.shape[1]
+    confident = proba >= class_thresholds(labels, proba)[None, :]
+    confident_class = np.where(confident, proba, -1.0).argmax(axis=1)
+    has_confident = confident.any(axis=1)
+    joint = np.zeros((n_classes, n_classes))
+    np.add.at(joint, (labels[has_confident], confident_class[has_confident]), 1)
+    given = np.bincount(labels, minlength=n_classes)[:, None]
+    rows = joint.sum(axis=1, keepdims=True)
+    return np.divide(joint * given, rows, out=np.zeros_like(joint), where=rows > 0)
+
+
+def find_label_errors(labels: np.ndarray, proba: np.ndarray) -> list[SuspectedError]:
+    """The suspect labels, most suspicious first."""
+    labels = np.asarray(labels, dtype=int)
+    proba = np.asarray(proba, dtype=float)
+    if len(labels) == 0:
+        return []
+    expected = np.rint(estimated_label_counts(labels, proba)).astype(int)
+    best: dict[int, SuspectedError] = {}
+    for given, suggested in zip(*np.nonzero(expected)):
+        if given == suggested:
+            continue
+        rows = np.flatnonzero(labels == given)
+        margin = proba[rows, suggested] - proba[rows, given]
+        for pick in np.argsort(-margin, kind="stable")[: expected[given, suggested]]:
+            i = int(rows[pick])
+            if margin[pick] > 0 and (i not in best or margin[pick] > best[i].score):
+                best[i] = SuspectedError(i, int(given), int(suggested), float(margin[pick]), float(proba[i, suggested]))
+    return sorted(best.values(), key=lambda s: (-s.score, s.index))

@@ -1,0 +1,95 @@
+"""Out-of-fold predictions: every labelled image gets probabilities from a model that never saw it.
+
+Stratified k-fold on cached embeddings: each fold trains a fresh head on the other folds and predicts its
+own images. With a frozen backbone this costs k head fits (seconds), which is why it can run after every
+training run and cover every labelled image instead of a small validation split."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from core.errors import DovecoteError
+from core.events import Progress
+
+DEFAULT_FOLDS = 5
+PHASE = "Out-of-fold predictions"
+
+
+class ProbabilisticModel(Protocol):
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+
+# fit(X, y) -> a model; its predict_proba gives [N, n_classes] columns, or columns for `model.classes_`.
+FitFunction = Callable[[np.ndarray, np.ndarray], ProbabilisticModel]
+
+
+class NotEnoughLabels(DovecoteError):
+    pass
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """The final event: probabilities [N, C] in the order of the rows given, and the folds used."""
+
+    proba: np.ndarray
+    folds: int
+
+
+def fold_count(labels: np.ndarray, k: int = DEFAULT_FOLDS) -> int:
+    """k, or fewer when there are too few images; a class smaller than k is simply absent from some folds."""
+    counts = np.bincount(labels)
+    counts = counts[counts > 0]
+    if len(counts) < 2:
+        raise NotEnoughLabels("Out-of-fold predictions need labelled images of at least two classes.")
+    folds = min(k, int(counts.max()))
+    if folds < 2:
+        raise NotEnoughLabels("Out-of-fold predictions need at least two labelled images in some class.")
+    return folds
+
+
+def out_of_fold(
+    X: np.ndarray, y: np.ndarray, n_classes: int, fit: FitFunction, k: int = DEFAULT_FOLDS, seed: int = 0
+) -> Iterator[Progress | OutOfFold]:
+    """Yields Progress after each fold, then one OutOfFold. The same seed gives the same folds."""
+    y = np.asarray(y, dtype=int)
+    folds = fold_count(y, k)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    proba = np.zeros((len(y), n_classes), dtype=np.float32)
+    yield Progress(PHASE, 0, folds, f"{len(y)} images, {folds} folds")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*members.*", category=UserWarning)  # small classes: expected
+        splits = list(splitter.split(np.zeros(len(y)), y))
+    for done, (train, test) in enumerate(splits, start=1):
+        model = fit(X[train], y[train])
+        proba[test] = _full_width(model, model.predict_proba(X[test]), n_classes)
+        yield Progress(PHASE, done, folds, f"fold {done} of {folds}")
+    yield OutOfFold(proba, folds)
+
+
+def out_of_fold_proba(
+    X: np.ndarray, y: np.ndarray, n_classes: int, fit: FitFunction, k: int = DEFAULT_FOLDS, seed: int = 0
+) -> np.ndarray:
+    """The probabilities alone, for callers that need no progress."""
+    result = None
+    for event in out_of_fold(X, y, n_classes, fit, k, seed):
+        if isinstance(event, OutOfFold):
+            result = event.proba
+    return result
+
+
+def _full_width(model: ProbabilisticModel, proba: np.ndarray, n_classes: int) -> np.ndarray:
+    """A model that knows only the classes of its training folds (scikit-learn's classes_) gets zero columns
+    for the others, so every row has the run's full class order."""
+    proba = np.asarray(proba, dtype=np.float32)
+    if proba.shape[1] == n_classes:
+        return proba
+    known = getattr(model, "classes_", None)
+    if known is None or len(known) != proba.shape[1]:
+        raise ValueError(f"predict_proba gave {proba.shape[1]} columns for {n_classes} classes")
+    full = np.zeros((len(proba), n_classes), dtype=np.float32)
+    full[:, np.asarray(known, dtype=int)] = proba
+    return full
