@@ -1,0 +1,62 @@
+"""A run's stored predictions (table predictions): "oof" (out-of-fold) and "model" (the final model)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from core.storage.catalog import chunks
+from core.storage.models import Prediction
+
+KINDS = ("oof", "model")
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    image_id: int
+    predicted_class_id: int | None  # None if that class was deleted since
+    confidence: float
+    probabilities: list[float]  # in the order of the run's classes
+
+
+def replace_predictions(session: Session, run_id: int, kind: str, rows: list[StoredPrediction]) -> None:
+    """Make `rows` the run's predictions of this kind (any earlier ones are dropped)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown prediction kind {kind!r}")
+    session.execute(delete(Prediction).where(Prediction.run_id == run_id, Prediction.kind == kind))
+    values = [
+        {"run_id": run_id, "image_id": r.image_id, "kind": kind, "predicted_class_id": r.predicted_class_id,
+         "confidence": r.confidence, "probabilities": r.probabilities}
+        for r in rows
+    ]
+    for start in range(0, len(values), 1000):
+        session.execute(insert(Prediction), values[start : start + 1000])
+
+
+def load_predictions(session: Session, run_id: int, kind: str) -> list[StoredPrediction]:
+    rows = session.execute(
+        select(Prediction.image_id, Prediction.predicted_class_id, Prediction.confidence, Prediction.probabilities)
+        .where(Prediction.run_id == run_id, Prediction.kind == kind)
+        .order_by(Prediction.image_id)
+    )
+    return [StoredPrediction(r.image_id, r.predicted_class_id, r.confidence, list(r.probabilities)) for r in rows]
+
+
+def predicted_classes(session: Session, run_id: int, kind: str, image_ids: list[int] | None = None) -> dict[int, int | None]:
+    """image id -> predicted class id, without the probabilities (cheap for run-to-run comparison)."""
+    query = select(Prediction.image_id, Prediction.predicted_class_id).where(
+        Prediction.run_id == run_id, Prediction.kind == kind
+    )
+    if image_ids is None:
+        return dict(session.execute(query).tuples())
+    found: dict[int, int | None] = {}
+    for chunk in chunks(image_ids):
+        found.update(session.execute(query.where(Prediction.image_id.in_(chunk))).tuples())
+    return found
+
+
+def count_predictions(session: Session, run_id: int, kind: str) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Prediction).where(Prediction.run_id == run_id, Prediction.kind == kind)
+    ) or 0
