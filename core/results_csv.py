@@ -40,16 +40,11 @@ class ResultsCsv:
         self.columns = header(classes)
         self.done: set[str] = set()
         self.previous: Counter[str] = Counter()  # predicted class (or "unreadable") of the rows found
+        self.check(output, overwrite, resume)
         if overwrite:
             self.partial.unlink(missing_ok=True)
         elif resume:
             self._adopt_earlier()
-        elif self.output.exists():
-            raise OutputExists(f"{output} already exists. Add --overwrite to replace it, or --resume to add "
-                               "only the images it does not list yet.")
-        elif self.partial.exists():
-            raise OutputExists(f"A stopped run left {self.partial}. Add --resume to finish it, or --overwrite "
-                               "to start again.")
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
             fresh = not self.partial.exists()
@@ -62,6 +57,18 @@ class ResultsCsv:
         if fresh:
             self._writer.writerow(self.columns)
             self.flush()
+
+    @staticmethod
+    def check(output: Path, overwrite: bool, resume: bool) -> None:
+        """Raise OutputExists where writing would replace an earlier result the user did not give up."""
+        if overwrite or resume:
+            return
+        if output.exists():
+            raise OutputExists(f"{output} already exists. Add --overwrite to replace it, or --resume to add "
+                               "only the images it does not list yet.")
+        if partial_path(output).exists():
+            raise OutputExists(f"A stopped run left {partial_path(output)}. Add --resume to finish it, or "
+                               "--overwrite to start again.")
 
     def _adopt_earlier(self) -> None:
         if not self.partial.exists() and self.output.exists():
