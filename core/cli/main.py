@@ -11,6 +11,7 @@ from core.errors import DovecoteError
 # Each module has register(subparsers); its commands set `handler(args) -> int` as a default.
 COMMAND_MODULES = [
     "core.cli.project_cmds",
+    "core.cli.classify_cmds",
 ]
 
 GuiHandler = Callable[[argparse.Namespace], int]
