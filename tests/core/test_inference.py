@@ -1,5 +1,5 @@
-"""Batch classification with a stand-in model (colour → class) so that what is tested is the streaming,
-the CSV, sorting, cancel and resume; tests/core/test_classify_real_model.py covers the real network."""
+"""Batch classification. Most tests use a stand-in model (colour → class), so that what they test is the
+streaming, the CSV, sorting, cancel and resume; the last ones use a really trained project."""
 import csv
 import itertools
 
@@ -8,6 +8,10 @@ import pytest
 from PIL import Image
 
 from core.backbones import Preprocessing
+from core.bundles import load_model
+from core.features import load_embeddings, model_key
+from core.project import Project
+from core.storage import catalog
 from core.events import Notice, Progress
 from core.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, _decoded, classify_folder
 from core.results_csv import OutputExists
@@ -200,3 +204,23 @@ def test_decoding_runs_a_bounded_distance_ahead_of_the_network(photos):
     assert all(isinstance(array, np.ndarray) and array.shape == (3, 16, 16) for _, array in first)
     assert len(pulled) < 3 + 2 * 4 + 64
     stream.close()
+
+
+def test_classify_with_a_project_gives_what_its_run_computed_for_its_own_images(colour_project, tmp_path):
+    """Same preprocessing as training: the CSV's probabilities equal the run's model applied to the
+    embeddings training cached for the same images."""
+    folder, run_id = colour_project
+    out = tmp_path / "own.csv"
+    finished = list(classify_folder(ClassifyRequest(folder, model=folder, output=out, batch_size=5)))[-1]
+    rows = {r["path"]: r for r in read_csv(out)}
+    assert finished.summary.counts == {"red": 6, "blue": 6}
+    assert all(path.split("/")[0] == row["predicted"] for path, row in rows.items())
+
+    bundle = load_model(folder, run_id)
+    with Project.open(folder) as project:
+        with project.session() as session:
+            images = {i.path: i.content_hash for i in catalog.all_images(session)}
+        cached = load_embeddings(project, list(images.values()), model_key(bundle.spec))
+    expected = bundle.head.predict_proba(cached)
+    for path, probs in zip(images, expected):
+        assert [float(rows[path][c]) for c in bundle.classes] == pytest.approx(probs.tolist(), abs=2e-4)
