@@ -1,17 +1,38 @@
-"""Starting the Qt application."""
+"""Starting the Qt application: `dovecote`, `dovecote gui [FOLDER]` and `make run` come here."""
 from __future__ import annotations
 
 import argparse
 import sys
 
 
-def run_app(args: argparse.Namespace) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+def create_window(args: argparse.Namespace):
+    """The main window, themed, with args.folder (if given) opened as the project."""
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.icons import app_icon
+    from desktop.main_window import MainWindow
+    from desktop.settings import AppSettings
+    from desktop.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Dovecote")
-    window = QLabel("Open a folder of images to start.")
-    window.setWindowTitle("Dovecote")
-    window.resize(900, 600)
+    app.setOrganizationName("Dovecote")
+    app.setDesktopFileName("dovecote")
+    app.setWindowIcon(app_icon())
+    settings = AppSettings()
+    apply_theme(app, settings.theme())
+    window = MainWindow(settings)
     window.show()
-    return app.exec()
+    folder = getattr(args, "folder", None)
+    if folder:
+        window.opener.open(folder)
+    return window
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    window = create_window(args)
+    code = QApplication.instance().exec()
+    del window
+    return code

@@ -1,0 +1,168 @@
+"""The open project, shared by every panel: it performs the user's store actions (one session each,
+committed before anyone is told) and announces what changed, so views refresh from the store."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import DovecoteError
+from core.project import Project
+from core.storage import gallery, labels
+from core.storage.labels import ClassInfo
+
+T = TypeVar("T")
+HOTKEYS = 9  # classes 1..9 have a number key
+
+
+class ProjectContext(QObject):
+    opened = Signal(object)  # the Project
+    closed = Signal()
+    images_changed = Signal()  # images added, changed or gone (an import landed)
+    labels_changed = Signal(list)  # ids of images whose label changed
+    classes_changed = Signal()  # names, colours, order or counts
+    history_changed = Signal()  # what undo / redo would do
+    failed = Signal(str)  # a store action failed: a message for the user
+    message = Signal(str)  # a short note for the status bar
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project: Project | None = None
+        self._classes: list[ClassInfo] = []
+        self._by_id: dict[int, ClassInfo] = {}
+        self.can_undo = False
+        self.can_redo = False
+
+    # -- opening --------------------------------------------------------------------------------------
+    def open(self, folder: str | Path) -> Project:
+        """Open `folder` as the project (raises DovecoteError with a message for the user)."""
+        project = Project.open(folder)
+        project.mark_interrupted_runs()
+        self.close()
+        self.project = project
+        self._reload_classes()
+        self._reload_history()
+        self.opened.emit(project)
+        return project
+
+    def close(self) -> None:
+        if self.project is None:
+            return
+        self.project.close()
+        self.project = None
+        self._classes, self._by_id = [], {}
+        self.can_undo = self.can_redo = False
+        self.closed.emit()
+
+    # -- reading ----------------------------------------------------------------------------------------
+    @property
+    def classes(self) -> list[ClassInfo]:
+        return self._classes
+
+    def class_by_id(self, class_id: int | None) -> ClassInfo | None:
+        return self._by_id.get(class_id) if class_id is not None else None
+
+    def class_for_key(self, number: int) -> ClassInfo | None:
+        """The class with number key `number` (1-based, in sidebar order)."""
+        return self._classes[number - 1] if 1 <= number <= min(HOTKEYS, len(self._classes)) else None
+
+    def read(self, query: Callable[..., T], *args) -> T:
+        """Run a read-only store query in its own session."""
+        with self.project.session() as session:
+            return query(session, *args)
+
+    def counts(self) -> gallery.Counts:
+        return self.read(gallery.counts)
+
+    # -- changing -----------------------------------------------------------------------------------------
+    def set_labels(self, image_ids: list[int], class_id: int | None) -> bool:
+        """Label the images (None clears). True once committed (or when they had that label already)."""
+        if self.project is None or not image_ids:
+            return False
+        ok, batch = self._act(lambda s: labels.set_labels(s, image_ids, class_id))
+        if not ok:
+            return False
+        label = self.class_by_id(class_id)
+        if batch is not None:
+            self._after_labels(image_ids)
+        count = f"{len(image_ids):,} image{'s' if len(image_ids) != 1 else ''}"
+        self.message.emit(f"Labelled {count} {label.name!r}" if label else f"Cleared the label of {count}")
+        return True
+
+    def undo(self) -> labels.UndoStep | None:
+        return self._walk_history(labels.undo, "Undid", "undo")
+
+    def redo(self) -> labels.UndoStep | None:
+        return self._walk_history(labels.redo, "Redid", "redo")
+
+    def add_class(self, name: str) -> int | None:
+        ok, class_id = self._act(lambda s: labels.add_class(s, name))
+        if ok:
+            self._after_classes(f"Added class {name.strip()!r}")
+        return class_id
+
+    def rename_class(self, old: str, new: str) -> bool:
+        return self._class_action(lambda s: labels.rename_class(s, old, new), f"Renamed {old!r} to {new.strip()!r}")
+
+    def merge_classes(self, source: str, target: str) -> bool:
+        return self._class_action(lambda s: labels.merge_classes(s, source, target),
+                                  f"Merged {source!r} into {target!r}")
+
+    def delete_class(self, name: str) -> bool:
+        return self._class_action(lambda s: labels.delete_class(s, name), f"Deleted class {name!r}")
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _act(self, action: Callable[..., T]) -> tuple[bool, T | None]:
+        """One user action in one session, committed on return; an error becomes a message for the user."""
+        try:
+            with self.project.session() as session:
+                return True, action(session)
+        except DovecoteError as error:
+            self.failed.emit(str(error))
+            return False, None
+
+    def _class_action(self, action: Callable, done: str) -> bool:
+        ok, _ = self._act(action)
+        if ok:
+            self._after_classes(done)
+            self.images_changed.emit()  # merges and deletes relabel images
+        return ok
+
+    def _walk_history(self, step: Callable, verb: str, name: str) -> labels.UndoStep | None:
+        if self.project is None:
+            return None
+        _, result = self._act(step)
+        if result is None:
+            self.message.emit(f"Nothing to {name}.")
+            return None
+        self._after_labels(result.image_ids)
+        self.message.emit(f"{verb}: {result.description}")
+        return result
+
+    def _after_labels(self, image_ids: list[int]) -> None:
+        self._reload_classes()
+        self._reload_history()
+        self.labels_changed.emit(list(image_ids))
+        self.classes_changed.emit()
+
+    def _after_classes(self, note: str) -> None:
+        self._reload_classes()
+        self._reload_history()
+        self.classes_changed.emit()
+        self.message.emit(note)
+
+    def _reload_classes(self) -> None:
+        self._classes = self.read(labels.list_classes)
+        self._by_id = {c.id: c for c in self._classes}
+
+    def _reload_history(self) -> None:
+        self.can_undo = self.read(labels.can_undo)
+        self.can_redo = self.read(labels.can_redo)
+        self.history_changed.emit()
+
+    def refresh_classes(self) -> None:
+        """Re-read classes and counts (after an import landed)."""
+        if self.project is not None:
+            self._reload_classes()
+            self.classes_changed.emit()

@@ -1,0 +1,63 @@
+"""What the app remembers between runs (window layout, recent projects, preferences), in one INI file.
+
+Always the INI format at the user's config location, so tests can redirect it with QSettings.setPath."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 8
+
+
+class AppSettings:
+    def __init__(self) -> None:
+        self._store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Dovecote", "Dovecote")
+
+    def recent_projects(self) -> list[str]:
+        value = self._store.value("recent/projects", [])
+        paths = [value] if isinstance(value, str) else list(value or [])
+        return [p for p in paths if p]
+
+    def add_recent(self, folder: Path) -> None:
+        path = str(folder)
+        paths = [path] + [p for p in self.recent_projects() if p != path]
+        self._store.setValue("recent/projects", paths[:MAX_RECENT])
+
+    def remove_recent(self, folder: str) -> None:
+        self._store.setValue("recent/projects", [p for p in self.recent_projects() if p != folder])
+
+    def advance_after_label(self) -> bool:
+        return self._bool("labelling/advance", True)
+
+    def set_advance_after_label(self, on: bool) -> None:
+        self._store.setValue("labelling/advance", on)
+
+    def thumbnail_size(self, default: int) -> int:
+        try:
+            return int(self._store.value("view/thumbnail_size", default))
+        except (TypeError, ValueError):
+            return default
+
+    def set_thumbnail_size(self, size: int) -> None:
+        self._store.setValue("view/thumbnail_size", size)
+
+    def theme(self) -> str:
+        return str(self._store.value("view/theme", "system"))
+
+    def set_theme(self, theme: str) -> None:
+        self._store.setValue("view/theme", theme)
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        return self._store.value("window/geometry"), self._store.value("window/state")
+
+    def set_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._store.setValue("window/geometry", geometry)
+        self._store.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self._store.sync()
+
+    def _bool(self, key: str, default: bool) -> bool:
+        value = self._store.value(key, default)
+        return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
