@@ -17,6 +17,7 @@ HEAD_PHASE = "head"
 # A validation loss must fall by this fraction to count as better: tiny gains on an easy problem must
 # not keep training for its whole budget.
 MIN_GAIN = 1e-3
+HEAD_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,11 @@ class HeadTrainer:
             raise ValueError("X must be [N, D] with one label per row")
         self.config, self.seed, self.n_classes = config, seed, n_classes
         self.y = np.asarray(y, np.int64)
-        # Standardise with the training statistics (folded into the first layer at the end).
+        # Centre each feature and divide all by one overall spread (folded into the first layer at the end).
+        # One spread, not one per feature: with few images, near-constant features would get huge factors.
         self.mean = X.mean(axis=0).astype(np.float64)
-        self.scale = 1.0 / np.maximum(X.std(axis=0).astype(np.float64), 1e-6)
+        spread = float(np.sqrt(np.mean(X.var(axis=0, dtype=np.float64))))
+        self.scale = np.full(X.shape[1], 1.0 / max(spread, 1e-6))
         self.X = ((X - self.mean) * self.scale).astype(np.float32)
         has_val = X_val is not None and len(X_val) > 0
         self.X_val = ((np.asarray(X_val, np.float32) - self.mean) * self.scale).astype(np.float32) if has_val else None
@@ -174,18 +177,30 @@ class HeadTrainer:
         self.best_val_acc: float | None = None
         self.epochs_run = 0
         self._best_state = None
-        self._net = None
 
     def epochs(self) -> Iterator[EpochEnded]:
         import torch
 
         cfg = self.config
         torch.manual_seed(epoch_seed(self.seed, 0))
-        net = self._net = _head_net(self.X.shape[1], self.n_classes, cfg.hidden, cfg.dropout)
+        net = _head_net(self.X.shape[1], self.n_classes, cfg.hidden, cfg.dropout)
         optimiser = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(self.weights))
         X, y = torch.from_numpy(self.X), torch.from_numpy(self.y)
         order_rng = np.random.default_rng(self.seed)
+        # One thread: these matrices are small, and two threads slow down tenfold as soon as another program
+        # competes for the cores (threads wait for each other at every operation).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(HEAD_THREADS)
+        try:
+            yield from self._epochs(net, optimiser, loss_fn, X, y, order_rng)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _epochs(self, net, optimiser, loss_fn, X, y, order_rng) -> Iterator[EpochEnded]:
+        import torch
+
+        cfg = self.config
         since_best, durations = 0, []
         for epoch in range(1, cfg.max_epochs + 1):
             started = time.perf_counter()

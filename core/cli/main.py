@@ -12,6 +12,7 @@ from core.errors import DovecoteError
 COMMAND_MODULES = [
     "core.cli.project_cmds",
     "core.cli.classify_cmds",
+    "core.cli.train_cmds",
 ]
 
 GuiHandler = Callable[[argparse.Namespace], int]

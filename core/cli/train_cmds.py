@@ -1,0 +1,203 @@
+"""train, runs, export: training a classifier on a project and taking its model elsewhere."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+from tqdm import tqdm
+
+from core.backbones import DEFAULT_BACKBONE, list_backbones
+from core.cli.output import follow, print_json
+from core.cli.project_cmds import add_project_args, open_project
+from core.errors import InvalidRequest
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a classifier on the labelled images of a project")
+    add_project_args(p)
+    p.add_argument("--backbone", default=DEFAULT_BACKBONE, metavar="NAME",
+                   help=f"pretrained network to start from: {', '.join(b.name for b in list_backbones())} "
+                        f"(default {DEFAULT_BACKBONE})")
+    p.add_argument("--weights", metavar="FILE", help="backbone weights from a file (.safetensors or .pth) "
+                   "instead of downloading them")
+    p.add_argument("--epochs", type=int, metavar="N", help="at most N epochs per phase (default: head 100, "
+                   "fine-tuning 10; training stops earlier when the validation loss stops improving)")
+    p.add_argument("--fine-tune", action="store_true",
+                   help="after the head, train the whole network on augmented images (slower, usually better)")
+    p.add_argument("--no-flip", action="store_true",
+                   help="fine-tuning: no mirrored images (for text, digits, anything whose mirror image differs)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same data, same computer: same result")
+    p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
+                   help="share of each class kept aside to validate (default 0.2)")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON (no progress)")
+    p.set_defaults(handler=cmd_train)
+
+    p = subparsers.add_parser("runs", help="list the training runs of a project")
+    add_project_args(p)
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(handler=cmd_runs)
+
+    p = subparsers.add_parser("export", help="write a project's classifier as one ONNX or TorchScript network")
+    add_project_args(p)
+    p.add_argument("--run", type=int, metavar="ID", help="the run whose model to export (default: the latest)")
+    p.add_argument("--format", required=True, choices=("onnx", "torchscript"))
+    p.add_argument("--out", required=True, metavar="PATH", help="the file to write")
+    p.set_defaults(handler=cmd_export)
+
+
+def _config(args):
+    from core.training import FineTuneConfig, HeadConfig, TrainConfig
+
+    if args.epochs is not None and args.epochs < 1:
+        raise InvalidRequest("--epochs must be at least 1.")
+    head = HeadConfig() if args.epochs is None else replace(HeadConfig(), max_epochs=args.epochs)
+    fine = None
+    if args.fine_tune:
+        fine = FineTuneConfig(flip=not args.no_flip)
+        fine = fine if args.epochs is None else replace(fine, epochs=args.epochs)
+    return TrainConfig(backbone=args.backbone, head=head, fine_tune=fine, val_fraction=args.val_fraction,
+                       seed=args.seed, device=args.device, weights_path=args.weights)
+
+
+def cmd_train(args) -> int:
+    from core.storage import runs
+    from core.training import RunFinished, RunStarted, train
+
+    config = _config(args)
+    with open_project(args) as project:
+        events = train(project, config)
+        started, finished = None, None
+        try:
+            for event in _show_epochs(follow(events, quiet=args.json), config, quiet=args.json):
+                if isinstance(event, RunStarted):
+                    started = event
+                elif isinstance(event, RunFinished):
+                    finished = event
+        except KeyboardInterrupt:
+            events.close()
+            if started is None:
+                raise
+            with project.session() as session:
+                run = runs.get_run(session, started.run_id)
+            _summary(args, project, run, interrupted=True)
+            return 130
+        with project.session() as session:
+            run = runs.get_run(session, finished.run_id)
+        _summary(args, project, run)
+    return 0
+
+
+def _show_epochs(events, config, quiet: bool):
+    """The head's epochs as one bar (they take milliseconds), each fine-tuning epoch as a line."""
+    from core.heads import EpochEnded
+
+    bar = None
+    try:
+        for event in events:
+            if isinstance(event, EpochEnded) and not quiet:
+                if event.phase == "head":
+                    if bar is None:
+                        bar = tqdm(total=config.head.max_epochs, desc="Training the head", unit="epoch",
+                                   file=sys.stderr, dynamic_ncols=True)
+                    bar.n = event.epoch
+                    if event.eta_s == 0:
+                        bar.total = event.epoch  # stopped early: the best weights are kept
+                    bar.set_postfix_str(_epoch_text(event), refresh=True)
+                else:
+                    if bar is not None:
+                        bar.close()
+                        bar = None
+                    tqdm.write(f"Fine-tuning epoch {event.epoch}/{config.fine_tune.epochs}: {_epoch_text(event)}"
+                               + (f", about {_duration(event.eta_s)} left" if event.eta_s else ""), file=sys.stderr)
+            elif bar is not None and not isinstance(event, EpochEnded):
+                bar.close()
+                bar = None
+            yield event
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _epoch_text(e) -> str:
+    text = f"loss {e.train_loss:.3f}, acc {e.train_acc:.1%}"
+    if e.val_loss is not None:
+        text += f", val loss {e.val_loss:.3f}, val acc {e.val_acc:.1%}"
+    return text + f", {e.images_per_s:,.0f} img/s"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _model_file(project, run) -> str | None:
+    return str(project.store_dir / run.model_path) if run.model_path else None
+
+
+def _summary(args, project, run, interrupted: bool = False) -> None:
+    m = run.metrics
+    if args.json:
+        print_json(_run_dict(run) | {"model_file": _model_file(project, run)})
+        return
+    if interrupted:
+        print(f"Stopped. Run {run.id} is recorded as {run.status}.")
+    else:
+        print(f"Run {run.id} {run.status} on {run.device}: {m.get('train_images', 0)} training and "
+              f"{m.get('val_images', 0)} validation images, classes {', '.join(m.get('classes', []))}.")
+    if m.get("val_acc") is not None:
+        print(f"Validation accuracy {m['val_acc']:.1%} (loss {m['val_loss']:.3f}), "
+              f"{'fine-tuned network' if m.get('fine_tuned') else 'head on the pretrained network'}.")
+    phases = m.get("phase_seconds", {})
+    if phases:
+        print("Time: " + ", ".join(f"{name} {_duration(s)}" for name, s in phases.items()) + ".")
+    model = _model_file(project, run)
+    print(f"Model: {model}" if model else "No model was saved (the run stopped before its first epoch ended).")
+
+
+def _run_dict(run) -> dict:
+    return {"id": run.id, "status": run.status, "backbone": run.backbone, "device": run.device, "seed": run.seed,
+            "started": run.started_at.isoformat(timespec="seconds"),
+            "duration_s": None if run.duration_s is None else round(run.duration_s, 3),
+            "val_acc": run.metrics.get("val_acc"), "fine_tuned": bool(run.metrics.get("fine_tuned")),
+            "model_path": run.model_path, "metrics": run.metrics, "config": run.config, "error": run.error}
+
+
+def cmd_runs(args) -> int:
+    from core.storage import runs
+
+    with open_project(args) as project, project.session() as session:
+        listed = runs.list_runs(session)
+    if args.json:
+        print_json([_run_dict(run) for run in listed])
+        return 0
+    if not listed:
+        print(f"No runs yet. Train one: dovecote train {args.folder}")
+        return 0
+    print(f"{'id':>4}  {'status':<11} {'backbone':<20} {'started':<19}  {'duration':>10}  {'val acc':>7}")
+    for run in listed:
+        acc = "-" if run.val_acc is None else f"{run.val_acc:.1%}"
+        started = run.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        tuned = "+ft" if run.metrics.get("fine_tuned") else ""
+        print(f"{run.id:>4}  {run.status:<11} {run.backbone + tuned:<20} {started:<19}  "
+              f"{_duration(run.duration_s):>10}  {acc:>7}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from core.bundles import export_model, load_model
+
+    with open_project(args):
+        pass  # marks crashed runs as interrupted and checks the folder before loading
+    bundle = load_model(args.folder, args.run, args.store)
+    out = export_model(bundle, args.format, args.out)
+    print(f"Exported run {bundle.metadata.get('run_id')} ({', '.join(bundle.classes)}) as {args.format}: {out}")
+    print(f"Input: images [N, 3, {bundle.preprocessing.input_size}, {bundle.preprocessing.input_size}], "
+          f"normalised with mean {list(bundle.preprocessing.mean)} and std {list(bundle.preprocessing.std)}; "
+          "output: class probabilities [N, C].")
+    return 0
