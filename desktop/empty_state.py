@@ -20,7 +20,7 @@ class EmptyState(QWidget):
         logo = QLabel()
         logo.setPixmap(app_icon().pixmap(QSize(96, 96)))
         logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        title = QLabel("Open a folder of images to start")
+        self.title = title = QLabel("Open a folder of images to start")
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)

@@ -8,3 +8,17 @@ def colour_project(tmp_path_factory):
     from colourproject import trained_project
 
     return trained_project(tmp_path_factory.mktemp("colour") / "colour project")
+
+
+@pytest.fixture
+def qt_settings(tmp_path):
+    """QSettings and QStandardPaths pointed at tmp_path: tests never read or write the user's settings."""
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    folder = tmp_path / "qt-settings"
+    folder.mkdir()
+    QStandardPaths.setTestModeEnabled(True)
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
+    yield folder
+    QStandardPaths.setTestModeEnabled(False)

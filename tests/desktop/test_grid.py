@@ -1,0 +1,66 @@
+"""The grid's model and thumbnails: lazy rows, background thumbnails, refreshes that keep the selection."""
+from __future__ import annotations
+
+import pytest
+from imagegen import solid
+
+from desktop.gallery_model import CLASS_COLOUR_ROLE
+from desktop.thumbnail_loader import ThumbnailLoader
+
+
+@pytest.fixture
+def loader(window):
+    own = ThumbnailLoader(threads=1)
+    yield own
+    own.shutdown()
+
+
+def test_thumbnails_arrive_from_the_background_at_the_size_asked(qtbot, window, open_folder, folder, loader):
+    open_folder(window, folder)
+    project, card = window.context.project, window.model.card(1)
+    loader.set_project(project.root, project.thumbnails_dir)
+    assert loader.pixmap(card.id, card.content_hash, card.path, 24) is None  # asked for, not there yet
+    qtbot.waitUntil(lambda: loader.pixmap(card.id, card.content_hash, card.path, 24) is not None, timeout=10_000)
+    pixmap = loader.pixmap(card.id, card.content_hash, card.path, 24)
+    assert (pixmap.width(), pixmap.height()) == (24, 16)  # 48 x 32 image, aspect kept
+
+
+def test_the_thumbnail_is_remade_when_the_cached_one_is_gone(qtbot, window, open_folder, folder, loader):
+    open_folder(window, folder)
+    project, card = window.context.project, window.model.card(1)
+    for thumb in project.thumbnails_dir.rglob("*.jpg"):
+        thumb.unlink()
+    loader.set_project(project.root, project.thumbnails_dir)
+    loader.pixmap(card.id, card.content_hash, card.path, 64)
+    qtbot.waitUntil(lambda: loader.pixmap(card.id, card.content_hash, card.path, 64) is not None, timeout=10_000)
+    assert loader.failure(card.id) is None
+    assert any(project.thumbnails_dir.rglob("*.jpg"))
+
+
+def test_labelled_images_carry_their_class_colour(window, open_folder, folder):
+    open_folder(window, folder, subfolders_as_classes=True)
+    colours = {c.name: c.colour for c in window.context.classes}
+    cats = next(r for r in range(window.model.rowCount()) if window.model.card(r).path.startswith("cats/"))
+    assert window.model.index(cats).data(CLASS_COLOUR_ROLE) == colours["cats"]
+
+
+def test_a_rescan_adds_new_images_as_rows_and_keeps_the_selection(qtbot, window, open_folder, folder):
+    open_folder(window, folder)
+    chosen = window.model.image_id(3)
+    window.grid.select_ids([chosen])
+    solid(folder / "aaa.png")
+    solid(folder / "zzz.png")
+    inserted = []
+    window.model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
+    with qtbot.waitSignal(window.importer.finished, timeout=20_000):
+        window.menus.rescan.trigger()
+    assert window.model.rowCount() == 11 and inserted  # rows were inserted, not a reset
+    assert window.grid.selected_ids() == [chosen]
+
+
+def test_zoom_changes_the_cell_size(window, open_folder, folder):
+    open_folder(window, folder)
+    window.filter_bar.zoom.setValue(64)
+    small = window.grid.gridSize().height()
+    window.menus.zoom_in.trigger()
+    assert window.grid.thumb_side == 96 and window.grid.gridSize().height() == small + 32
