@@ -79,22 +79,28 @@ def _stop_on_ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
+def _until(stop: threading.Event, events):
+    """Pass events on until a stop is asked for; checked after each one, i.e. between batches."""
+    for event in events:
+        yield event
+        if stop.is_set():
+            return
+
+
 def cmd_classify(args) -> int:
     if args.model is None:
         raise InvalidRequest("Which model? Give --model: a project folder or an exported model file "
                              "(or use --gui to choose one in a window).")
     started = finished = None
     events = classify_folder(request_from(args))
-    shown = follow(events, quiet=args.json)
     with _stop_on_ctrl_c() as stop:
+        shown = follow(_until(stop, events), quiet=args.json)
         try:
             for event in shown:
                 if isinstance(event, ClassifyStarted):
                     started = event
                 elif isinstance(event, ClassifyFinished):
                     finished = event.summary
-                if stop.is_set():
-                    break
         finally:
             shown.close()
             events.close()  # a stopped run keeps its rows in the partial CSV
