@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.storage.catalog import chunks
-from core.storage.models import Prediction
+from core.storage.models import ClassRow, Prediction
 
 KINDS = ("oof", "model")
 
@@ -49,10 +49,10 @@ def predicted_classes(session: Session, run_id: int, kind: str, image_ids: list[
         Prediction.run_id == run_id, Prediction.kind == kind
     )
     if image_ids is None:
-        return dict(session.execute(query).tuples())
+        return {image_id: class_id for image_id, class_id in session.execute(query)}
     found: dict[int, int | None] = {}
     for chunk in chunks(image_ids):
-        found.update(session.execute(query.where(Prediction.image_id.in_(chunk))).tuples())
+        found.update((i, c) for i, c in session.execute(query.where(Prediction.image_id.in_(chunk))))
     return found
 
 
@@ -60,3 +60,10 @@ def count_predictions(session: Session, run_id: int, kind: str) -> int:
     return session.scalar(
         select(func.count()).select_from(Prediction).where(Prediction.run_id == run_id, Prediction.kind == kind)
     ) or 0
+
+
+def class_names(session: Session) -> dict[int, str]:
+    """class id -> name for every class, deleted ones included (old runs still name them), in the classes'
+    display order."""
+    rows = session.execute(select(ClassRow.id, ClassRow.name).order_by(ClassRow.position, ClassRow.id))
+    return {class_id: name for class_id, name in rows}
