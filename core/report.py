@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from core.bundles import app_version
+from core.errors import DovecoteError
 from core.evaluation import roc_curves
 from core.images import ImageError
 from core.report_html import EpochPoint, Mistake, ReportData, render_report
@@ -55,12 +56,18 @@ def write_report(project, run_id: int, out: str | os.PathLike, top: int = TOP_MI
     """Render and write atomically (a half-written report never replaces a good one)."""
     out = Path(out).expanduser().resolve()
     html = render_report(build_report(project, run_id, top))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as error:
+        raise DovecoteError(f"Cannot write the report in {out.parent} ({error.strerror}); choose another --out.") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(html)
         os.replace(tmp, out)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise DovecoteError(f"Cannot write the report to {out} ({error.strerror}); choose another --out.") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

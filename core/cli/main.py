@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "core.cli.project_cmds",
     "core.cli.classify_cmds",
     "core.cli.train_cmds",
+    "core.cli.eval_cmds",
 ]
 
 GuiHandler = Callable[[argparse.Namespace], int]
