@@ -1,0 +1,389 @@
+"""The small window of "Classify with Dovecote" (a folder's right-click menu, or `dovecote classify --gui`):
+pick a model, optionally sort into class folders, watch the progress, then read a summary and open the
+results. The work is core.inference.classify_folder, run by the one worker of desktop/."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QMenu,
+    QMessageBox, QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from core.errors import DovecoteError
+from core.events import Progress
+from core.inference import DEFAULT_OUTPUT, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
+from core.results_csv import partial_path
+from core.sorting import UNSURE
+from desktop.worker import GeneratorWorker, start
+
+RECENT_KEY = "classify/recent_models"
+MAX_RECENT = 8
+RESUME, REPLACE = "resume", "overwrite"
+
+
+class RecentModels:
+    """The models used last (project folders or model files), newest first, in the app's settings file."""
+
+    def __init__(self) -> None:
+        self._store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Dovecote", "Dovecote")
+
+    def paths(self) -> list[str]:
+        value = self._store.value(RECENT_KEY, [])
+        paths = [value] if isinstance(value, str) else list(value or [])
+        return [p for p in paths if p and Path(p).exists()]
+
+    def add(self, path: str) -> None:
+        self._store.setValue(RECENT_KEY, ([path] + [p for p in self.paths() if p != path])[:MAX_RECENT])
+        self._store.sync()
+
+
+def ask_existing_results(parent: QWidget, output: Path) -> str | None:
+    """RESUME, REPLACE or None (cancel) when results of an earlier run are in the way."""
+    partial = partial_path(output)
+    box = QMessageBox(QMessageBox.Icon.Question, "Earlier results", "", parent=parent)
+    if partial.exists():
+        box.setText(f"A stopped run left its results in {partial.name}.")
+        box.setInformativeText("Continue it (only images not classified yet), or start again?")
+    else:
+        box.setText(f"{output.name} already exists in this folder.")
+        box.setInformativeText("Add the images it does not list yet, or replace it?")
+    resume = box.addButton("Continue" if partial.exists() else "Add new images", QMessageBox.ButtonRole.AcceptRole)
+    replace = box.addButton("Start again" if partial.exists() else "Replace", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return RESUME if box.clickedButton() is resume else REPLACE if box.clickedButton() is replace else None
+
+
+def describe_model(path: str):
+    """(bundle, one line for a person) for a project folder or model file; raises DovecoteError."""
+    from core.bundles import load_model
+
+    bundle = load_model(path)
+    run = bundle.metadata.get("run_id")
+    classes = ", ".join(bundle.classes)
+    return bundle, f"{len(bundle.classes)} classes: {classes}" + (f" · run {run}" if run else "")
+
+
+class ClassifyWindow(QWidget):
+    def __init__(self, target: Path, model: str | None = None, output: Path | None = None,
+                 sort: str | None = None, into: Path | None = None, min_confidence: float | None = None):
+        super().__init__()
+        self.target = Path(target).expanduser().resolve()
+        self.output = output or self.target / DEFAULT_OUTPUT
+        self.recent = RecentModels()
+        self.bundle = None
+        self.worker: GeneratorWorker | None = None
+        self.summary = None
+        self._rate_start: tuple[float, int] | None = None
+        self._close_when_done = False
+        self.setWindowTitle(f"Classify {self.target.name} — Dovecote")
+        self._build(sort, into, min_confidence)
+        self._fill_models(model)
+
+    # ---- layout
+
+    def _build(self, sort, into, min_confidence) -> None:
+        folder = QLabel(f"<b>{self.target.name}</b><br><span style='color:gray'>{self.target.parent}</span>")
+        folder.setTextFormat(Qt.TextFormat.RichText)
+        folder.setToolTip(str(self.target))
+
+        self.model_box = QComboBox()
+        self.model_box.setMinimumContentsLength(28)
+        self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.currentIndexChanged.connect(self._model_changed)
+        choose = QPushButton("Choose…")
+        menu = QMenu(choose)
+        menu.addAction("Project folder…", self._choose_project)
+        menu.addAction("Model file…", self._choose_file)
+        choose.setMenu(menu)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_box, 1)
+        model_row.addWidget(choose)
+
+        self.sort_box = QCheckBox("Also put each image into a folder per class")
+        self.sort_mode = QComboBox()
+        self.sort_mode.addItem("Copy images", "copy")
+        self.sort_mode.addItem("Move images (can be undone)", "move")
+        self.sort_mode.setCurrentIndex(1 if sort == "move" else 0)
+        self.sort_box.setChecked(sort is not None)
+        self.into = into or self.target / "sorted"
+        self.into_button = QPushButton()
+        self.into_button.clicked.connect(self._choose_into)
+        self._show_into()
+        self.unsure = QSpinBox()
+        self.unsure.setRange(0, 99)
+        self.unsure.setSuffix(" %")
+        self.unsure.setSpecialValueText("off")
+        self.unsure.setValue(round((min_confidence or 0) * 100))
+        self.unsure.setToolTip("Images whose most likely class has a lower probability are counted as "
+                               "'unsure' (and go to the unsure folder) instead of a class that may be wrong.")
+        self.sort_box.toggled.connect(self._sync_sort)
+        self._sync_sort(self.sort_box.isChecked())
+
+        form = QFormLayout()
+        form.addRow("Folder:", folder)
+        form.addRow("Model:", model_row)
+        form.addRow("", self.model_info)
+        form.addRow("", self.sort_box)
+        form.addRow("", self.sort_mode)
+        form.addRow("Into:", self.into_button)
+        form.addRow("Unsure below:", self.unsure)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status = QLabel(f"Results will be written to {self.output.name} in this folder.")
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Group", "Images"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.hide()
+
+        self.start_button = QPushButton("Classify")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button = QPushButton("Open results")
+        self.open_button.clicked.connect(lambda: self._open(self.output))
+        self.open_sorted_button = QPushButton("Open sorted folder")
+        self.open_sorted_button.clicked.connect(lambda: self._open(self.summary.into))
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.open_sorted_button)
+        buttons.addStretch(1)
+        for button in (self.cancel_button, self.start_button, self.close_button):
+            buttons.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self._set_running(False)
+        self.resize(560, 0)
+
+    def _sync_sort(self, on: bool) -> None:
+        self.sort_mode.setEnabled(on)
+        self.into_button.setEnabled(on)
+
+    def _show_into(self) -> None:
+        self.into_button.setText(str(self.into))
+
+    # ---- the model
+
+    def _fill_models(self, wanted: str | None) -> None:
+        paths = self.recent.paths()
+        if wanted:
+            wanted = str(Path(wanted).expanduser().resolve())
+            paths = [wanted] + [p for p in paths if p != wanted]
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        for path in paths:
+            kind = "project" if Path(path).is_dir() else "model file"
+            self.model_box.addItem(f"{Path(path).name}  ({kind})", path)
+            self.model_box.setItemData(self.model_box.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+        self.model_box.blockSignals(False)
+        if paths:
+            self._model_changed(0)
+        else:
+            self.model_info.setText("Choose the project (or exported model file) whose model should classify "
+                                    "these images.")
+            self.start_button.setEnabled(False)
+
+    def _add_model(self, path: str) -> None:
+        self.recent.add(path)
+        self._fill_models(path)
+
+    def _choose_project(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a Dovecote project folder", str(self.target.parent))
+        if path:
+            self._add_model(path)
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a Dovecote model file", str(self.target.parent),
+                                              "Dovecote models (*.safetensors);;All files (*)")
+        if path:
+            self._add_model(path)
+
+    def _model_changed(self, index: int) -> None:
+        path = self.model_box.itemData(index)
+        self.bundle = None
+        try:
+            self.bundle, text = describe_model(path)
+            self.model_info.setStyleSheet("")
+        except DovecoteError as error:
+            text = str(error)
+            self.model_info.setStyleSheet("color: #c0392b")
+        self.model_info.setText(text)
+        self.start_button.setEnabled(self.bundle is not None and self.worker is None)
+
+    def _choose_into(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Put the class folders into", str(self.into.parent))
+        if path:
+            self.into = Path(path)
+            self._show_into()
+
+    # ---- running
+
+    def request(self, again: str | None) -> ClassifyRequest:
+        sort = self.sort_mode.currentData() if self.sort_box.isChecked() else None
+        return ClassifyRequest(self.target, model=self.model_box.currentData(), output=self.output,
+                               overwrite=again == REPLACE, resume=again == RESUME, sort=sort,
+                               into=self.into if sort else None,
+                               min_confidence=self.unsure.value() / 100 if self.unsure.value() else None)
+
+    def start(self) -> None:
+        if self.bundle is None or self.worker is not None:
+            return
+        again = None
+        if self.output.exists() or partial_path(self.output).exists():
+            again = ask_existing_results(self, self.output)
+            if again is None:
+                return
+        request, bundle = self.request(again), self.bundle
+        self.recent.add(request.model)
+        self.summary = None
+        self._rate_start = None
+        self.table.hide()
+        self.progress.setRange(0, 0)
+        self.status.setStyleSheet("")
+        self.status.setText("Loading the model…")
+        self.worker = GeneratorWorker(lambda: classify_folder(request, bundle))
+        signals = self.worker.signals
+        signals.yielded.connect(self._on_event)
+        signals.finished.connect(self._on_finished)
+        signals.aborted.connect(self._on_aborted)
+        signals.errored.connect(self._on_error)
+        signals.done.connect(self._on_done)
+        self._set_running(True)
+        start(self.worker)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Stopping after this batch…")
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, ClassifyStarted):
+            self.progress.setRange(0, max(1, event.total))
+            self.progress.setValue(0)
+            self.status.setText(f"{event.total} images to classify on {event.device}"
+                                + (f" ({event.already_done} done before)." if event.already_done else "."))
+        elif isinstance(event, Progress) and event.phase == "Classifying" and event.total:
+            now = time.monotonic()
+            if self._rate_start is None:
+                self._rate_start = (now, event.done)
+            self.progress.setRange(0, event.total)
+            self.progress.setValue(event.done)
+            self.status.setText(self._rate_text(now, event.done, event.total))
+        elif isinstance(event, Progress):
+            self.status.setText(f"{event.phase}…")
+        elif isinstance(event, ClassifyFinished):
+            self.summary = event.summary
+
+    def _rate_text(self, now: float, done: int, total: int) -> str:
+        since, first = self._rate_start
+        text = f"{done} of {total} images"
+        if now - since > 0.5 and done > first:
+            rate = (done - first) / (now - since)
+            text += f" · {rate:.1f} images/s · about {_duration((total - done) / rate)} left"
+        return text
+
+    def _on_finished(self) -> None:
+        summary = self.summary
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.status.setText(f"Done: {summary.classified} images classified in {_duration(summary.seconds)}"
+                            + (f" ({summary.already_done} before)" if summary.already_done else "")
+                            + f". Results: {summary.output}")
+        rows = [*summary.counts.items(), (UNSURE, summary.unsure), (UNREADABLE, summary.unreadable)]
+        self.table.setRowCount(len(rows))
+        for row, (name, count) in enumerate(rows):
+            self.table.setItem(row, 0, QTableWidgetItem(name))
+            number = QTableWidgetItem(str(count))
+            number.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, 1, number)
+        if summary.unreadable_files:
+            self.table.item(len(rows) - 1, 0).setToolTip(
+                "\n".join(f"{path}: {reason}" for path, reason in summary.unreadable_files[:30]))
+        self.table.show()
+
+    def _on_aborted(self) -> None:
+        partial = partial_path(self.output)
+        self.status.setText(f"Stopped. The images classified so far are in {partial.name}; press Classify to "
+                            "continue where it stopped." if partial.exists() else "Stopped.")
+
+    def _on_error(self, message: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status.setStyleSheet("color: #c0392b")
+        self.status.setText(message)
+
+    def _on_done(self) -> None:
+        self.worker = None
+        self._set_running(False)
+        if self._close_when_done:
+            self.close()
+
+    def _set_running(self, running: bool) -> None:
+        finished = self.summary is not None and not running
+        self.start_button.setEnabled(not running and self.bundle is not None)
+        self.start_button.setText("Classify again" if finished else "Classify")
+        self.cancel_button.setEnabled(running)
+        self.cancel_button.setVisible(running)
+        self.open_button.setVisible(finished)
+        self.open_sorted_button.setVisible(finished and self.summary.into is not None)
+        for widget in (self.model_box, self.sort_box, self.unsure):
+            widget.setEnabled(not running)
+        self._sync_sort(self.sort_box.isChecked() and not running)
+
+    def _open(self, path: Path | None) -> None:
+        if path is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    def closeEvent(self, event) -> None:
+        """Closing while classifying stops the run cleanly first (its rows are kept for a later resume)."""
+        if self.worker is not None:
+            self._close_when_done = True
+            self.cancel()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def run_classify_window(args: argparse.Namespace) -> int:
+    """`dovecote classify --gui TARGET [--model M] ...`: with a model given, classification starts at once."""
+    from desktop.icons import app_icon
+    from desktop.settings import AppSettings
+    from desktop.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Dovecote")
+    app.setOrganizationName("Dovecote")
+    app.setWindowIcon(app_icon())
+    apply_theme(app, AppSettings().theme())
+    window = ClassifyWindow(Path(args.target), args.model, Path(args.output) if args.output else None,
+                            args.sort, Path(args.into) if args.into else None, args.min_confidence)
+    window.show()
+    if args.model and window.bundle is not None:
+        QTimer.singleShot(0, window.start)
+    return app.exec()

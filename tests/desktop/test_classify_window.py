@@ -1,0 +1,128 @@
+"""The "Classify with Dovecote" window, driven like a user would, on a tiny folder with the trained project."""
+import csv
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+
+import desktop.classify_window as classify_window
+from colourproject import colour_images
+from core.events import Progress
+from desktop.classify_window import RESUME, ClassifyWindow, RecentModels
+
+
+@pytest.fixture
+def new_photos(tmp_path):
+    root = colour_images(tmp_path / "new photos", per_class=5)
+    (root / "broken.jpg").write_text("not a picture")
+    return root
+
+
+def show(qtbot, window):
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def summary_table(window):
+    return {window.table.item(r, 0).text(): int(window.table.item(r, 1).text()) for r in range(window.table.rowCount())}
+
+
+def wait_until_done(qtbot, window):
+    qtbot.waitUntil(lambda: window.worker is None and not window.cancel_button.isVisible(), timeout=60_000)
+
+
+def test_classifying_shows_a_summary_and_opens_the_results(qtbot, colour_project, new_photos, monkeypatch):
+    folder, _ = colour_project
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
+    assert "2 classes" in window.model_info.text()
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    assert window.cancel_button.isVisible() and not window.start_button.isEnabled()
+    wait_until_done(qtbot, window)
+    assert summary_table(window) == {"red": 5, "blue": 5, "unsure": 0, "unreadable": 1}
+    assert "Done: 11 images classified" in window.status.text()
+    assert (new_photos / "dovecote-predictions.csv").exists()
+
+    opened = []
+    monkeypatch.setattr(classify_window.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    assert window.open_button.isVisible() and not window.open_sorted_button.isVisible()
+    qtbot.mouseClick(window.open_button, Qt.MouseButton.LeftButton)
+    assert opened == [str(new_photos / "dovecote-predictions.csv")]
+    assert RecentModels().paths() == [str(folder)]  # offered first next time
+
+
+def test_from_the_file_manager_the_last_model_is_offered(qtbot, colour_project, new_photos):
+    folder, _ = colour_project
+    fresh = show(qtbot, ClassifyWindow(new_photos))
+    assert fresh.model_box.count() == 0 and not fresh.start_button.isEnabled()
+    assert "Choose the project" in fresh.model_info.text()
+
+    RecentModels().add(str(folder))
+    window = show(qtbot, ClassifyWindow(new_photos))
+    assert window.model_box.currentData() == str(folder) and window.start_button.isEnabled()
+
+
+def test_a_folder_without_a_model_is_explained(qtbot, new_photos, tmp_path):
+    (tmp_path / "empty project" / ".dovecote").mkdir(parents=True)
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(tmp_path / "empty project")))
+    assert "no trained model yet" in window.model_info.text() and not window.start_button.isEnabled()
+
+
+def test_sorting_with_unsure_images_set_aside(qtbot, colour_project, new_photos, tmp_path):
+    folder, _ = colour_project
+    into = tmp_path / "sorted"
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(folder), sort="copy", into=into, min_confidence=0.99))
+    assert window.sort_box.isChecked() and window.into_button.text() == str(into)
+    window.start()
+    wait_until_done(qtbot, window)
+    table = summary_table(window)
+    assert table["red"] + table["blue"] + table["unsure"] == 10 and table["unreadable"] == 1
+    assert sorted(p.name for p in into.iterdir()) == sorted(n for n in ("red", "blue", "unsure") if table[n])
+    assert window.open_sorted_button.isVisible()
+
+
+def test_cancel_keeps_the_work_and_classify_continues_it(qtbot, colour_project, new_photos, monkeypatch):
+    folder, _ = colour_project
+    real = classify_window.classify_folder
+    gate = threading.Event()
+
+    def held_after_first_batch(request, bundle):
+        for event in real(request, bundle):
+            yield event
+            if isinstance(event, Progress) and event.phase == "Classifying" and event.done:
+                gate.wait(30)  # the worker waits here until the user has pressed Cancel
+
+    monkeypatch.setattr(classify_window, "classify_folder", held_after_first_batch)
+    colour_images(new_photos / "more", per_class=40)  # several batches of 32
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
+    window.start()
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=60_000)
+    qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    gate.set()
+    wait_until_done(qtbot, window)
+    assert "Stopped" in window.status.text() and window.start_button.isEnabled()
+    partial = new_photos / "dovecote-predictions.partial.csv"
+    assert not (new_photos / "dovecote-predictions.csv").exists()
+    with open(partial, newline="") as handle:
+        kept = len(list(csv.DictReader(handle)))
+    assert kept in (32, 64)  # the batch shown, and at most the one in the works when Cancel was pressed
+
+    monkeypatch.setattr(classify_window, "ask_existing_results", lambda parent, output: RESUME)
+    window.start()
+    wait_until_done(qtbot, window)
+    with open(new_photos / "dovecote-predictions.csv", newline="") as handle:
+        paths = [row["path"] for row in csv.DictReader(handle)]
+    assert len(paths) == len(set(paths)) == 91 and not partial.exists()
+    assert sum(summary_table(window).values()) == 91
+    assert f"({kept} before)" in window.status.text()
+
+
+def test_closing_while_running_stops_cleanly(qtbot, colour_project, new_photos):
+    folder, _ = colour_project
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
+    window.start()
+    window.close()
+    assert window.isVisible()  # waits for the run to stop, then closes
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
+    assert window.worker is None
