@@ -1,0 +1,94 @@
+"""dovecote train / runs / export, called in-process as a user would type them."""
+import json
+
+import numpy as np
+import pytest
+
+import core.cli.train_cmds as train_cmds
+from core.cli import main
+from imagegen import class_folder
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A two-class project with one finished quick run (trained through the CLI)."""
+    root = class_folder(tmp_path_factory.mktemp("cli") / "pets", classes=("cats", "dogs"), per_class=6, size=(24, 16))
+    assert main(["import", str(root), "--labels-from-subfolders", "--json"]) == 0
+    assert main(["train", str(root), "--epochs", "5", "--device", "cpu", "--json"]) == 0
+    return root
+
+
+def test_train_json_reports_the_run_and_where_the_model_is(capsys, trained):
+    code, out, _ = run(capsys, "train", trained, "--epochs", "4", "--seed", "7", "--val-fraction", "0.25", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["status"] == "finished" and result["seed"] == 7 and result["backbone"] == "efficientnet_lite0"
+    assert result["metrics"]["val_images"] == 4 and result["metrics"]["head_epochs"] == 4
+    assert result["config"]["val_fraction"] == 0.25
+    assert result["model_file"].endswith(f"run-{result['id']}.safetensors")
+
+
+def test_train_prints_a_summary_for_people(capsys, trained):
+    code, out, err = run(capsys, "train", trained, "--epochs", "3")
+    assert code == 0
+    assert "Validation accuracy" in out and "Time: embeddings" in out and "Model: " in out
+    assert "Training the head" in err  # the progress bar
+
+
+def test_runs_lists_every_run_newest_first(capsys, trained):
+    code, out, _ = run(capsys, "runs", trained, "--json")
+    listed = json.loads(out)
+    assert code == 0 and len(listed) >= 1
+    assert [r["id"] for r in listed] == sorted((r["id"] for r in listed), reverse=True)
+    first = listed[-1]
+    assert first["status"] == "finished" and first["backbone"] == "efficientnet_lite0"
+    assert first["duration_s"] > 0 and 0 <= first["val_acc"] <= 1 and first["started"]
+    code, out, _ = run(capsys, "runs", trained)
+    assert "finished" in out and "val acc" in out
+
+
+def test_export_onnx_runs_in_onnx_runtime(capsys, trained, tmp_path):
+    import onnxruntime as ort
+
+    target = tmp_path / "pets.onnx"
+    code, out, _ = run(capsys, "export", trained, "--run", "1", "--format", "onnx", "--out", target)
+    assert code == 0 and "Exported run 1" in out
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    probs = session.run(None, {"images": np.zeros((2, 3, 224, 224), np.float32)})[0]
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_errors_are_one_line_with_exit_status_1(capsys, tmp_path, trained):
+    root = class_folder(tmp_path / "single", classes=("only",), per_class=6, size=(24, 16))
+    main(["import", str(root), "--labels-from-subfolders"])
+    capsys.readouterr()
+    code, _, err = run(capsys, "train", root)
+    assert code == 1 and err.startswith("dovecote: error: Training needs labelled images in at least 2 classes")
+    code, _, err = run(capsys, "export", trained, "--run", "999", "--format", "onnx", "--out", tmp_path / "x.onnx")
+    assert code == 1 and "no run 999" in err
+    code, _, err = run(capsys, "train", trained, "--backbone", "nonesuch")
+    assert code == 1 and "Unknown backbone" in err
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(capsys, trained, monkeypatch):
+    shown = []
+
+    def interrupt_on_third_epoch(event):
+        shown.append(event)
+        if len(shown) == 3:
+            raise KeyboardInterrupt
+        return "..."
+
+    monkeypatch.setattr(train_cmds, "_epoch_text", interrupt_on_third_epoch)
+    code, out, _ = run(capsys, "train", trained, "--epochs", "20")
+    assert code == 130 and "recorded as cancelled" in out and "Model: " in out
+    monkeypatch.undo()
+    latest = json.loads(run(capsys, "runs", trained, "--json")[1])[0]
+    assert latest["status"] == "cancelled" and latest["model_path"]
+    assert latest["metrics"]["best_epoch"] <= 3
