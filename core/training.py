@@ -20,6 +20,7 @@ from core.events import Notice, Progress
 from core.features import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner, fine_tune_preprocessing
 from core.heads import EpochEnded, HeadConfig, HeadTrainer
+from core.run_evaluation import evaluate_run
 from core.storage import catalog, labels, runs
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
@@ -104,6 +105,9 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
         raise
     finally:
         run.close(status, error)
+    # Out-of-fold predictions for every labelled image (core/run_evaluation.py), what evaluate, the report and
+    # the review views show. Closing the generator here keeps the run finished; they are then made on first use.
+    yield from evaluate_run(project, run_id)
     yield RunFinished(run_id, status, run.metrics, run.model_path)
 
 

@@ -9,22 +9,24 @@ from core.comparison import compare_runs, labels_at, net_edits
 from core.events import Progress
 from core.report import write_report
 from core.run_evaluation import EvaluationReady, NotEvaluated, ensure_evaluated, evaluate_run, load_evaluation
-from core.storage import catalog, labels, predictions
-from evalproject import CLASSES, MISFILED, PER_CLASS, trained_project
+from core.heads import HeadConfig
+from core.out_of_fold import PHASE as OOF_PHASE
+from core.project import Project
+from core.scanning import import_folder
+from core.storage import catalog, labels, predictions, runs
+from core.training import RunFinished, TrainConfig, train
+from evalproject import CLASSES, MISFILED, PER_CLASS, cache_embeddings, make_folder, trained_project
 
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     project, run_id = trained_project(tmp_path_factory.mktemp("eval") / "pets")
-    events = list(ensure_evaluated(project, run_id))
-    yield project, run_id, events
+    yield project, run_id
     project.close()
 
 
-def test_every_labelled_image_gets_a_stored_out_of_fold_prediction(evaluated):
-    project, run_id, events = evaluated
-    assert isinstance(events[-1], EvaluationReady) and events[-1].images == 3 * PER_CLASS
-    assert any(isinstance(e, Progress) and e.done == e.total == 5 for e in events)
+def test_training_ends_with_a_stored_out_of_fold_prediction_for_every_labelled_image(evaluated):
+    project, run_id = evaluated
     with project.session() as session:
         stored = predictions.load_predictions(session, run_id, "oof")
         labelled = {image.id for image in catalog.labelled_images(session)}
@@ -32,11 +34,16 @@ def test_every_labelled_image_gets_a_stored_out_of_fold_prediction(evaluated):
     for p in stored:
         assert len(p.probabilities) == 3 and sum(p.probabilities) == pytest.approx(1.0, abs=1e-4)
         assert p.confidence == pytest.approx(max(p.probabilities))
-    assert list(ensure_evaluated(project, run_id)) == []  # computed once
+    assert list(ensure_evaluated(project, run_id)) == []  # computed once, by train()
+    events = list(evaluate_run(project, run_id))  # computed again: the same folds, the same predictions
+    assert isinstance(events[-1], EvaluationReady) and events[-1].images == 3 * PER_CLASS
+    assert any(isinstance(e, Progress) and e.done == e.total == 5 for e in events)
+    with project.session() as session:
+        assert predictions.load_predictions(session, run_id, "oof") == stored
 
 
 def test_misfiled_images_are_the_suspects_with_their_true_class(evaluated):
-    project, run_id, _ = evaluated
+    project, run_id = evaluated
     ev = load_evaluation(project, run_id)
     assert sorted(ev.class_names) == sorted(CLASSES) and ev.folds == 5
     top = {s.path: s.suggested for s in ev.suspects[: len(MISFILED)]}
@@ -53,7 +60,6 @@ def test_misfiled_images_are_the_suspects_with_their_true_class(evaluated):
 
 def test_run_is_judged_against_its_own_labels_after_a_fix(tmp_path):
     project, run_id = trained_project(tmp_path / "pets", max_epochs=10)
-    list(evaluate_run(project, run_id))
     with project.session() as session:
         fixed = catalog.image_by_path(session, "dogs/cat_03.png").id
         cats = labels.find_class(session, "cats").id
@@ -65,11 +71,8 @@ def test_run_is_judged_against_its_own_labels_after_a_fix(tmp_path):
     assert ev.relabelled == {fixed: cats}
     assert "parrots" in ev.class_names  # a renamed class shows its new name
 
-    from core.heads import HeadConfig
-    from core.training import RunFinished, TrainConfig, train
     second = [e for e in train(project, TrainConfig(head=HeadConfig(max_epochs=10, patience=None), device="cpu"))
               if isinstance(e, RunFinished)][0].run_id
-    list(ensure_evaluated(project, second))
     assert ev.class_names[load_evaluation(project, second).labels[row]] == "cats"
     # Pretend the second run changed its mind about one image, to see it reported.
     with project.session() as session:
@@ -85,18 +88,28 @@ def test_run_is_judged_against_its_own_labels_after_a_fix(tmp_path):
     project.close()
 
 
-def test_a_cancelled_evaluation_stores_nothing_and_loading_says_what_to_do(tmp_path):
-    project, run_id = trained_project(tmp_path / "pets", max_epochs=5)
-    events = evaluate_run(project, run_id)
-    assert any(isinstance(e, Progress) and e.done == 1 for e in events)  # stop after the first fold
+def test_a_run_cancelled_while_evaluating_stays_finished_and_is_evaluated_on_first_use(tmp_path):
+    project = Project.open(make_folder(tmp_path / "pets"))
+    for _ in import_folder(project, True):
+        pass
+    cache_embeddings(project)
+    events = train(project, TrainConfig(head=HeadConfig(max_epochs=5), device="cpu"))
+    for event in events:  # stop after the first fold
+        if isinstance(event, Progress) and event.phase == OOF_PHASE and event.done == 1:
+            break
     events.close()
+    with project.session() as session:
+        (run,) = runs.list_runs(session)
+    assert run.status == "finished"
     with pytest.raises(NotEvaluated, match="dovecote evaluate"):
-        load_evaluation(project, run_id)
+        load_evaluation(project, run.id)
+    assert isinstance(list(ensure_evaluated(project, run.id))[-1], EvaluationReady)
+    assert load_evaluation(project, run.id).metrics.n_images == 3 * PER_CLASS
     project.close()
 
 
 def test_report_shows_the_misfiled_images_as_thumbnails(evaluated, tmp_path):
-    project, run_id, _ = evaluated
+    project, run_id = evaluated
     out = write_report(project, run_id, tmp_path / "out" / "report.html")
     html = out.read_text(encoding="utf-8")
     assert html.count("data:image/jpeg;base64,") == len(MISFILED)
