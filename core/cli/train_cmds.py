@@ -21,8 +21,9 @@ def register(subparsers) -> None:
                         f"(default {DEFAULT_BACKBONE})")
     p.add_argument("--weights", metavar="FILE", help="backbone weights from a file (.safetensors or .pth) "
                    "instead of downloading them")
-    p.add_argument("--epochs", type=int, metavar="N", help="at most N epochs per phase (default: head 100, "
-                   "fine-tuning 10; training stops earlier when the validation loss stops improving)")
+    p.add_argument("--epochs", type=int, metavar="N", help="at most N epochs of the head (default 100) or, with "
+                   "--fine-tune, of fine-tuning (default 10); training stops earlier when the validation loss "
+                   "stops improving")
     p.add_argument("--fine-tune", action="store_true",
                    help="after the head, train the whole network on augmented images (slower, usually better)")
     p.add_argument("--no-flip", action="store_true",
@@ -52,11 +53,12 @@ def _config(args):
 
     if args.epochs is not None and args.epochs < 1:
         raise InvalidRequest("--epochs must be at least 1.")
-    head = HeadConfig() if args.epochs is None else replace(HeadConfig(), max_epochs=args.epochs)
-    fine = None
+    head, fine = HeadConfig(), None
     if args.fine_tune:
         fine = FineTuneConfig(flip=not args.no_flip)
         fine = fine if args.epochs is None else replace(fine, epochs=args.epochs)
+    elif args.epochs is not None:
+        head = replace(head, max_epochs=args.epochs)
     return TrainConfig(backbone=args.backbone, head=head, fine_tune=fine, val_fraction=args.val_fraction,
                        seed=args.seed, device=args.device, weights_path=args.weights)
 

@@ -92,3 +92,12 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(capsys, trained, monkeypa
     latest = json.loads(run(capsys, "runs", trained, "--json")[1])[0]
     assert latest["status"] == "cancelled" and latest["model_path"]
     assert latest["metrics"]["best_epoch"] <= 3
+
+
+def test_fine_tune_one_epoch_shows_its_epoch_and_stores_it(capsys, trained):
+    code, out, err = run(capsys, "train", trained, "--fine-tune", "--epochs", "1", "--no-flip", "--device", "cpu")
+    assert code == 0 and "Fine-tuning epoch 1/1" in err and "Model: " in out
+    latest = json.loads(run(capsys, "runs", trained, "--json")[1])[0]
+    assert latest["status"] == "finished" and latest["config"]["fine_tune"]["epochs"] == 1
+    assert latest["config"]["fine_tune"]["flip"] is False
+    assert latest["metrics"]["phase_seconds"]["fine-tune"] > 0
