@@ -71,7 +71,9 @@ def net_edits(changes: Iterable[_Change], after_batch: int | None, upto_batch: i
     return {image_id: (old, new) for image_id, (old, new) in net.items() if old != new}
 
 
-def changed_classes(before: dict[int, int | None], after: dict[int, int | None]) -> list[tuple[int, int | None, int | None]]:
+def changed_classes(
+    before: dict[int, int | None], after: dict[int, int | None]
+) -> list[tuple[int, int | None, int | None]]:
     """(image id, class before, class after) for images predicted in both whose class differs."""
     return [(i, before[i], after[i]) for i in sorted(before.keys() & after.keys()) if before[i] != after[i]]
 

@@ -60,7 +60,8 @@ def write_report(project, run_id: int, out: str | os.PathLike, top: int = TOP_MI
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     except OSError as error:
-        raise DovecoteError(f"Cannot write the report in {out.parent} ({error.strerror}); choose another --out.") from None
+        raise DovecoteError(
+            f"Cannot write the report in {out.parent} ({error.strerror}); choose another --out.") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(html)
@@ -125,7 +126,8 @@ def _data_summary(run: runs.RunInfo, summary: catalog.Summary, ev: Evaluation) -
     if m.get("train_images") is not None:
         data["run's training / validation split"] = f"{m['train_images']} / {m.get('val_images', 0)} images"
     if m.get("val_acc") is not None:
-        data["run's validation accuracy"] = f"{100 * m['val_acc']:.1f}% (small split; the figures above cover every image)"
+        data["run's validation accuracy"] = (
+            f"{100 * m['val_acc']:.1f}% (small split; the figures above cover every image)")
     if run.duration_s is not None:
         data["training time"] = f"{run.duration_s:.1f} s"
     if ev.relabelled:

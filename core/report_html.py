@@ -170,7 +170,8 @@ def _mistakes(data: ReportData) -> str:
     figures = []
     for m in data.mistakes:
         if m.jpeg:
-            picture = f'<img src="data:image/jpeg;base64,{base64.b64encode(m.jpeg).decode("ascii")}" alt="{escape(m.path)}">'
+            encoded = base64.b64encode(m.jpeg).decode("ascii")
+            picture = f'<img src="data:image/jpeg;base64,{encoded}" alt="{escape(m.path)}">'
         else:
             picture = '<div class="missing">not readable</div>'
         flag = '<div class="suspect">probably mislabelled</div>' if m.suspected else ""

@@ -67,7 +67,8 @@ def pick_run(session, run_id: int | None) -> runs.RunInfo:
     if run is None:
         raise InvalidRequest("This project has no trained model yet; train one first ('dovecote train FOLDER').")
     if not run.metrics.get("classes"):
-        raise InvalidRequest(f"Run {run.id} stopped before it had a model ({run.status}); there is nothing to evaluate.")
+        raise InvalidRequest(
+            f"Run {run.id} stopped before it had a model ({run.status}); there is nothing to evaluate.")
     return run
 
 

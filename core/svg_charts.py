@@ -69,7 +69,8 @@ def line_chart(
         f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" class="chart-title">{escape(title)}</text>',
     ]
     for t in y_ticks:
-        parts.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>')
+        parts.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}" '
+                     'class="grid"/>')
         parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(t)}</text>')
     for t in x_ticks:
         parts.append(f'<text x="{px(t):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle">{_label(t)}</text>')

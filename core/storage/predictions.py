@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.storage.catalog import chunks
 from core.storage.models import ClassRow, Prediction
 
 KINDS = ("oof", "model")
@@ -43,17 +42,11 @@ def load_predictions(session: Session, run_id: int, kind: str) -> list[StoredPre
     return [StoredPrediction(r.image_id, r.predicted_class_id, r.confidence, list(r.probabilities)) for r in rows]
 
 
-def predicted_classes(session: Session, run_id: int, kind: str, image_ids: list[int] | None = None) -> dict[int, int | None]:
+def predicted_classes(session: Session, run_id: int, kind: str) -> dict[int, int | None]:
     """image id -> predicted class id, without the probabilities (cheap for run-to-run comparison)."""
-    query = select(Prediction.image_id, Prediction.predicted_class_id).where(
-        Prediction.run_id == run_id, Prediction.kind == kind
-    )
-    if image_ids is None:
-        return {image_id: class_id for image_id, class_id in session.execute(query)}
-    found: dict[int, int | None] = {}
-    for chunk in chunks(image_ids):
-        found.update((i, c) for i, c in session.execute(query.where(Prediction.image_id.in_(chunk))))
-    return found
+    rows = session.execute(select(Prediction.image_id, Prediction.predicted_class_id).where(
+        Prediction.run_id == run_id, Prediction.kind == kind))
+    return {image_id: class_id for image_id, class_id in rows}
 
 
 def count_predictions(session: Session, run_id: int, kind: str) -> int:
