@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 from core.bundles import load_model  # noqa: E402
 from core.events import Progress  # noqa: E402
 from core.finetune import FineTuneConfig  # noqa: E402
+from core.out_of_fold import PHASE as OOF_PHASE  # noqa: E402
 from core.preprocessing import load_preprocessed  # noqa: E402
 from core.project import Project  # noqa: E402
 from core.scanning import import_folder  # noqa: E402
@@ -63,11 +64,16 @@ def shapes_folder(root: Path, total: int = 2000, size: int = 64, seed: int = 0) 
     return root
 
 
-def run_training(project: Project, config: TrainConfig, show_epochs: bool = False) -> tuple[RunFinished, float]:
+def run_training(project: Project, config: TrainConfig, show_epochs: bool = False
+                 ) -> tuple[RunFinished, float, float]:
+    """(outcome, seconds until the model is saved and the run stored, seconds until train() returns: that
+    includes the out-of-fold evaluation every run ends with)."""
     started = time.perf_counter()
-    finished = None
+    finished, model_ready = None, None
     last_progress = 0.0
     for event in train(project, config):
+        if model_ready is None and isinstance(event, Progress) and event.phase == OOF_PHASE:
+            model_ready = time.perf_counter() - started
         if isinstance(event, RunFinished):
             finished = event
         elif isinstance(event, EpochEnded) and show_epochs and event.phase != "head":
@@ -77,7 +83,8 @@ def run_training(project: Project, config: TrainConfig, show_epochs: bool = Fals
         elif isinstance(event, Progress) and show_epochs and time.perf_counter() - last_progress > 60:
             last_progress = time.perf_counter()
             print(f"    {event.phase}: {event.done}/{event.total} {event.detail}", flush=True)
-    return finished, time.perf_counter() - started
+    total = time.perf_counter() - started
+    return finished, model_ready or total, total
 
 
 def bench_retrain(workdir: Path) -> None:
@@ -87,17 +94,20 @@ def bench_retrain(workdir: Path) -> None:
     with Project.open(root) as project:
         for _ in import_folder(project, labels_from_subfolders=True):
             pass
-        first, first_s = run_training(project, config)
-        print(f"first train (computes 2,000 embeddings): {first_s:8.2f} s  val acc {first.metrics['val_acc']:.4f}")
+        first, first_s, first_total = run_training(project, config)
+        print(f"first train (computes 2,000 embeddings): {first_s:8.2f} s to the saved model, {first_total:8.2f} s "
+              f"with the out-of-fold evaluation   val acc {first.metrics['val_acc']:.4f}")
         with project.session() as session:
             images = catalog.labelled_images(session)[:10]
             other = labels.find_class(session, "square").id
             labels.set_labels(session, [image.id for image in images], other)
-        second, second_s = run_training(project, config)
-        print(f"second train (10 labels changed):       {second_s:8.2f} s  val acc {second.metrics['val_acc']:.4f}"
-              f"  head epochs {second.metrics['head_epochs']}, phases {second.metrics['phase_seconds']}")
-        print(f"ratio second/first: {second_s / first_s:.3f}   target: second <= 5 s -> "
-              f"{'met' if second_s <= 5 else 'NOT met'}")
+        second, second_s, second_total = run_training(project, config)
+        print(f"second train (10 labels changed):        {second_s:8.2f} s to the saved model, {second_total:8.2f} s "
+              f"with the out-of-fold evaluation   val acc {second.metrics['val_acc']:.4f}")
+        print(f"  head epochs {second.metrics['head_epochs']}, phases {second.metrics['phase_seconds']}")
+        print(f"ratio second/first (saved model): {second_s / first_s:.3f}   target: second <= 5 s -> "
+              f"{'met' if second_s <= 5 else 'NOT met'} (with evaluation: "
+              f"{'met' if second_total <= 5 else 'NOT met'})")
     env = dict(os.environ)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "core.cli", "train", str(root), "--device", "cpu", "--json"],
@@ -152,7 +162,7 @@ def bench_digits(workdir: Path, fine_tune_epochs: int) -> None:
         with Project.open(root, store=workdir / f"store-{len(name)}") as project:
             for _ in import_folder(project, labels_from_subfolders=True):
                 pass
-            finished, seconds = run_training(project, config, show_epochs=True)
+            finished, _, seconds = run_training(project, config, show_epochs=True)
         acc = test_accuracy(finished.model_path, workdir / "digits" / "test")
         kept = "fine-tuned" if finished.metrics.get("fine_tuned") else "head"
         print(f"{name:<38} test acc {acc:.4f}  ratio to SVC {acc / svc_acc:.3f}  ({seconds:.0f} s, "

@@ -41,8 +41,8 @@ class FineTuneConfig:
     input_size: int | None = None  # None: from the training images' size, between 96 and the backbone's own
     augment: bool = True
     flip: bool = True  # turn off for images whose mirror image means something else (text, digits)
-    max_rotation: float = 15.0  # degrees
-    max_zoom: float = 0.25  # random crops keep at least 1 - max_zoom of the side
+    max_rotation: float = 10.0  # degrees
+    max_zoom: float = 0.15  # random crops keep at least 1 - max_zoom of the side
     contrast: float = 0.2
     mixed_precision: bool = True  # CUDA only
 

@@ -224,7 +224,9 @@ class _Run:
     def __init__(self, project, run_id: int, config: TrainConfig, classes: list[str], spec):
         self.project, self.run_id, self.config, self.classes = project, run_id, config, classes
         self.spec = spec  # the backbone as this run feeds it (with the fine-tuning input size, if any)
-        self.metrics: dict = {"classes": list(classes), "phase_seconds": {}, "fine_tuned": False}
+        # The preprocessing the run's embeddings and model use (fine-tuning may pick a smaller input size).
+        self.metrics: dict = {"classes": list(classes), "phase_seconds": {}, "fine_tuned": False,
+                              "preprocessing": spec.preprocessing.to_dict()}
         self.head_trainer: HeadTrainer | None = None
         self.tuner: FineTuner | None = None
         self.model_path: Path | None = None
