@@ -12,6 +12,7 @@ from core.evaluation import Confusion, Metrics, RocCurve
 from core.svg_charts import Series, line_chart
 
 TEMPLATE = Path(__file__).with_name("report_template.html")
+MAX_ROC_CURVES = 8
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,11 @@ def _curves(data: ReportData) -> str:
                                      y_range=(0.0, 1.0) if what == "accuracy" else None))
     colours = dict(zip(data.confusion.class_names, data.class_colours))
     if data.roc:
-        series = [Series(f"{r.name} (AUC {r.auc:.3f})", r.fpr, r.tpr, colours.get(r.name, "#0072b2")) for r in data.roc]
-        charts.append(line_chart(series, "ROC, out of fold", "false positive rate", "true positive rate",
+        # Many classes would bury the chart: the hardest ones (lowest AUC) say the most.
+        curves = sorted(data.roc, key=lambda r: r.auc)[:MAX_ROC_CURVES] if len(data.roc) > MAX_ROC_CURVES else data.roc
+        title = "ROC, out of fold" + (f" ({len(curves)} lowest-AUC classes)" if len(curves) < len(data.roc) else "")
+        series = [Series(f"{r.name} (AUC {r.auc:.3f})", r.fpr, r.tpr, colours.get(r.name, "#0072b2")) for r in curves]
+        charts.append(line_chart(series, title, "false positive rate", "true positive rate",
                                  x_range=(0.0, 1.0), y_range=(0.0, 1.0), diagonal=True, legend_at="bottom"))
     if not charts:
         return ""

@@ -156,3 +156,21 @@ def test_report_renders_in_a_real_browser(report_html, tmp_path):
     # The confusion matrix's blue diagonal cells are painted (the page is not blank).
     blue = (pixels[:, 2] > 150) & (pixels[:, 0] < 100)
     assert blue.sum() > 500
+
+
+def test_many_classes_plot_only_the_hardest_roc_curves():
+    names = [f"class {i}" for i in range(12)]
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(12), 5)
+    proba = rng.dirichlet(np.ones(12), size=60)
+    proba[np.arange(60), y] += np.linspace(0, 3, 12)[y]  # later classes easier
+    proba /= proba.sum(axis=1, keepdims=True)
+    data = ReportData("many", 1, "finished", "today", "b", compute_metrics(y, proba, names),
+                      confusion(y, proba, list(range(60)), names), 5, ["#000000"] * 12,
+                      roc_curves(y, proba, names), [], 0, {}, {})
+    html = render_report(data)
+    assert "8 lowest-AUC classes" in html and html.count("<polyline") == 8
+    assert "class 0 (AUC" in html and "class 11 (AUC" not in html
+    page = Page()
+    page.feed(html)
+    assert page.errors == [] and len(page.tables["confusion-matrix"]) == 13
