@@ -20,7 +20,6 @@ from core.events import Notice, Progress
 from core.features import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner, fine_tune_preprocessing
 from core.heads import EpochEnded, HeadConfig, HeadTrainer
-from core.run_evaluation import evaluate_run
 from core.storage import catalog, labels, runs
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
@@ -107,6 +106,8 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
         run.close(status, error)
     # Out-of-fold predictions for every labelled image (core/run_evaluation.py), what evaluate, the report and
     # the review views show. Closing the generator here keeps the run finished; they are then made on first use.
+    from core.run_evaluation import evaluate_run  # imported here: scikit-learn takes a second or two to load
+
     yield from evaluate_run(project, run_id)
     yield RunFinished(run_id, status, run.metrics, run.model_path)
 
