@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QMenu,
@@ -19,7 +20,7 @@ from core.errors import DovecoteError
 from core.events import Progress
 from core.inference import DEFAULT_OUTPUT, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
 from core.results_csv import partial_path
-from core.sorting import UNSURE
+from core.sorting import UNSURE, UndoFinished, undo_moves
 from desktop.worker import GeneratorWorker, start
 
 RECENT_KEY = "classify/recent_models"
@@ -79,7 +80,9 @@ class ClassifyWindow(QWidget):
         self.recent = RecentModels()
         self.bundle = None
         self.worker: GeneratorWorker | None = None
+        self._last_worker: GeneratorWorker | None = None
         self.summary = None
+        self._undone = None
         self._rate_start: tuple[float, int] | None = None
         self._close_when_done = False
         self.setWindowTitle(f"Classify {self.target.name} — Dovecote")
@@ -89,9 +92,10 @@ class ClassifyWindow(QWidget):
     # ---- layout
 
     def _build(self, sort, into, min_confidence) -> None:
-        folder = QLabel(f"<b>{self.target.name}</b><br><span style='color:gray'>{self.target.parent}</span>")
-        folder.setTextFormat(Qt.TextFormat.RichText)
+        folder = QLabel(f"<b>{escape(self.target.name)}</b>")
         folder.setToolTip(str(self.target))
+        where = QLabel(f"in {self.target.parent}")
+        where.setEnabled(False)  # greyed: context, not something to act on
 
         self.model_box = QComboBox()
         self.model_box.setMinimumContentsLength(28)
@@ -103,7 +107,6 @@ class ClassifyWindow(QWidget):
         menu.addAction("Model file…", self._choose_file)
         choose.setMenu(menu)
         self.model_info = QLabel()
-        self.model_info.setWordWrap(True)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_box, 1)
         model_row.addWidget(choose)
@@ -130,6 +133,7 @@ class ClassifyWindow(QWidget):
 
         form = QFormLayout()
         form.addRow("Folder:", folder)
+        form.addRow("", where)
         form.addRow("Model:", model_row)
         form.addRow("", self.model_info)
         form.addRow("", self.sort_box)
@@ -138,14 +142,14 @@ class ClassifyWindow(QWidget):
         form.addRow("Unsure below:", self.unsure)
 
         self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.status = QLabel(f"Results will be written to {self.output.name} in this folder.")
-        self.status.setWordWrap(True)
+        self.progress.hide()
+        self.status = QLabel(f"The results go to {self.output.name} in this folder.")
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Group", "Images"])
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.table.hide()
 
         self.start_button = QPushButton("Classify")
@@ -157,11 +161,15 @@ class ClassifyWindow(QWidget):
         self.open_button.clicked.connect(lambda: self._open(self.output))
         self.open_sorted_button = QPushButton("Open sorted folder")
         self.open_sorted_button.clicked.connect(lambda: self._open(self.summary.into))
+        self.undo_button = QPushButton("Put images back")
+        self.undo_button.setToolTip("Undo the move: every image goes back where it was")
+        self.undo_button.clicked.connect(self.undo_move)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.open_sorted_button)
+        buttons.addWidget(self.undo_button)
         buttons.addStretch(1)
         for button in (self.cancel_button, self.start_button, self.close_button):
             buttons.addWidget(button)
@@ -173,7 +181,7 @@ class ClassifyWindow(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
         self._set_running(False)
-        self.resize(560, 0)
+        self.setMinimumWidth(560)
 
     def _sync_sort(self, on: bool) -> None:
         self.sort_mode.setEnabled(on)
@@ -199,8 +207,7 @@ class ClassifyWindow(QWidget):
         if paths:
             self._model_changed(0)
         else:
-            self.model_info.setText("Choose the project (or exported model file) whose model should classify "
-                                    "these images.")
+            self.model_info.setText("Choose a Dovecote project or an exported model file.")
             self.start_button.setEnabled(False)
 
     def _add_model(self, path: str) -> None:
@@ -258,13 +265,27 @@ class ClassifyWindow(QWidget):
         self.summary = None
         self._rate_start = None
         self.table.hide()
+        self.progress.show()
         self.progress.setRange(0, 0)
         self.status.setStyleSheet("")
         self.status.setText("Loading the model…")
-        self.worker = GeneratorWorker(lambda: classify_folder(request, bundle))
+        self._run(lambda: classify_folder(request, bundle), self._on_finished)
+
+    def undo_move(self) -> None:
+        """Put the moved images back where they were (the run's journal says where)."""
+        if self.worker is not None or self.summary is None or self.summary.journal is None:
+            return
+        journal = self.summary.journal
+        self.table.hide()
+        self.progress.setRange(0, 0)
+        self.status.setText("Putting the images back…")
+        self._run(lambda: undo_moves(journal), self._on_undone)
+
+    def _run(self, make_generator, on_finished) -> None:
+        self.worker = GeneratorWorker(make_generator)
         signals = self.worker.signals
         signals.yielded.connect(self._on_event)
-        signals.finished.connect(self._on_finished)
+        signals.finished.connect(on_finished)
         signals.aborted.connect(self._on_aborted)
         signals.errored.connect(self._on_error)
         signals.done.connect(self._on_done)
@@ -294,6 +315,8 @@ class ClassifyWindow(QWidget):
             self.status.setText(f"{event.phase}…")
         elif isinstance(event, ClassifyFinished):
             self.summary = event.summary
+        elif isinstance(event, UndoFinished):
+            self._undone = event.summary
 
     def _rate_text(self, now: float, done: int, total: int) -> str:
         since, first = self._rate_start
@@ -308,8 +331,8 @@ class ClassifyWindow(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.status.setText(f"Done: {summary.classified} images classified in {_duration(summary.seconds)}"
-                            + (f" ({summary.already_done} before)" if summary.already_done else "")
-                            + f". Results: {summary.output}")
+                            + (f" ({summary.already_done} before)" if summary.already_done else "") + ".")
+        self.status.setToolTip(f"Results: {summary.output}")
         rows = [*summary.counts.items(), (UNSURE, summary.unsure), (UNREADABLE, summary.unreadable)]
         self.table.setRowCount(len(rows))
         for row, (name, count) in enumerate(rows):
@@ -320,7 +343,28 @@ class ClassifyWindow(QWidget):
         if summary.unreadable_files:
             self.table.item(len(rows) - 1, 0).setToolTip(
                 "\n".join(f"{path}: {reason}" for path, reason in summary.unreadable_files[:30]))
+        self._fit_table(len(rows))
         self.table.show()
+        self.adjustSize()
+
+    def _fit_table(self, rows: int) -> None:
+        """Tall enough for every group (up to a dozen; more scroll), so that no count hides below the fold."""
+        table = self.table
+        table.resizeRowsToContents()
+        visible = min(rows, 12)
+        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(visible))
+        table.setFixedHeight(height + 2 * table.frameWidth())
+
+    def _on_undone(self) -> None:
+        undone, self.summary = self._undone, None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        text = f"Put {undone.restored} images back where they were."
+        if undone.conflicts or undone.missing:
+            text += (f" {len(undone.conflicts) + len(undone.missing)} could not be: a file now has their old "
+                     "name, or they were moved since. Nothing was overwritten.")
+            self.status.setStyleSheet("color: #c0392b")
+        self.status.setText(text)
 
     def _on_aborted(self) -> None:
         partial = partial_path(self.output)
@@ -334,6 +378,7 @@ class ClassifyWindow(QWidget):
         self.status.setText(message)
 
     def _on_done(self) -> None:
+        self._last_worker = self.worker  # not deleted inside its own signal
         self.worker = None
         self._set_running(False)
         if self._close_when_done:
@@ -347,6 +392,7 @@ class ClassifyWindow(QWidget):
         self.cancel_button.setVisible(running)
         self.open_button.setVisible(finished)
         self.open_sorted_button.setVisible(finished and self.summary.into is not None)
+        self.undo_button.setVisible(finished and self.summary.journal is not None)
         for widget in (self.model_box, self.sort_box, self.unsure):
             widget.setEnabled(not running)
         self._sync_sort(self.sort_box.isChecked() and not running)
@@ -386,4 +432,6 @@ def run_classify_window(args: argparse.Namespace) -> int:
     window.show()
     if args.model and window.bundle is not None:
         QTimer.singleShot(0, window.start)
-    return app.exec()
+    code = app.exec()
+    QThreadPool.globalInstance().waitForDone()  # a worker still returning must not outlive its objects
+    return code

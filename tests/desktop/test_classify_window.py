@@ -56,7 +56,7 @@ def test_from_the_file_manager_the_last_model_is_offered(qtbot, colour_project, 
     folder, _ = colour_project
     fresh = show(qtbot, ClassifyWindow(new_photos))
     assert fresh.model_box.count() == 0 and not fresh.start_button.isEnabled()
-    assert "Choose the project" in fresh.model_info.text()
+    assert "Choose a Dovecote project" in fresh.model_info.text()
 
     RecentModels().add(str(folder))
     window = show(qtbot, ClassifyWindow(new_photos))
@@ -126,3 +126,16 @@ def test_closing_while_running_stops_cleanly(qtbot, colour_project, new_photos):
     assert window.isVisible()  # waits for the run to stop, then closes
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
     assert window.worker is None
+
+
+def test_a_move_can_be_undone_from_the_window(qtbot, colour_project, new_photos, tmp_path):
+    folder, _ = colour_project
+    before = sorted(p.relative_to(new_photos) for p in new_photos.rglob("*.png"))
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(folder), sort="move", into=tmp_path / "sorted"))
+    window.start()
+    wait_until_done(qtbot, window)
+    assert not list(new_photos.rglob("*.png")) and window.undo_button.isVisible()
+    qtbot.mouseClick(window.undo_button, Qt.MouseButton.LeftButton)
+    wait_until_done(qtbot, window)
+    assert "Put 10 images back" in window.status.text() and not window.undo_button.isVisible()
+    assert sorted(p.relative_to(new_photos) for p in new_photos.rglob("*.png")) == before
