@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -55,3 +56,8 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
     except KeyboardInterrupt:
         print("dovecote: stopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`dovecote status --json | head`): not an error of ours.
+        # Point stdout at devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
