@@ -22,30 +22,49 @@ _TORCHVISION = {
     "efficientnet_b0": ("efficientnet_b0", "EfficientNet_B0_Weights"),
     "vgg16": ("vgg16", "VGG16_Weights"),
 }
-# EfficientNet-Lite0 blocks: stem, seven stages, head conv. Features: the last three stages and the head,
-# pooled and concatenated; the mid-level stages carry the shape and texture cues that the ImageNet-tuned
-# head conv partly discards (e.g. +2 points on handwritten digits with a logistic regression).
-_LITE0_TAPS = (5, 6, 7, 8)
+# EfficientNet-Lite0 blocks: stem, seven stages, head conv. Features: (block, grid) pairs, each block's
+# output average-pooled over a grid x grid layout and concatenated. The mid stages (4, 5: stride 16) pooled
+# 2x2 keep where shapes are, which global pooling of the ImageNet-tuned head discards: on sklearn's digits
+# (logistic regression, 75/25 split) 0.95 with the head conv alone, 0.97 with stages 5-8 pooled globally,
+# 0.985-0.995 with this layout (SVC on raw pixels: 0.987).
+_LITE0_TAPS = ((4, 2), (5, 2), (6, 1), (7, 1), (8, 1))
 
 
 class FeatureExtractor(nn.Module):
-    """Runs `blocks` in order and concatenates the global-average-pooled outputs of the blocks in `taps`.
+    """Runs `blocks` in order; concatenates the outputs of the tapped blocks, each average-pooled over a
+    grid x grid layout (1 = global average pooling). taps: ((block index, grid), ...).
 
     Built frozen (requires_grad False) and in eval mode; fine-tuning unfreezes blocks[-k:]."""
 
-    def __init__(self, blocks: list[nn.Module], taps: tuple[int, ...]):
+    def __init__(self, blocks: list[nn.Module], taps: tuple[tuple[int, int], ...]):
         super().__init__()
-        self.blocks = nn.ModuleList(blocks[: max(taps) + 1])
-        self.taps = tuple(taps)
+        self.taps = tuple((int(index), int(grid)) for index, grid in taps)
+        self.blocks = nn.ModuleList(blocks[: max(index for index, _ in self.taps) + 1])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        grids = dict(self.taps)
         pooled = []
         x = images
         for index, block in enumerate(self.blocks):
             x = block(x)
-            if index in self.taps:
-                pooled.append(x.mean(dim=(2, 3)))
+            if index in grids:
+                pooled.append(_grid_pool(x, grids[index]))
         return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1)
+
+
+def _grid_pool(x: torch.Tensor, grid: int) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C * grid * grid]: the means of grid x grid cells (as adaptive average pooling
+    splits them), channel-major. Written with slices so that it exports to ONNX for any H, W."""
+    if grid == 1:
+        return x.mean(dim=(2, 3))
+    height, width = int(x.shape[2]), int(x.shape[3])
+    cells = []
+    for row in range(grid):
+        top, bottom = row * height // grid, -(-(row + 1) * height // grid)
+        for col in range(grid):
+            left, right = col * width // grid, -(-(col + 1) * width // grid)
+            cells.append(x[:, :, top:bottom, left:right].mean(dim=(2, 3)))
+    return torch.stack(cells, dim=2).flatten(1)
 
 
 def imagenet_classifier(spec: BackboneSpec, weights_path, pretrained: bool) -> nn.Module:
@@ -71,7 +90,7 @@ def _extractor_from(classifier: nn.Module, spec: BackboneSpec) -> FeatureExtract
     if spec.name == DEFAULT_BACKBONE:
         return FeatureExtractor(_lite0_blocks(classifier), _LITE0_TAPS)
     blocks = _torchvision_blocks(spec.name, classifier)
-    return FeatureExtractor(blocks, (len(blocks) - 1,))
+    return FeatureExtractor(blocks, ((len(blocks) - 1, 1),))
 
 
 def _classifier(spec: BackboneSpec, weights_path, pretrained: bool) -> nn.Module:
