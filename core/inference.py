@@ -218,6 +218,8 @@ def _load(path: Path, prep) -> np.ndarray | str:
         return str(error)
     except OSError as error:
         return f"cannot read: {error.strerror or error}"
+    except (ValueError, MemoryError) as error:  # what Pillow raises for oddities images.py does not foresee
+        return f"cannot decode: {error or type(error).__name__}"
 
 
 def _decoded(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:

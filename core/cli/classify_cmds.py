@@ -16,7 +16,8 @@ from core.sorting import UNSURE, UndoFinished, undo_moves
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("classify", help="classify every image in a folder with a trained model")
-    p.add_argument("target", metavar="TARGET", help="the folder of images to classify (subfolders included)")
+    p.add_argument("target", metavar="TARGET", type=folder_argument,
+                   help="the folder of images to classify (subfolders included)")
     p.add_argument("--model", metavar="MODEL",
                    help="a project folder (its latest finished run's model) or an exported model file")
     p.add_argument("--run", type=int, metavar="N", dest="run_id", help="with a project folder: the model of run N")
@@ -47,6 +48,14 @@ def register(subparsers) -> None:
                    help="the dovecote program the menu entries call (default: this one)")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
     p.set_defaults(handler=cmd_integrate, command="integrate")
+
+
+def folder_argument(raw: str, platform: str = sys.platform) -> str:
+    """Explorer passes a drive root as "C:\\" in quotes, which Windows' argument rules read as C:" (the
+    backslash escapes the closing quote): give the root back."""
+    if platform == "win32" and raw.endswith('"'):
+        return raw[:-1] + "\\"
+    return raw
 
 
 def request_from(args) -> ClassifyRequest:

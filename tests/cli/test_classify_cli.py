@@ -122,3 +122,9 @@ def test_integrate_install_status_uninstall(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "integrate", "uninstall", "--command", dovecote, "--json")
     assert [e["state"] for e in json.loads(out)] == ["absent"] * 4
     assert not (tmp_path / ".local/share/nautilus/scripts/Classify with Dovecote").exists()
+
+
+def test_a_drive_root_from_windows_explorer_is_understood():
+    assert classify_cmds.folder_argument('C:"', platform="win32") == "C:\\"
+    assert classify_cmds.folder_argument("D:\\Photos", platform="win32") == "D:\\Photos"
+    assert classify_cmds.folder_argument('it\'s "odd"', platform="linux") == 'it\'s "odd"'
