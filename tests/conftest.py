@@ -22,3 +22,15 @@ def qt_settings(tmp_path):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
     yield folder
     QStandardPaths.setTestModeEnabled(False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dovecote_cache_dir(tmp_path_factory):
+    """The per-user cache (exported ONNX backbones, downloaded weights) in a folder of this test session: tests
+    never write the user's cache, and each backbone is exported to ONNX at most once per session."""
+    from core.backbones import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("dovecote-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(folder))
+        yield folder
