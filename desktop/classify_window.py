@@ -9,39 +9,21 @@ import time
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtCore import Qt, QThreadPool, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QMenu,
+    QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
     QMessageBox, QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from core.errors import DovecoteError
 from core.events import Progress
 from core.inference import DEFAULT_OUTPUT, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
 from core.results_csv import partial_path
 from core.sorting import UNSURE, UndoFinished, undo_moves
+from desktop.model_picker import ModelPicker
 from desktop.worker import GeneratorWorker, start
 
-RECENT_KEY = "classify/recent_models"
-MAX_RECENT = 8
 RESUME, REPLACE = "resume", "overwrite"
-
-
-class RecentModels:
-    """The models used last (project folders or model files), newest first, in the app's settings file."""
-
-    def __init__(self) -> None:
-        self._store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Dovecote", "Dovecote")
-
-    def paths(self) -> list[str]:
-        value = self._store.value(RECENT_KEY, [])
-        paths = [value] if isinstance(value, str) else list(value or [])
-        return [p for p in paths if p and Path(p).exists()]
-
-    def add(self, path: str) -> None:
-        self._store.setValue(RECENT_KEY, ([path] + [p for p in self.paths() if p != path])[:MAX_RECENT])
-        self._store.sync()
 
 
 def ask_existing_results(parent: QWidget, output: Path) -> str | None:
@@ -61,24 +43,12 @@ def ask_existing_results(parent: QWidget, output: Path) -> str | None:
     return RESUME if box.clickedButton() is resume else REPLACE if box.clickedButton() is replace else None
 
 
-def describe_model(path: str):
-    """(bundle, one line for a person) for a project folder or model file; raises DovecoteError."""
-    from core.bundles import load_model
-
-    bundle = load_model(path)
-    run = bundle.metadata.get("run_id")
-    classes = ", ".join(bundle.classes)
-    return bundle, f"{len(bundle.classes)} classes: {classes}" + (f" · run {run}" if run else "")
-
-
 class ClassifyWindow(QWidget):
     def __init__(self, target: Path, model: str | None = None, output: Path | None = None,
                  sort: str | None = None, into: Path | None = None, min_confidence: float | None = None):
         super().__init__()
         self.target = Path(target).expanduser().resolve()
         self.output = output or self.target / DEFAULT_OUTPUT
-        self.recent = RecentModels()
-        self.bundle = None
         self.worker: GeneratorWorker | None = None
         self._last_worker: GeneratorWorker | None = None
         self.summary = None
@@ -86,8 +56,9 @@ class ClassifyWindow(QWidget):
         self._rate_start: tuple[float, int] | None = None
         self._close_when_done = False
         self.setWindowTitle(f"Classify {self.target.name} — Dovecote")
+        self.picker = ModelPicker(self.target.parent, model)
+        self.picker.changed.connect(lambda: self.start_button.setEnabled(self._ready()))
         self._build(sort, into, min_confidence)
-        self._fill_models(model)
 
     # ---- layout
 
@@ -96,20 +67,6 @@ class ClassifyWindow(QWidget):
         folder.setToolTip(str(self.target))
         where = QLabel(f"in {self.target.parent}")
         where.setEnabled(False)  # greyed: context, not something to act on
-
-        self.model_box = QComboBox()
-        self.model_box.setMinimumContentsLength(28)
-        self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_box.currentIndexChanged.connect(self._model_changed)
-        choose = QPushButton("Choose…")
-        menu = QMenu(choose)
-        menu.addAction("Project folder…", self._choose_project)
-        menu.addAction("Model file…", self._choose_file)
-        choose.setMenu(menu)
-        self.model_info = QLabel()
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_box, 1)
-        model_row.addWidget(choose)
 
         self.sort_box = QCheckBox("Also put each image into a folder per class")
         self.sort_mode = QComboBox()
@@ -134,8 +91,7 @@ class ClassifyWindow(QWidget):
         form = QFormLayout()
         form.addRow("Folder:", folder)
         form.addRow("", where)
-        form.addRow("Model:", model_row)
-        form.addRow("", self.model_info)
+        form.addRow("Model:", self.picker)
         form.addRow("", self.sort_box)
         form.addRow("", self.sort_mode)
         form.addRow("Into:", self.into_button)
@@ -190,52 +146,8 @@ class ClassifyWindow(QWidget):
     def _show_into(self) -> None:
         self.into_button.setText(str(self.into))
 
-    # ---- the model
-
-    def _fill_models(self, wanted: str | None) -> None:
-        paths = self.recent.paths()
-        if wanted:
-            wanted = str(Path(wanted).expanduser().resolve())
-            paths = [wanted] + [p for p in paths if p != wanted]
-        self.model_box.blockSignals(True)
-        self.model_box.clear()
-        for path in paths:
-            kind = "project" if Path(path).is_dir() else "model file"
-            self.model_box.addItem(f"{Path(path).name}  ({kind})", path)
-            self.model_box.setItemData(self.model_box.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
-        self.model_box.blockSignals(False)
-        if paths:
-            self._model_changed(0)
-        else:
-            self.model_info.setText("Choose a Dovecote project or an exported model file.")
-            self.start_button.setEnabled(False)
-
-    def _add_model(self, path: str) -> None:
-        self.recent.add(path)
-        self._fill_models(path)
-
-    def _choose_project(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a Dovecote project folder", str(self.target.parent))
-        if path:
-            self._add_model(path)
-
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a Dovecote model file", str(self.target.parent),
-                                              "Dovecote models (*.safetensors);;All files (*)")
-        if path:
-            self._add_model(path)
-
-    def _model_changed(self, index: int) -> None:
-        path = self.model_box.itemData(index)
-        self.bundle = None
-        try:
-            self.bundle, text = describe_model(path)
-            self.model_info.setStyleSheet("")
-        except DovecoteError as error:
-            text = str(error)
-            self.model_info.setStyleSheet("color: #c0392b")
-        self.model_info.setText(text)
-        self.start_button.setEnabled(self.bundle is not None and self.worker is None)
+    def _ready(self) -> bool:
+        return self.picker.bundle is not None and self.worker is None
 
     def _choose_into(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Put the class folders into", str(self.into.parent))
@@ -247,21 +159,21 @@ class ClassifyWindow(QWidget):
 
     def request(self, again: str | None) -> ClassifyRequest:
         sort = self.sort_mode.currentData() if self.sort_box.isChecked() else None
-        return ClassifyRequest(self.target, model=self.model_box.currentData(), output=self.output,
+        return ClassifyRequest(self.target, model=self.picker.path, output=self.output,
                                overwrite=again == REPLACE, resume=again == RESUME, sort=sort,
                                into=self.into if sort else None,
                                min_confidence=self.unsure.value() / 100 if self.unsure.value() else None)
 
     def start(self) -> None:
-        if self.bundle is None or self.worker is not None:
+        if not self._ready():
             return
         again = None
         if self.output.exists() or partial_path(self.output).exists():
             again = ask_existing_results(self, self.output)
             if again is None:
                 return
-        request, bundle = self.request(again), self.bundle
-        self.recent.add(request.model)
+        request, bundle = self.request(again), self.picker.bundle
+        self.picker.remember()
         self.summary = None
         self._rate_start = None
         self.table.hide()
@@ -386,14 +298,14 @@ class ClassifyWindow(QWidget):
 
     def _set_running(self, running: bool) -> None:
         finished = self.summary is not None and not running
-        self.start_button.setEnabled(not running and self.bundle is not None)
+        self.start_button.setEnabled(not running and self.picker.bundle is not None)
         self.start_button.setText("Classify again" if finished else "Classify")
         self.cancel_button.setEnabled(running)
         self.cancel_button.setVisible(running)
         self.open_button.setVisible(finished)
         self.open_sorted_button.setVisible(finished and self.summary.into is not None)
         self.undo_button.setVisible(finished and self.summary.journal is not None)
-        for widget in (self.model_box, self.sort_box, self.unsure):
+        for widget in (self.picker, self.sort_box, self.unsure):
             widget.setEnabled(not running)
         self._sync_sort(self.sort_box.isChecked() and not running)
 
@@ -430,7 +342,7 @@ def run_classify_window(args: argparse.Namespace) -> int:
     window = ClassifyWindow(Path(args.target), args.model, Path(args.output) if args.output else None,
                             args.sort, Path(args.into) if args.into else None, args.min_confidence)
     window.show()
-    if args.model and window.bundle is not None:
+    if args.model and window.picker.bundle is not None:
         QTimer.singleShot(0, window.start)
     code = app.exec()
     QThreadPool.globalInstance().waitForDone()  # a worker still returning must not outlive its objects

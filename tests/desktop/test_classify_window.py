@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 import desktop.classify_window as classify_window
 from colourproject import colour_images
 from core.events import Progress
-from desktop.classify_window import RESUME, ClassifyWindow, RecentModels
+from desktop.classify_window import RESUME, ClassifyWindow
+from desktop.model_picker import RecentModels
 
 
 @pytest.fixture
@@ -36,9 +37,10 @@ def wait_until_done(qtbot, window):
 def test_classifying_shows_a_summary_and_opens_the_results(qtbot, colour_project, new_photos, monkeypatch):
     folder, _ = colour_project
     window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
-    assert "2 classes" in window.model_info.text()
+    assert "2 classes" in window.picker.info.text()
     qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
     assert window.cancel_button.isVisible() and not window.start_button.isEnabled()
+    assert not window.picker.choose_button.isEnabled()  # the model cannot change under a running classification
     wait_until_done(qtbot, window)
     assert summary_table(window) == {"red": 5, "blue": 5, "unsure": 0, "unreadable": 1}
     assert "Done: 11 images classified" in window.status.text()
@@ -55,18 +57,18 @@ def test_classifying_shows_a_summary_and_opens_the_results(qtbot, colour_project
 def test_from_the_file_manager_the_last_model_is_offered(qtbot, colour_project, new_photos):
     folder, _ = colour_project
     fresh = show(qtbot, ClassifyWindow(new_photos))
-    assert fresh.model_box.count() == 0 and not fresh.start_button.isEnabled()
-    assert "Choose a Dovecote project" in fresh.model_info.text()
+    assert fresh.picker.box.count() == 0 and not fresh.start_button.isEnabled()
+    assert "Choose a Dovecote project" in fresh.picker.info.text()
 
     RecentModels().add(str(folder))
     window = show(qtbot, ClassifyWindow(new_photos))
-    assert window.model_box.currentData() == str(folder) and window.start_button.isEnabled()
+    assert window.picker.box.currentData() == str(folder) and window.start_button.isEnabled()
 
 
 def test_a_folder_without_a_model_is_explained(qtbot, new_photos, tmp_path):
     (tmp_path / "empty project" / ".dovecote").mkdir(parents=True)
     window = show(qtbot, ClassifyWindow(new_photos, model=str(tmp_path / "empty project")))
-    assert "no trained model yet" in window.model_info.text() and not window.start_button.isEnabled()
+    assert "no trained model yet" in window.picker.info.text() and not window.start_button.isEnabled()
 
 
 def test_sorting_with_unsure_images_set_aside(qtbot, colour_project, new_photos, tmp_path):
