@@ -4,12 +4,13 @@ The folder: scikit-learn's two sample photos (a temple, a flower) resized to 403
 flipped differently for each file. The model: the default backbone (EfficientNet-Lite0, offline weights)
 with a head of random weights (speed does not depend on what the head learned).
 
-Both are timed in the same run, model loading excluded:
+Both are timed in the same run, model loading excluded, best of --repeat passes each (the machine may be
+shared; the best pass is the least disturbed):
 - dovecote: core.inference.classify_folder (JPEG draft decoding in threads, ONNX Runtime, CSV written);
 - baseline: the naive way, each photo fully decoded with Pillow, resized, then batches through torch eager.
 Goal: dovecote >= 5x the baseline, and >= 20 images/s.
 
-    .venv/bin/python benchmarks/bench_classify.py [--images 48] [--batch-size 32]
+    .venv/bin/python benchmarks/bench_classify.py [--images 48] [--batch-size 32] [--repeat 2]
 """
 from __future__ import annotations
 
@@ -112,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
 
     import numpy as np
@@ -130,18 +132,24 @@ def main() -> None:
         print(f"{cpu_threads()} CPU core(s), torch {torch.__version__} with {torch.get_num_threads()} threads; "
               f"{megabytes:.1f} MB per photo")
 
-        fast, fast_probs = dovecote(folder, bundle, args.batch_size)
-        slow, slow_probs = baseline(paths, bundle, args.batch_size)
+        fast_runs, slow_runs = [], []
+        for _ in range(args.repeat):
+            fast_runs.append(dovecote(folder, bundle, args.batch_size))
+            slow_runs.append(baseline(paths, bundle, args.batch_size))
+        fast, fast_probs = max(fast_runs, key=lambda run: run[0])
+        slow, slow_probs = max(slow_runs, key=lambda run: run[0])
         same = np.mean([np.argmax(fast_probs[k]) == np.argmax(slow_probs[k]) for k in slow_probs])
         drift = max(np.max(np.abs(np.subtract(fast_probs[k], slow_probs[k]))) for k in slow_probs)
 
     ratio = fast / slow
-    print(f"baseline (full decode + torch eager): {slow:6.2f} images/s")
-    print(f"dovecote classify:                    {fast:6.2f} images/s")
+    print(f"baseline (full decode + torch eager): {slow:6.2f} images/s  (passes: "
+          f"{', '.join(f'{r[0]:.2f}' for r in slow_runs)})")
+    print(f"dovecote classify:                    {fast:6.2f} images/s  (passes: "
+          f"{', '.join(f'{r[0]:.2f}' for r in fast_runs)})")
     print(f"speed-up: {ratio:.1f}x (goal >= 5x: {'met' if ratio >= 5 else 'NOT met'}); "
           f"{fast:.1f} images/s (goal >= 20: {'met' if fast >= 20 else 'NOT met'})")
-    print(f"same top class as the baseline for {same:.0%} of the photos; largest probability difference {drift:.3f} "
-          "(draft decoding resamples differently)")
+    print(f"same top class as the baseline for {same:.0%} of the photos, largest probability difference {drift:.3f}: "
+          "draft decoding resamples differently, and a random head has near ties")
 
 
 if __name__ == "__main__":
