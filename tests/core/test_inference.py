@@ -224,3 +224,28 @@ def test_classify_with_a_project_gives_what_its_run_computed_for_its_own_images(
     expected = bundle.head.predict_proba(cached)
     for path, probs in zip(images, expected):
         assert [float(rows[path][c]) for c in bundle.classes] == pytest.approx(probs.tolist(), abs=2e-4)
+
+
+def test_a_class_named_like_a_column_keeps_every_column_distinct():
+    from core.results_csv import header
+
+    assert header(["status", "cat", "path"]) == ["path", "predicted", "confidence", "status (probability)", "cat",
+                                                 "path (probability)", "status"]
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(sort="move"), "--into"),
+    (dict(into="elsewhere"), "--sort"),
+    (dict(sort="copy", into="."), "folder of its own"),
+    (dict(min_confidence=1.5), "between 0 and 1"),
+    (dict(overwrite=True, resume=True), "not both"),
+])
+def test_mistakes_are_reported_before_any_work(photos, changes, message):
+    from core.errors import DovecoteError
+
+    if "into" in changes:
+        changes["into"] = photos / changes["into"]
+    before = snapshot(photos)
+    with pytest.raises(DovecoteError, match=message):
+        run(ClassifyRequest(photos, **changes))
+    assert snapshot(photos) == before
