@@ -75,10 +75,11 @@ def ensure_embeddings(
         return
 
     yield Progress(PHASE, 0, len(todo))
-    embedder = None  # made on the first batch: the first ONNX export takes a few seconds
+    embedder = None  # made for the first batch (none if nothing decodes); the first ONNX export takes seconds
     pool = ThreadPoolExecutor(max(1, cpu_threads()), thread_name_prefix="decode")
     try:
-        decoded = _decode_ahead(pool, project.root, todo, spec, ahead=_PREFETCH_BATCHES * batch_size)
+        ahead = max(2, _PREFETCH_BATCHES * batch_size // len(views))  # in images; each brings its views
+        decoded = _decode_ahead(pool, project.root, todo, spec, ahead)
         pending: list[tuple[str, list[int], list[np.ndarray]]] = []
         done = 0
         for (content_hash, rows, wanted), result in decoded:
@@ -90,7 +91,9 @@ def ensure_embeddings(
                 pending.append((content_hash, wanted, result))
             done += 1
             if pending and (sum(len(p[1]) for p in pending) >= batch_size or done == len(todo)):
-                embedder = embedder or Embedder(spec, device, weights_path)
+                if embedder is None:
+                    yield Progress(PHASE, done - len(pending), len(todo), f"loading {spec.title}")
+                    embedder = Embedder(spec, device, weights_path)
                 _embed_and_store(project, embedder, key, pending)
                 pending = []
             if not pending or done == len(todo):
