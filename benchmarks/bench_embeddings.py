@@ -23,7 +23,7 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def throughput(batch_size: int, seconds: float = 6.0) -> None:
+def throughput(batch_size: int, rounds_count: int = 5) -> None:
     import numpy as np
     from PIL import Image
     from sklearn.datasets import load_sample_images
@@ -35,19 +35,20 @@ def throughput(batch_size: int, seconds: float = 6.0) -> None:
     photos = [Image.fromarray(p) for p in load_sample_images().images]
     batch = np.stack([preprocess(photos[i % 2], spec.preprocessing, i % 6) for i in range(batch_size)])
 
-    def rate(embedder: Embedder) -> float:
-        embedder.embed(batch)  # warm-up: allocations, kernel selection
-        done, start = 0, time.perf_counter()
-        while done < 3 * batch_size or time.perf_counter() - start < seconds:
+    def rate(embedder: Embedder, batches: int) -> float:
+        start = time.perf_counter()
+        for _ in range(batches):
             embedder.embed(batch)
-            done += batch_size
-        return done / (time.perf_counter() - start)
+        return batches * batch_size / (time.perf_counter() - start)
 
     onnx_embedder = Embedder(spec, "cpu")
     torch_embedder = Embedder(spec, "cpu", runtime="torch")
     drift = float(np.max(np.abs(onnx_embedder.embed(batch[:4]) - torch_embedder.embed(batch[:4]))))
-    eager = rate(torch_embedder)
-    onnx = rate(onnx_embedder)
+    rate(onnx_embedder, 1), rate(torch_embedder, 1)  # warm-up: allocations, kernel selection
+    # Interleaved rounds, median of each: other work on the machine slows both sides alike.
+    rounds = [(rate(torch_embedder, 1), rate(onnx_embedder, 4)) for _ in range(rounds_count)]
+    eager = float(np.median([r[0] for r in rounds]))
+    onnx = float(np.median([r[1] for r in rounds]))
     print(f"[1] batch {batch_size}, {spec.preprocessing.input_size} px, {spec.feature_dim}-d features")
     print(f"    baseline torch eager:   {eager:7.1f} images/s")
     print(f"    ONNX Runtime:           {onnx:7.1f} images/s")
