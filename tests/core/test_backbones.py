@@ -105,6 +105,10 @@ def test_weights_file_from_disk_is_used_and_a_wrong_one_refused(tmp_path):
     torch.save({"conv.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(WeightsUnavailable, match="does not hold MobileNetV2 weights"):
         build_feature_extractor(spec, weights_path=tmp_path / "other.pth")
+    shaped = {k: v[:1] if v.ndim else v for k, v in reference.state_dict().items()}
+    torch.save(shaped, tmp_path / "shaped.pth")
+    with pytest.raises(WeightsUnavailable, match="does not fit MobileNetV2"):
+        build_feature_extractor(spec, weights_path=tmp_path / "shaped.pth")
     (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsUnavailable, match="Cannot read the weights file"):
         build_feature_extractor(spec, weights_path=tmp_path / "broken.pth")
