@@ -27,6 +27,7 @@ _TORCHVISION = {
 # 2x2 keep where shapes are, which global pooling of the ImageNet-tuned head discards: on sklearn's digits
 # (logistic regression, 75/25 split) 0.95 with the head conv alone, 0.97 with stages 5-8 pooled globally,
 # 0.98-0.996 with this layout over four splits (SVC on raw pixels: 0.987).
+# Changing the taps must change the spec's feature_dim or its preprocessing version: both key the caches.
 _LITE0_TAPS = ((4, 2), (5, 2), (6, 1), (7, 1), (8, 1))
 
 
