@@ -6,7 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from core.events import Progress
-from core.scanning import ImportFinished, ImportSummary, import_folder
+from core.scanning import ImportFinished, ImportSummary
+from desktop.child_process import run_in_child
 from desktop.project_context import ProjectContext
 from desktop.worker import GeneratorWorker
 
@@ -41,7 +42,9 @@ class ImportController(QObject):
         if project is None:
             return None
         self.cancel()
-        worker = GeneratorWorker(lambda: import_folder(project, labels_from_subfolders))
+        # In a child process: see desktop/child_process.py for why a thread is not enough.
+        args = (str(project.root), str(project.store_dir), labels_from_subfolders)
+        worker = GeneratorWorker(lambda: run_in_child("desktop.child_process:import_project", *args))
         worker.signals.yielded.connect(lambda event: worker is self._worker and self._on_event(event))
         worker.signals.errored.connect(lambda message: worker is self._worker and self.failed.emit(message))
         worker.signals.done.connect(lambda: self._done(worker))

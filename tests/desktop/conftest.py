@@ -57,10 +57,9 @@ def drop():
     def send(widget, point: QPoint, mime: QMimeData) -> bool:
         actions = Qt.DropAction.CopyAction
         buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-        where = QPointF(point)
         for kind in (QDragEnterEvent, QDragMoveEvent):
-            QApplication.sendEvent(widget, kind(where, actions, mime, buttons, modifiers))
-        event = QDropEvent(where, actions, mime, buttons, modifiers)
+            QApplication.sendEvent(widget, kind(point, actions, mime, buttons, modifiers))
+        event = QDropEvent(QPointF(point), actions, mime, buttons, modifiers)
         QApplication.sendEvent(widget, event)
         return event.isAccepted()
 
