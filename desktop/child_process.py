@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import traceback
 from typing import Iterator
 
@@ -19,6 +20,7 @@ from core.errors import DovecoteError
 
 _EVENT, _DONE, _ERROR, _CRASH = "event", "done", "error", "crash"
 JOIN_TIMEOUT_S = 120
+CHILD_NICENESS = 5
 
 
 def run_in_child(target: str, *args) -> Iterator[object]:
@@ -70,6 +72,8 @@ def _drain(receiver) -> None:
 
 def _child(target: str, args: tuple, sender, cancel) -> None:
     module_name, function_name = target.split(":")
+    if hasattr(os, "nice"):
+        os.nice(CHILD_NICENESS)  # background work yields the CPU to the window on a busy machine
     try:
         generator = getattr(importlib.import_module(module_name), function_name)(*args)
         try:
