@@ -27,6 +27,7 @@ MIN_INPUT_SIZE = 96
 # Decoded training images are kept in memory (float16) up to this size; beyond it they are decoded again
 # each epoch.
 CACHE_BYTES = 1_500_000_000
+WARMUP_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class FineTuneConfig:
     head_lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 32
-    patience: int | None = 3  # epochs without a lower validation loss before stopping; None: all epochs
+    # Epochs without a lower validation loss before stopping; None: all epochs (the learning rate decays to
+    # zero over them, and the last epochs are often the best; the best epoch is kept either way).
+    patience: int | None = None
     unfreeze_blocks: int | None = None  # train the last N backbone blocks; None: all of them
     input_size: int | None = None  # None: from the training images' size, between 96 and the backbone's own
     augment: bool = True
@@ -68,6 +71,13 @@ def fine_tune_preprocessing(base: Preprocessing, short_sides: list[int], config:
         return base
     resize = max(size, round(size * base.resize / base.input_size))
     return Preprocessing(size, resize, base.mean, base.std, base.version)
+
+
+def lr_factor(step: int, total_steps: int) -> float:
+    """A short linear warm-up (the first steps' gradients come from a head that has never seen these
+    features move, and full-size steps would scramble the pretrained weights), then cosine decay to zero."""
+    warmup = max(1, round(WARMUP_FRACTION * total_steps))
+    return min(1.0, (step + 1) / warmup) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
 
 class _Images:
@@ -175,9 +185,7 @@ class FineTuner:
             weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(self.y_train) / cfg.batch_size))
         total_steps = max(1, steps_per_epoch * cfg.epochs)
-        # Cosine decay to zero over the planned steps: large adjustments first, fine ones at the end.
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(step, total_steps))
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(self.class_weights).to(self.device))
         amp = self.device.startswith("cuda") and cfg.mixed_precision
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
