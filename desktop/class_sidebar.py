@@ -138,7 +138,9 @@ class _ClassDelegate(QStyledItemDelegate):
         text_colour = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
 
         swatch = QRectF(rect.left() + 8, rect.center().y() - 7, 14, 14)
-        painter.setPen(QPen(QColor(255, 255, 255, 200) if selected else QColor(0, 0, 0, 60), 1))
+        edge = QColor(text_colour)  # an edge in the text colour: a black class stays visible on dark themes
+        edge.setAlpha(110)
+        painter.setPen(QPen(edge, 1))
         painter.setBrush(QColor(index.data(COLOUR_ROLE)))
         painter.drawRoundedRect(swatch, 4, 4)
 

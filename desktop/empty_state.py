@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from desktop.icons import app_icon, icon
 
@@ -20,6 +20,7 @@ class EmptyState(QWidget):
         logo = QLabel()
         logo.setPixmap(app_icon().pixmap(QSize(96, 96)))
         logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        logo.setMinimumHeight(100)
         self.title = title = QLabel("Open a folder of images to start")
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.6)
@@ -33,7 +34,6 @@ class EmptyState(QWidget):
         hint.setWordWrap(True)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        hint.setMaximumWidth(520)
         self.open_button = QPushButton(icon("folder-open"), "  Open Folder…")
         self.open_button.setIconSize(QSize(20, 20))
         self.open_button.setMinimumHeight(36)
@@ -45,19 +45,26 @@ class EmptyState(QWidget):
         self._recent_box = QVBoxLayout()
         self._recent_box.setSpacing(0)
 
-        column = QVBoxLayout()
+        panel = QWidget()  # a fixed-width column: wrapped text gets the height it needs
+        panel.setFixedWidth(560)
+        column = QVBoxLayout(panel)
         column.setSpacing(14)
-        column.addStretch(3)
         column.addWidget(logo)
         column.addWidget(title)
-        column.addWidget(hint, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(hint)
         column.addSpacing(6)
         column.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addSpacing(10)
         column.addWidget(self._recent_title, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addLayout(self._recent_box)
-        column.addStretch(4)
-        self.setLayout(column)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(panel)
+        row.addStretch(1)
+        outer = QVBoxLayout(self)
+        outer.addStretch(3)
+        outer.addLayout(row)
+        outer.addStretch(4)
         self.set_recent([])
 
     def set_recent(self, folders: list[str]) -> None:

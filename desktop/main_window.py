@@ -63,9 +63,11 @@ class MainWindow(QMainWindow):
         self.views.setDocumentMode(True)
         self.views.setTabBarAutoHide(True)  # the tab bar appears once a second view is added
         self.views.addTab(images_page, "Images")
+        self._dock_visibility: dict[QDockWidget, bool] = {}
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_state)
         self.pages.addWidget(self.views)
+        self.pages.setCurrentWidget(self.views)  # _restore() switches to the empty state, hiding the panels
         self.setCentralWidget(self.pages)
         self._docks = [self.add_panel("Classes", self.sidebar, Qt.DockWidgetArea.LeftDockWidgetArea),
                        self.add_panel("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea)]
@@ -138,7 +140,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.root.name} — {APP_NAME}")
         self.setWindowFilePath(str(project.root))
         self.thumbnails.set_project(project.root, project.thumbnails_dir)
-        self.pages.setCurrentWidget(self.views)
+        self._show_workspace(True)
         self.menus.update_enabled(True)
         self._update_counts()
         self.grid.setFocus()
@@ -150,9 +152,23 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowFilePath("")
         self.thumbnails.set_project(None, None)
-        self.pages.setCurrentWidget(self.empty_state)
+        self._show_workspace(False)
         self.menus.update_enabled(False)
         self.status.show_counts(None)
+
+    def _show_workspace(self, show: bool) -> None:
+        """The empty state fills the window: panels are hidden until a folder is open, then come back as
+        the user left them."""
+        if show == (self.pages.currentWidget() is self.views):
+            return
+        if show:
+            for dock, visible in self._dock_visibility.items():
+                dock.setVisible(visible)
+        else:
+            self._dock_visibility = {dock: not dock.isHidden() for dock in self.findChildren(QDockWidget)}
+            for dock in self._dock_visibility:
+                dock.hide()
+        self.pages.setCurrentWidget(self.views if show else self.empty_state)
 
     def _show_recent(self, folders: list[str]) -> None:
         self.menus.set_recent(folders)
@@ -197,6 +213,7 @@ class MainWindow(QMainWindow):
         self.settings.set_thumbnail_size(self.grid.thumb_side)
 
     def closeEvent(self, event) -> None:
+        self._show_workspace(True)  # remember the panels as they are with a folder open
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.importer.cancel()

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.errors import DovecoteError
+from core.project import STORE_NAME
 from core.storage import gallery
 from desktop.import_controller import ImportController
 from desktop.project_context import ProjectContext
@@ -33,6 +34,8 @@ class ProjectOpener(QObject):
             self.open(folder)
 
     def open(self, folder: str | os.PathLike) -> bool:
+        # Asked before anything changes on screen: the answer decides how the new store is filled.
+        from_subfolders = self._new_project_with_subfolders(Path(folder))
         try:
             project = self._context.open(folder)
         except DovecoteError as error:
@@ -43,19 +46,23 @@ class ProjectOpener(QObject):
             return False
         self._settings.add_recent(project.root)
         self.recent_changed.emit(self._settings.recent_projects())
-        self._importer.start(labels_from_subfolders=self._subfolder_labels(project.root))
+        self._importer.start(labels_from_subfolders=from_subfolders and self._still_empty())
         return True
 
     def rescan(self) -> None:
         if self._context.project is not None:
             self._importer.start(labels_from_subfolders=False)
 
-    def _subfolder_labels(self, root: Path) -> bool:
-        """For a new project whose folder has subfolders, offer their names as classes."""
-        if self._context.read(gallery.counts).images or self._context.classes:
+    def _new_project_with_subfolders(self, folder: Path) -> bool:
+        """For a folder opened for the first time, offer its subfolders' names as classes."""
+        if not folder.is_dir() or (folder / STORE_NAME).exists():
             return False
-        names = subfolder_names(root)
+        names = subfolder_names(folder)
         return bool(names) and ask_subfolder_classes(self._window, names)
+
+    def _still_empty(self) -> bool:
+        """No images and no classes yet (another window may have filled the store meanwhile)."""
+        return not self._context.read(gallery.counts).images and not self._context.classes
 
 
 def subfolder_names(root: Path) -> list[str]:

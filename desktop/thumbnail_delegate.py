@@ -48,7 +48,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._paint_thumbnail(painter, frame, index, palette, option)
         colour = index.data(CLASS_COLOUR_ROLE)
         if colour:
+            painter.save()
             self._paint_badge(painter, frame, QColor(colour), index.data(CLASS_NAME_ROLE) or "")
+            painter.restore()
 
         text_rect = QRectF(cell.left() + 4, frame.bottom() + 3, cell.width() - 8, option.fontMetrics.height())
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
