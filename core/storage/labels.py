@@ -168,27 +168,25 @@ def undo(session: Session) -> UndoStep | None:
         select(ChangeBatch).where(ChangeBatch.state == "done", ChangeBatch.source != "imported")
         .order_by(ChangeBatch.id.desc()).limit(1)
     )
-    if batch is None:
-        return None
-    changes = _changes(session, batch.id)
-    for change in changes:
-        session.execute(update(ImageRow).where(ImageRow.id == change.image_id).values(class_id=change.old_class_id))
-    _class_effect(session, batch, undoing=True)
-    batch.state, batch.undone_at = "undone", utcnow()
-    return UndoStep(batch.id, batch.kind, describe(batch), [c.image_id for c in changes])
+    return _replay(session, batch, undoing=True) if batch else None
 
 
 def redo(session: Session) -> UndoStep | None:
+    """Apply again the earliest undone change, so that several redos retrace the undos in order."""
     batch = session.scalar(
         select(ChangeBatch).where(ChangeBatch.state == "undone").order_by(ChangeBatch.id).limit(1)
     )
-    if batch is None:
-        return None
+    return _replay(session, batch, undoing=False) if batch else None
+
+
+def _replay(session: Session, batch: ChangeBatch, undoing: bool) -> UndoStep:
     changes = _changes(session, batch.id)
-    for change in changes:
-        session.execute(update(ImageRow).where(ImageRow.id == change.image_id).values(class_id=change.new_class_id))
-    _class_effect(session, batch, undoing=False)
-    batch.state, batch.undone_at = "done", None
+    if changes:  # one executemany by primary key, not a statement per image
+        session.execute(update(ImageRow), [
+            {"id": c.image_id, "class_id": c.old_class_id if undoing else c.new_class_id} for c in changes
+        ])
+    _class_effect(session, batch, undoing)
+    batch.state, batch.undone_at = ("undone", utcnow()) if undoing else ("done", None)
     return UndoStep(batch.id, batch.kind, describe(batch), [c.image_id for c in changes])
 
 
