@@ -1,6 +1,7 @@
 """Fine-tuning: the backbone (or its last blocks) trained together with the head, at a low learning rate,
 on randomly augmented images (crop/zoom, flip, rotation, contrast). GPU when present, mixed precision on
-CUDA; on a CPU small images train at a small input size, which keeps it affordable."""
+CUDA. The input size is the run's (core.backbones.fit_to_images: small images train at a small size, which
+keeps fine-tuning affordable on a CPU)."""
 from __future__ import annotations
 
 import math
@@ -21,9 +22,6 @@ from core.preprocessing import load_preprocessed
 
 FINE_TUNE_PHASE = "fine-tune"
 PROGRESS_PHASE = "Fine-tuning"
-# Fine-tuning inputs are never smaller than this: the backbone downsamples 32x, and below ~3x3 final maps
-# ImageNet features lose their meaning.
-MIN_INPUT_SIZE = 96
 # Decoded training images are kept in memory (float16) up to this size; beyond it they are decoded again
 # each epoch.
 CACHE_BYTES = 1_500_000_000
@@ -41,7 +39,6 @@ class FineTuneConfig:
     # zero over them, and the last epochs are often the best; the best epoch is kept either way).
     patience: int | None = None
     unfreeze_blocks: int | None = None  # train the last N backbone blocks; None: all of them
-    input_size: int | None = None  # None: from the training images' size, between 96 and the backbone's own
     augment: bool = True
     flip: bool = True  # turn off for images whose mirror image means something else (text, digits)
     max_rotation: float = 10.0  # degrees
@@ -56,21 +53,6 @@ class FineTuneConfig:
     def from_dict(cls, data: dict) -> "FineTuneConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def fine_tune_preprocessing(base: Preprocessing, short_sides: list[int], config: FineTuneConfig) -> Preprocessing:
-    """The backbone's preprocessing at an input size fit for the images: their median shorter side rounded
-    up to a multiple of 32, between MIN_INPUT_SIZE and the backbone's size. An 8x8 digit gains nothing from
-    being blown up to 224 pixels, and costs five times the compute."""
-    if config.input_size:
-        size = int(config.input_size)
-    else:
-        median = float(np.median(short_sides)) if short_sides else base.input_size
-        size = min(base.input_size, max(MIN_INPUT_SIZE, 32 * math.ceil(median / 32)))
-    if size == base.input_size:
-        return base
-    resize = max(size, round(size * base.resize / base.input_size))
-    return Preprocessing(size, resize, base.mean, base.std, base.version)
 
 
 def lr_factor(step: int, total_steps: int) -> float:

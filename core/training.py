@@ -13,12 +13,12 @@ from typing import Iterator
 
 import numpy as np
 
-from core.backbones import DEFAULT_BACKBONE, get_backbone, with_preprocessing
+from core.backbones import DEFAULT_BACKBONE, fit_to_images, get_backbone, with_preprocessing
 from core.bundles import ModelBundle, bundle_path
 from core.errors import DovecoteError, InvalidRequest
 from core.events import Notice, Progress
 from core.features import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
-from core.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner, fine_tune_preprocessing
+from core.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
 from core.heads import EpochEnded, HeadConfig, HeadTrainer
 from core.storage import catalog, labels, runs
 
@@ -39,6 +39,9 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     views: tuple[int, ...] = (0,)  # cached embedding views used as training samples (0: the plain image)
     weights_path: str | None = None  # backbone weights from a file instead of the pretrained ones
+    # Network input size: None picks it from the images (smaller for small images); both phases use it,
+    # so the head trained first suits the network fine-tuned after it.
+    input_size: int | None = None
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -52,7 +55,7 @@ class TrainConfig:
                    fine_tune=FineTuneConfig.from_dict(fine) if fine is not None else None,
                    val_fraction=float(data.get("val_fraction", 0.2)), seed=int(data.get("seed", 0)),
                    device=data.get("device", "auto"), views=tuple(data.get("views", (0,))),
-                   weights_path=data.get("weights_path"))
+                   weights_path=data.get("weights_path"), input_size=data.get("input_size"))
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,7 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
         raise InvalidRequest("The validation fraction must be between 0 and 0.5 (e.g. 0.2 for 20%).")
     device = resolve_device(config.device)
     classes, images, y = _training_set(project)
-    if config.fine_tune is not None:
-        # Both phases see the same input size, so that the head trained first suits the fine-tuned network.
-        prep = fine_tune_preprocessing(spec.preprocessing, [min(i.width or 0, i.height or 0) for i in images],
-                                       config.fine_tune)
-        spec = with_preprocessing(spec, prep)
+    spec = _input_for(spec, images, config.input_size)
     with project.session() as session:
         run_id = runs.start_run(session, spec.name, config.to_dict(), config.seed, device)
     run = _Run(project, run_id, config, classes, spec)
@@ -110,6 +109,16 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
 
     yield from evaluate_run(project, run_id)
     yield RunFinished(run_id, status, run.metrics, run.model_path)
+
+
+def _input_for(spec, images: list, input_size: int | None):
+    if input_size is None:
+        return fit_to_images(spec, [(image.width, image.height) for image in images])
+    if input_size < 32 or input_size % 32:
+        raise InvalidRequest("The input size must be a multiple of 32 pixels, at least 32 (e.g. 96 or 224).")
+    prep = spec.preprocessing
+    return with_preprocessing(spec, dataclasses.replace(prep, input_size=input_size,
+                                                        resize=round(input_size * prep.resize / prep.input_size)))
 
 
 def _training_set(project) -> tuple[list[str], list, np.ndarray]:
@@ -262,8 +271,7 @@ class _Run:
             return
         backbone, head = tuner.best()
         self.metrics.update(model="fine-tuned", fine_tuned=True, val_loss=tuner.best_val_loss,
-                            val_acc=tuner.best_val_acc, best_epoch=tuner.best_epoch,
-                            fine_tune_input_size=prep.input_size)
+                            val_acc=tuner.best_val_acc, best_epoch=tuner.best_epoch)
         self._write(spec.name, prep, head, backbone, True)
         self._saved = (FINE_TUNE_PHASE, tuner.best_epoch)
 

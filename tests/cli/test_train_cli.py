@@ -59,8 +59,10 @@ def test_export_onnx_runs_in_onnx_runtime(capsys, trained, tmp_path):
     target = tmp_path / "pets.onnx"
     code, out, _ = run(capsys, "export", trained, "--run", "1", "--format", "onnx", "--out", target)
     assert code == 0 and "Exported run 1" in out
+    size = json.loads(run(capsys, "runs", trained, "--json")[1])[-1]["metrics"]["preprocessing"]["input_size"]
+    assert f"images [N, 3, {size}, {size}]" in out
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
-    probs = session.run(None, {"images": np.zeros((2, 3, 224, 224), np.float32)})[0]
+    probs = session.run(None, {"images": np.zeros((2, 3, size, size), np.float32)})[0]
     assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1, atol=1e-5)
 
 

@@ -94,7 +94,7 @@ def test_cancel_during_the_head_keeps_the_best_head_so_far(tmp_path):
 
 
 def test_cancel_mid_fine_tuning_epoch_keeps_a_loadable_model(tmp_path):
-    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, batch_size=2, input_size=64))
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, batch_size=2), input_size=64)
     with make_project(tmp_path / "pets") as project:
         events = train(project, config)
         steps = 0
@@ -115,7 +115,7 @@ def test_cancel_mid_fine_tuning_epoch_keeps_a_loadable_model(tmp_path):
 
 
 def test_fine_tuning_one_epoch_finishes_and_records_both_phases(tmp_path):
-    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, batch_size=4, input_size=64))
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, batch_size=4), input_size=64)
     with make_project(tmp_path / "pets") as project:
         events = list(train(project, config))
         outcome = finished(events)
