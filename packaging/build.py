@@ -24,7 +24,7 @@ DESCRIPTION = "Train an image classifier on your own folder of images, locally"
 
 
 def build_app(workpath: Path, distpath: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
+    subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
                     "--workpath", str(workpath), "--distpath", str(distpath), str(SPEC)], check=True)
     return distpath / bundle.DIST_NAME
 

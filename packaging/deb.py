@@ -9,6 +9,7 @@ scripts. "Classify with Dovecote" in file managers stays per user: `dovecote int
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,21 +19,39 @@ import bundle
 PACKAGE = "dovecote"
 INSTALL_DIR = Path("opt") / bundle.DIST_NAME
 DESKTOP_FILE = bundle.ROOT / "packaging" / "linux" / "dovecote.desktop"
-# System libraries the bundled Qt loads that PyInstaller leaves to the system (OpenGL, fontconfig, X11 and
-# XCB, D-Bus); Qt's xcb platform plugin needs libxcb-cursor0 since Qt 6.5.
-DEPENDS = ["libc6", "libgl1", "libegl1", "libfontconfig1", "libfreetype6", "libdbus-1-3", "libx11-6",
-           "libx11-xcb1", "libxkbcommon0", "libxkbcommon-x11-0", "libxcb-cursor0", "libxcb-icccm4",
-           "libxcb-image0", "libxcb-keysyms1", "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0",
-           "libxcb-xinerama0", "libxcb-xkb1"]
+# The libraries PyInstaller leaves to the system (it bundles the rest: fontconfig, xkbcommon, xcb-cursor...):
+# the C library, the graphics drivers' OpenGL/EGL/DRM, and the display servers' client libraries.
+DEPENDS = ["libgl1", "libegl1", "libdrm2", "libxcb1", "libwayland-client0", "libwayland-cursor0", "libwayland-egl1"]
+_GLIBC_VERSION = re.compile(rb"GLIBC_2\.(\d+)")
 
 
-def control(version: str, architecture: str, installed_kib: int, description: str) -> str:
+def min_glibc(folder: Path) -> str:
+    """The newest glibc symbol version any bundled program or library asks for: the bundle carries the
+    build machine's Python and some of its libraries, so it runs only where glibc is at least as new."""
+    newest = 17
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as f:
+                if f.read(4) != b"\x7fELF":
+                    continue
+                newest = max([newest, *(int(m) for m in _GLIBC_VERSION.findall(f.read()))])
+    return f"2.{newest}"
+
+
+def maintainer(env=os.environ) -> str:
+    """Who built the package, from Debian's usual DEBFULLNAME and DEBEMAIL."""
+    name = env.get("DEBFULLNAME", "Dovecote developers")
+    return f"{name} <{env['DEBEMAIL']}>" if env.get("DEBEMAIL") else name
+
+
+def control(version: str, architecture: str, installed_kib: int, glibc: str, description: str) -> str:
+    depends = ", ".join([f"libc6 (>= {glibc})", *DEPENDS])
     return (f"Package: {PACKAGE}\n"
             f"Version: {version}\n"
             f"Architecture: {architecture}\n"
-            f"Maintainer: Dovecote developers <dovecote@users.noreply.github.com>\n"
+            f"Maintainer: {maintainer()}\n"
             f"Installed-Size: {installed_kib}\n"
-            f"Depends: {', '.join(DEPENDS)}\n"
+            f"Depends: {depends}\n"
             f"Section: graphics\n"
             f"Priority: optional\n"
             f"Description: {description}\n"
@@ -69,7 +88,8 @@ def build(app_dir: Path, icons: dict[str, Path], work: Path, out_dir: Path, vers
                                   check=True).stdout.strip()
     root = stage(app_dir, icons, work / "deb-root")
     (root / "DEBIAN").mkdir(mode=0o755)
-    (root / "DEBIAN/control").write_text(control(version, architecture, _kib(root), description), encoding="utf-8")
+    fields = control(version, architecture, _kib(root), min_glibc(root / INSTALL_DIR), description)
+    (root / "DEBIAN/control").write_text(fields, encoding="utf-8")
     out = out_dir / f"{PACKAGE}_{version}_{architecture}.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(out)], check=True)
     return out
