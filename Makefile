@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned to the release this workplace's machines carry on disk (see DEVELOPERS.md).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean package
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,22 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# The installer for this platform, from its own lean environment: a CPU-only torch and no torchvision
+# (see packaging/README.md). torch==2.13.0 is the CPU build this workplace's machines carry on disk;
+# elsewhere: make package PACKAGE_TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
+PACKAGE_VENV := build/package-venv
+PACKAGE_TORCH ?= torch==2.13.0
+
+$(PACKAGE_VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/pip install --quiet --upgrade pip
+	$(PACKAGE_VENV)/bin/pip install --quiet $(PACKAGE_TORCH)
+	$(PACKAGE_VENV)/bin/pip install --quiet '.[packaging]'
+	touch $@
+
+package: $(PACKAGE_VENV)/.installed
+	$(PACKAGE_VENV)/bin/python packaging/build.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
