@@ -39,8 +39,8 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     views: tuple[int, ...] = (0,)  # cached embedding views used as training samples (0: the plain image)
     weights_path: str | None = None  # backbone weights from a file instead of the pretrained ones
-    # Network input size: None picks it from the images (smaller for small images); both phases use it,
-    # so the head trained first suits the network fine-tuned after it.
+    # Network input size for both phases (so the head trained first suits the network fine-tuned after it).
+    # None: the backbone's own for quick training; with fine-tuning, smaller for small images.
     input_size: int | None = None
 
     def to_dict(self) -> dict:
@@ -83,7 +83,7 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
         raise InvalidRequest("The validation fraction must be between 0 and 0.5 (e.g. 0.2 for 20%).")
     device = resolve_device(config.device)
     classes, images, y = _training_set(project)
-    spec = _input_for(spec, images, config.input_size)
+    spec = _input_for(spec, images, config)
     with project.session() as session:
         run_id = runs.start_run(session, spec.name, config.to_dict(), config.seed, device)
     run = _Run(project, run_id, config, classes, spec)
@@ -111,8 +111,13 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
     yield RunFinished(run_id, status, run.metrics, run.model_path)
 
 
-def _input_for(spec, images: list, input_size: int | None):
+def _input_for(spec, images: list, config: TrainConfig):
+    """Quick training feeds the backbone its own input size (the best features, computed once and cached);
+    fine-tuning small images uses a smaller one, which keeps it affordable on a CPU."""
+    input_size = config.input_size
     if input_size is None:
+        if config.fine_tune is None:
+            return spec
         return fit_to_images(spec, [(image.width, image.height) for image in images])
     if input_size < 32 or input_size % 32:
         raise InvalidRequest("The input size must be a multiple of 32 pixels, at least 32 (e.g. 96 or 224).")
