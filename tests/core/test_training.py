@@ -15,7 +15,8 @@ from core.storage import labels, runs
 from core.training import EpochEnded, FineTuneConfig, RunFinished, RunStarted, TrainConfig, train
 from imagegen import class_folder
 
-QUICK = TrainConfig(head=HeadConfig(max_epochs=6, patience=None), device="cpu")
+# A small input size keeps the tests fast; the images are solid colours.
+QUICK = TrainConfig(head=HeadConfig(max_epochs=6, patience=None), device="cpu", input_size=64)
 
 
 def make_project(root, classes=("cats", "dogs"), per_class=6) -> Project:
