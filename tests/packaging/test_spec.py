@@ -134,6 +134,7 @@ def test_torch_test_programs_are_dropped_and_its_libraries_kept(linux_spec):
 def test_linux_gets_one_console_program_in_one_folder(linux_spec):
     (exe,) = linux_spec["EXE"]
     assert exe.kwargs["name"] == "dovecote" and exe.kwargs["console"] and exe.kwargs["exclude_binaries"]
+    assert exe.kwargs["icon"] is None  # PyInstaller ignores it there, with a warning
     (folder,) = linux_spec["COLLECT"]
     assert folder.kwargs["name"] == bundle.DIST_NAME and exe in folder.args
     assert "BUNDLE" not in linux_spec
