@@ -43,6 +43,7 @@ class LabelActions:
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             parent.addAction(action)  # shortcuts work with no menu open (text fields still get their keys)
 
+        context.history_step.connect(self._show_step)
         context.classes_changed.connect(self._update)
         context.history_changed.connect(self._update)
         context.opened.connect(lambda _project: self._update())
@@ -68,24 +69,19 @@ class LabelActions:
     def label_images(self, ids: list[int], class_id: int | None, from_grid: bool = False) -> None:
         """Label `ids`; when they were the grid's selection, move on to the next unlabelled image (setting)."""
         following = self._next_unlabelled(ids) if from_grid and self.advance.isChecked() else None
-        if not self._context.set_labels(ids, class_id):
-            return
-        if following is not None:
-            self._grid.select_ids([following], following)
+        then = (lambda: self._grid.select_ids([following], following)) if following is not None else None
+        self._context.set_labels(ids, class_id, then)
 
     def _next_unlabelled(self, labelling: list[int]) -> int | None:
         """The first unlabelled image after the selection in grid order (wrapping), not being labelled now."""
-        model = self._grid.model()
         rows = self._grid.selected_rows()
         if not rows:
             return None
-        candidates = self._context.read(gallery.unlabelled_ids) - set(labelling)
-        ids = model.ids()
-        start = rows[-1] + 1
-        for row in range(start, len(ids)):
-            if ids[row] in candidates:
-                return ids[row]
-        return next((ids[row] for row in range(0, min(start, len(ids))) if ids[row] in candidates), None)
+        ids = self._grid.model().ids()
+        skip = set(labelling)
+        after = rows[-1] + 1
+        candidates = [i for i in ids[after:] + ids[:after] if i not in skip]
+        return self._context.read(gallery.first_unlabelled, candidates)
 
     def menu_actions(self) -> list[QAction]:
         """The number-key actions that have a class, for the Label menu."""
@@ -93,14 +89,14 @@ class LabelActions:
 
     # -- history ------------------------------------------------------------------------------------------
     def undo_last(self) -> None:
-        self._show(self._context.undo())
+        self._context.undo()
 
     def redo_last(self) -> None:
-        self._show(self._context.redo())
+        self._context.redo()
 
-    def _show(self, step) -> None:
-        """Select the images the step changed, so the user sees what came back."""
-        if step is not None and step.image_ids:
+    def _show_step(self, step) -> None:
+        """Select the images an undo or redo changed, so the user sees what came back."""
+        if step.image_ids:
             self._grid.select_ids(step.image_ids)
 
     def _update(self) -> None:
@@ -110,5 +106,6 @@ class LabelActions:
             action.setText(f"Label as {target.name!r}" if target else f"Class {number}")
             action.setEnabled(is_open)
         self.clear.setEnabled(is_open)
-        self.undo.setEnabled(is_open and self._context.can_undo)
-        self.redo.setEnabled(is_open and self._context.can_redo)
+        idle = is_open and not self._context.busy
+        self.undo.setEnabled(idle and self._context.can_undo)
+        self.redo.setEnabled(idle and self._context.can_redo)

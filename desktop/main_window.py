@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         for signal in (context.images_changed, context.labels_changed, context.classes_changed):
             signal.connect(self._update_counts)
         self.importer.worker_started.connect(lambda worker: self.status.track("Importing", worker))
+        context.writer.started.connect(lambda title, worker: self.status.track(title, worker, cancellable=False))
         self.importer.worker_started.connect(lambda _worker: self._update_placeholder())
         self.importer.finished.connect(self._import_finished)
         self.importer.failed.connect(lambda message: show_error(self, "Import stopped", message))
@@ -218,6 +219,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.importer.cancel()
         self.importer.wait()
+        self.context.writer.wait()
         self.preview.shutdown()
         self.thumbnails.shutdown()
         self.context.close()

@@ -1,5 +1,7 @@
 """The open project, shared by every panel: it performs the user's store actions (one session each,
-committed before anyone is told) and announces what changed, so views refresh from the store."""
+committed before anyone is told) and announces what changed, so views refresh from the store.
+Small changes are written at once; large ones (and undo/redo, whose size is not known beforehand) by the
+StoreWriter in the background, during which further changes are refused with a note."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,9 +13,11 @@ from core.errors import DovecoteError
 from core.project import Project
 from core.storage import gallery, labels
 from core.storage.labels import ClassInfo
+from desktop.store_writer import StoreWriter
 
 T = TypeVar("T")
 HOTKEYS = 9  # classes 1..9 have a number key
+BACKGROUND_AT = 2_000  # label changes of this many images are written in the background
 
 
 class ProjectContext(QObject):
@@ -22,7 +26,8 @@ class ProjectContext(QObject):
     images_changed = Signal()  # images added, changed or gone (an import landed)
     labels_changed = Signal(list)  # ids of images whose label changed
     classes_changed = Signal()  # names, colours, order or counts
-    history_changed = Signal()  # what undo / redo would do
+    history_changed = Signal()  # what undo / redo would do, or whether a change is being written
+    history_step = Signal(object)  # an undo or redo was stored: its labels.UndoStep
     failed = Signal(str)  # a store action failed: a message for the user
     message = Signal(str)  # a short note for the status bar
 
@@ -33,6 +38,14 @@ class ProjectContext(QObject):
         self._by_id: dict[int, ClassInfo] = {}
         self.can_undo = False
         self.can_redo = False
+        self.writer = StoreWriter(self)
+        self.writer.failed.connect(self.failed)
+        self.writer.finished.connect(self._reload_history)
+
+    @property
+    def busy(self) -> bool:
+        """A background write is running: other changes wait for it."""
+        return self.writer.busy
 
     # -- opening --------------------------------------------------------------------------------------
     def open(self, folder: str | Path) -> Project:
@@ -76,25 +89,39 @@ class ProjectContext(QObject):
         return self.read(gallery.counts)
 
     # -- changing -----------------------------------------------------------------------------------------
-    def set_labels(self, image_ids: list[int], class_id: int | None) -> bool:
-        """Label the images (None clears). True once committed (or when they had that label already)."""
-        if self.project is None or not image_ids:
-            return False
-        ok, batch = self._act(lambda s: labels.set_labels(s, image_ids, class_id))
-        if not ok:
+    def set_labels(self, image_ids: list[int], class_id: int | None,
+                   then: Callable[[], None] | None = None) -> bool:
+        """Label the images (None clears). `then` runs once it is stored (or when they had that label
+        already). False when refused (no project, nothing selected, busy) or failed."""
+        if self.project is None or not image_ids or self._refuse_while_busy():
             return False
         label = self.class_by_id(class_id)
-        if batch is not None:
-            self._after_labels(image_ids)
         count = f"{len(image_ids):,} image{'s' if len(image_ids) != 1 else ''}"
-        self.message.emit(f"Labelled {count} {label.name!r}" if label else f"Cleared the label of {count}")
-        return True
+        note = f"Labelled {count} {label.name!r}" if label else f"Cleared the label of {count}"
 
-    def undo(self) -> labels.UndoStep | None:
-        return self._walk_history(labels.undo, "Undid", "undo")
+        def done(batch) -> None:
+            if batch is not None:
+                self._after_labels(image_ids)
+            self.message.emit(note)
+            if then is not None:
+                then()
 
-    def redo(self) -> labels.UndoStep | None:
-        return self._walk_history(labels.redo, "Redid", "redo")
+        def action(session):
+            return labels.set_labels(session, image_ids, class_id)
+
+        if len(image_ids) >= BACKGROUND_AT:
+            self._in_background(f"Labelling {count}", action, done)
+            return True
+        ok, batch = self._act(action)
+        if ok:
+            done(batch)
+        return ok
+
+    def undo(self) -> None:
+        self._walk_history(labels.undo, "Undid", "undo")
+
+    def redo(self) -> None:
+        self._walk_history(labels.redo, "Redid", "redo")
 
     def add_class(self, name: str) -> int | None:
         ok, class_id = self._act(lambda s: labels.add_class(s, name))
@@ -103,18 +130,25 @@ class ProjectContext(QObject):
         return class_id
 
     def rename_class(self, old: str, new: str) -> bool:
-        return self._class_action(lambda s: labels.rename_class(s, old, new), f"Renamed {old!r} to {new.strip()!r}")
+        return self._class_action(lambda s: labels.rename_class(s, old, new), f"Renaming {old!r}",
+                                  f"Renamed {old!r} to {new.strip()!r}")
 
     def merge_classes(self, source: str, target: str) -> bool:
-        return self._class_action(lambda s: labels.merge_classes(s, source, target),
-                                  f"Merged {source!r} into {target!r}")
+        return self._class_action(lambda s: labels.merge_classes(s, source, target), f"Merging {source!r}",
+                                  f"Merged {source!r} into {target!r}", self._count_of(source))
 
     def delete_class(self, name: str) -> bool:
-        return self._class_action(lambda s: labels.delete_class(s, name), f"Deleted class {name!r}")
+        return self._class_action(lambda s: labels.delete_class(s, name), f"Deleting {name!r}",
+                                  f"Deleted class {name!r}", self._count_of(name))
+
+    def _count_of(self, name: str) -> int:
+        return next((c.count for c in self._classes if c.name == name), 0)
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _act(self, action: Callable[..., T]) -> tuple[bool, T | None]:
         """One user action in one session, committed on return; an error becomes a message for the user."""
+        if self._refuse_while_busy():
+            return False, None
         try:
             with self.project.session() as session:
                 return True, action(session)
@@ -122,23 +156,45 @@ class ProjectContext(QObject):
             self.failed.emit(str(error))
             return False, None
 
-    def _class_action(self, action: Callable, done: str) -> bool:
+    def _refuse_while_busy(self) -> bool:
+        if self.busy:
+            self.message.emit("Still saving the previous change; try again in a moment.")
+        return self.busy
+
+    def _in_background(self, title: str, action: Callable, done: Callable[[object], None]) -> None:
+        project = self.project
+        self.writer.write(project, title, action, lambda result: project is self.project and done(result))
+        self._reload_history()  # undo/redo are unavailable until it is stored
+
+    def _class_action(self, action: Callable, title: str, note: str, images: int = 0) -> bool:
+        def done(_result) -> None:
+            self._after_classes(note)
+            self.images_changed.emit()  # merges and deletes relabel images
+
+        if self.project is None or self._refuse_while_busy():
+            return False
+        if images >= BACKGROUND_AT:
+            self._in_background(title, action, done)
+            return True
         ok, _ = self._act(action)
         if ok:
-            self._after_classes(done)
-            self.images_changed.emit()  # merges and deletes relabel images
+            done(None)
         return ok
 
-    def _walk_history(self, step: Callable, verb: str, name: str) -> labels.UndoStep | None:
-        if self.project is None:
-            return None
-        _, result = self._act(step)
-        if result is None:
-            self.message.emit(f"Nothing to {name}.")
-            return None
-        self._after_labels(result.image_ids)
-        self.message.emit(f"{verb}: {result.description}")
-        return result
+    def _walk_history(self, step: Callable, verb: str, name: str) -> None:
+        """Undo or redo in the background: one step may relabel any number of images."""
+        if self.project is None or self._refuse_while_busy():
+            return
+
+        def done(result) -> None:
+            if result is None:
+                self.message.emit(f"Nothing to {name}.")
+                return
+            self._after_labels(result.image_ids)
+            self.message.emit(f"{verb}: {result.description}")
+            self.history_step.emit(result)
+
+        self._in_background(f"{name.capitalize()}ing", step, done)
 
     def _after_labels(self, image_ids: list[int]) -> None:
         self._reload_classes()
@@ -157,8 +213,9 @@ class ProjectContext(QObject):
         self._by_id = {c.id: c for c in self._classes}
 
     def _reload_history(self) -> None:
-        self.can_undo = self.read(labels.can_undo)
-        self.can_redo = self.read(labels.can_redo)
+        if self.project is not None:
+            self.can_undo = self.read(labels.can_undo)
+            self.can_redo = self.read(labels.can_redo)
         self.history_changed.emit()
 
     def refresh_classes(self) -> None:

@@ -3,6 +3,8 @@ right with their progress and a Cancel button. Any GeneratorWorker that yields c
 tracked."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
 
@@ -33,8 +35,7 @@ class StatusBar(QStatusBar):
             self.addPermanentWidget(widget)
             widget.hide()
         self.addPermanentWidget(self.counts)
-        self._worker: GeneratorWorker | None = None
-        self._title = ""
+        self._tasks: list[_Task] = []
         self._selected = 0
         self._counts: Counts | None = None
         self.cancel.clicked.connect(self._cancel)
@@ -60,39 +61,62 @@ class StatusBar(QStatusBar):
         self.counts.setText("   ·   ".join(parts))
 
     # -- background tasks -------------------------------------------------------------------------------
-    def track(self, title: str, worker: GeneratorWorker) -> None:
-        """Show `worker`'s progress until it is done; Cancel asks it to stop."""
-        self._worker, self._title = worker, title
-        self.task.setText(f"{title}…")
-        self.progress.setRange(0, 0)  # busy until the total is known
-        self.cancel.setEnabled(True)
-        for widget in (self.task, self.progress, self.cancel):
-            widget.show()
-        worker.signals.yielded.connect(lambda event: worker is self._worker and self._on_event(event))
-        worker.signals.done.connect(lambda: worker is self._worker and self._finish())
+    def track(self, title: str, worker: GeneratorWorker, cancellable: bool = True) -> None:
+        """Show `worker`'s progress until it is done (the newest task shows when several run); Cancel asks
+        it to stop."""
+        self._tasks.append(_Task(worker, title, cancellable))
+        worker.signals.yielded.connect(lambda event: self._on_event(worker, event))
+        worker.signals.done.connect(lambda: self._finish(worker))
+        self._render_task()
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return bool(self._tasks)
 
-    def _on_event(self, event: object) -> None:
-        if not isinstance(event, Progress):
+    def _on_event(self, worker: GeneratorWorker, event: object) -> None:
+        if isinstance(event, Progress):
+            for task in self._tasks:
+                if task.worker is worker:
+                    task.progress = event
+            if self._tasks and self._tasks[-1].worker is worker:
+                self._render_task()
+
+    def _render_task(self) -> None:
+        for widget in (self.task, self.progress, self.cancel):
+            widget.setVisible(bool(self._tasks))
+        if not self._tasks:
             return
-        if event.total:
+        task = self._tasks[-1]
+        self.cancel.setVisible(task.cancellable)
+        self.cancel.setEnabled(not task.worker.cancelled)
+        event = task.progress
+        if task.worker.cancelled:
+            self.task.setText(f"{task.title}: stopping…")
+        elif event is None:
+            self.task.setText(f"{task.title}…")
+        elif event.total:
+            self.task.setText(f"{task.title}: {event.phase.lower()} {event.done:,} / {event.total:,}")
+        else:
+            self.task.setText(f"{task.title}: {event.phase.lower()} ({event.done:,})")
+        if event is not None and event.total:
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.done)
-            self.task.setText(f"{self._title}: {event.phase.lower()} {event.done:,} / {event.total:,}")
         else:
-            self.progress.setRange(0, 0)
-            self.task.setText(f"{self._title}: {event.phase.lower()} ({event.done:,})")
+            self.progress.setRange(0, 0)  # busy until a total is known
 
     def _cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            self.cancel.setEnabled(False)
-            self.task.setText(f"{self._title}: stopping…")
+        if self._tasks:
+            self._tasks[-1].worker.cancel()
+            self._render_task()
 
-    def _finish(self) -> None:
-        self._worker = None
-        for widget in (self.task, self.progress, self.cancel):
-            widget.hide()
+    def _finish(self, worker: GeneratorWorker) -> None:
+        self._tasks = [task for task in self._tasks if task.worker is not worker]
+        self._render_task()
+
+
+@dataclass
+class _Task:
+    worker: GeneratorWorker
+    title: str
+    cancellable: bool
+    progress: Progress | None = None

@@ -35,29 +35,62 @@ def _live_label():
     return ImageRow.class_id.in_(select(ClassRow.id).where(ClassRow.deleted.is_(False)))
 
 
+# Plain SQL for the id lists: with 100,000 images, SQLAlchemy's row handling costs 3-4x the query itself.
+_ORDER = {SORT_NAME: ("path",), SORT_DATE: ("mtime", "path"), SORT_SIZE: ("size", "path")}
+_UNLABELLED = ("status = 'ok' AND (class_id IS NULL OR class_id NOT IN "
+               "(SELECT id FROM classes WHERE deleted = 0))")
+
+
+def _ids(session: Session, sql: str, params: dict | tuple = ()) -> list[int]:
+    """The first column of a query, read with the driver's own cursor, inside the session's transaction."""
+    cursor = session.connection().connection.cursor()
+    try:
+        return [row[0] for row in cursor.execute(sql, params).fetchall()]
+    finally:
+        cursor.close()
+
+
 def image_ids(session: Session, query: GalleryQuery) -> list[int]:
-    """Ids of the present images the query selects, in its order (name breaks ties)."""
-    stmt = select(ImageRow.id).where(ImageRow.status != "missing")
+    """Ids of the present images the query selects, in its order (name breaks ties).
+
+    All ids are read in sort order (by name straight from the path index), then filtered with the set
+    the filter selects through its own index: much faster than letting SQLite visit every row in order."""
+    direction = " DESC" if query.descending else ""
+    order = ", ".join(column + direction for column in _ORDER.get(query.sort, _ORDER[SORT_NAME]))
+    ordered = _ids(session, f"SELECT id FROM images ORDER BY {order}")
+    keep: set[int] | None = None
     if query.show == SHOW_UNLABELLED:
-        stmt = stmt.where(ImageRow.status == "ok", (ImageRow.class_id.is_(None)) | ~_live_label())
+        keep = set(_ids(session, f"SELECT id FROM images WHERE {_UNLABELLED}"))
     elif query.show == SHOW_UNREADABLE:
-        stmt = stmt.where(ImageRow.status == "unreadable")
+        keep = set(_ids(session, "SELECT id FROM images WHERE status = 'unreadable'"))
     elif query.show == SHOW_CLASS:
-        stmt = stmt.where(ImageRow.class_id == query.class_id)
+        keep = set(_ids(session, "SELECT id FROM images WHERE class_id = ? AND status != 'missing'",
+                        (query.class_id,)))
+    else:
+        missing = set(_ids(session, "SELECT id FROM images WHERE status = 'missing'"))
+        keep = None if not missing else set(ordered) - missing
     if query.search.strip():
-        stmt = stmt.where(ImageRow.path.contains(query.search.strip(), autoescape=True))
-    column = _SORT_COLUMNS.get(query.sort, ImageRow.path)
-    order = [column.desc() if query.descending else column.asc()]
-    if column is not ImageRow.path:
-        order.append(ImageRow.path)
-    return list(session.scalars(stmt.order_by(*order, ImageRow.id)))
+        term = query.search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        found = set(_ids(session, "SELECT id FROM images WHERE path LIKE ? ESCAPE '\\'", (f"%{term}%",)))
+        keep = found if keep is None else keep & found
+    return ordered if keep is None else [image_id for image_id in ordered if image_id in keep]
 
 
 def unlabelled_ids(session: Session) -> set[int]:
-    """Readable, present images without a live class: where "next unlabelled" may go."""
-    return set(session.scalars(
-        select(ImageRow.id).where(ImageRow.status == "ok", (ImageRow.class_id.is_(None)) | ~_live_label())
-    ))
+    """Readable, present images without a live class."""
+    return set(_ids(session, f"SELECT id FROM images WHERE {_UNLABELLED}"))
+
+
+def first_unlabelled(session: Session, candidates: list[int], chunk: int = 500) -> int | None:
+    """The first of `candidates` (in their order) that is readable, present and unlabelled: "next
+    unlabelled" without reading every unlabelled id of a large project."""
+    for start in range(0, len(candidates), chunk):
+        part = candidates[start : start + chunk]
+        marks = ",".join("?" * len(part))
+        found = set(_ids(session, f"SELECT id FROM images WHERE id IN ({marks}) AND {_UNLABELLED}", tuple(part)))
+        if found:
+            return next(image_id for image_id in part if image_id in found)
+    return None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ def choose(window, name: str) -> None:
     window.sidebar.select_class(next(c.id for c in window.context.classes if c.name == name))
 
 
-def test_add_and_rename_a_class(window, open_folder, folder, monkeypatch):
+def test_add_and_rename_a_class(qtbot, window, open_folder, folder, monkeypatch):
     open_folder(window, folder, subfolders_as_classes=True)
     monkeypatch.setattr(class_dialogs, "ask_new_class", lambda *_args: "birds")
     window.class_actions.add.trigger()
@@ -27,21 +27,23 @@ def test_add_and_rename_a_class(window, open_folder, folder, monkeypatch):
     window.class_actions.rename.trigger()
     assert class_counts(window) == {"kittens": 4, "dogs": 4, "birds": 0}
     assert window.sidebar.current_class_id() == next(c.id for c in window.context.classes if c.name == "kittens")
-    window.label_actions.undo.trigger()
+    with qtbot.waitSignal(window.context.history_step):
+        window.label_actions.undo.trigger()
     assert sidebar_rows(window) == ["cats", "dogs", "birds"]
 
 
-def test_merge_moves_every_image_and_undo_brings_the_class_back(window, open_folder, folder, monkeypatch):
+def test_merge_moves_every_image_and_undo_brings_the_class_back(qtbot, window, open_folder, folder, monkeypatch):
     open_folder(window, folder, subfolders_as_classes=True)
     choose(window, "cats")
     monkeypatch.setattr(class_dialogs, "ask_merge_target", lambda _parent, source, names: names[0])
     window.class_actions.merge.trigger()
     assert class_counts(window) == {"dogs": 8}
-    window.label_actions.undo.trigger()
+    with qtbot.waitSignal(window.context.history_step):
+        window.label_actions.undo.trigger()
     assert class_counts(window) == {"cats": 4, "dogs": 4}
 
 
-def test_delete_asks_first_and_can_be_undone(window, open_folder, folder, monkeypatch):
+def test_delete_asks_first_and_can_be_undone(qtbot, window, open_folder, folder, monkeypatch):
     open_folder(window, folder, subfolders_as_classes=True)
     choose(window, "dogs")
     monkeypatch.setattr(class_dialogs, "confirm_delete", lambda _parent, name, count: False)
@@ -51,5 +53,6 @@ def test_delete_asks_first_and_can_be_undone(window, open_folder, folder, monkey
     window.class_actions.delete.trigger()
     assert class_counts(window) == {"cats": 4}
     assert "4 unlabelled" in window.status.counts.text()
-    window.label_actions.undo.trigger()
+    with qtbot.waitSignal(window.context.history_step):
+        window.label_actions.undo.trigger()
     assert class_counts(window) == {"cats": 4, "dogs": 4}

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 
 from core.project import Project
 from core.storage import catalog, labels
+from desktop import project_context
 from desktop.gallery_model import IMAGE_IDS_MIME
 
 
@@ -67,11 +68,15 @@ def test_a_key_without_a_class_changes_nothing_and_says_why(qtbot, window, open_
 
 def test_undo_and_redo_bulk_changes_even_after_a_restart(qtbot, window, open_folder, folder):
     prepare(window, open_folder, folder)
-    select(window, ["cats/0.png", "cats/1.png", "cats/2.png"])
+    changed = select(window, ["cats/0.png", "cats/1.png", "cats/2.png"])
     qtbot.keyClick(window.grid, Qt.Key.Key_1)
-    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(window.context.history_step):  # undo and redo are written in the background
+        qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert all(labels_in_store(folder)[f"cats/{i}.png"] is None for i in range(3))
-    qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert sorted(window.grid.selected_ids()) == sorted(changed)  # what came back is shown
+    with qtbot.waitSignal(window.context.history_step):
+        qtbot.keyClick(window.grid, Qt.Key.Key_Z,
+                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert all(labels_in_store(folder)[f"cats/{i}.png"] == "cat" for i in range(3))
     window.close()
 
@@ -84,7 +89,8 @@ def test_undo_and_redo_bulk_changes_even_after_a_restart(qtbot, window, open_fol
     again.activateWindow()
     open_folder(again, folder)
     assert again.label_actions.undo.isEnabled()
-    qtbot.keyClick(again.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(again.context.history_step):
+        qtbot.keyClick(again.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert all(labels_in_store(folder)[f"cats/{i}.png"] is None for i in range(3))
 
 
@@ -100,3 +106,17 @@ def test_dropping_the_selection_on_a_class_labels_it(qtbot, window, open_folder,
     stored = labels_in_store(folder)
     assert stored["dogs/2.png"] == stored["dogs/3.png"] == "dog"
 
+
+
+def test_a_large_change_is_written_in_the_background_and_other_changes_wait(qtbot, window, open_folder, folder,
+                                                                             monkeypatch):
+    monkeypatch.setattr(project_context, "BACKGROUND_AT", 3)  # "large" for this small folder
+    prepare(window, open_folder, folder)
+    select(window, ["cats/0.png", "cats/1.png", "cats/2.png", "cats/3.png"])
+    with qtbot.waitSignal(window.context.labels_changed, timeout=10_000):
+        qtbot.keyClick(window.grid, Qt.Key.Key_2)
+        assert window.context.busy and not window.label_actions.undo.isEnabled()
+        assert not window.context.set_labels([window.model.image_id(0)], None)  # refused, not queued
+    assert all(labels_in_store(folder)[f"cats/{i}.png"] == "dog" for i in range(4))
+    assert {c.name: c.count for c in window.context.classes}["dog"] == 4
+    qtbot.waitUntil(lambda: window.label_actions.undo.isEnabled())

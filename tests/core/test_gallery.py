@@ -1,0 +1,69 @@
+"""The image browser's queries (core/storage/gallery.py): filters, sorting, search, counts."""
+from __future__ import annotations
+
+import pytest
+
+from core.project import Project
+from core.storage import catalog, gallery, labels
+from core.storage.gallery import GalleryQuery
+
+
+@pytest.fixture
+def project(tmp_path):
+    with Project.open(tmp_path) as project:
+        with project.session() as session:
+            for i, (path, size) in enumerate([("b.jpg", 30), ("a_1.jpg", 10), ("a%1.jpg", 20), ("c/d.jpg", 40)]):
+                catalog.add_image(session, path=path, size=size, mtime=1000 - i, content_hash=f"{i:032x}",
+                                  width=8, height=8, status="ok")
+            catalog.add_image(session, path="bad.jpg", size=1, mtime=1, status="unreadable", error="empty file")
+            catalog.add_image(session, path="gone.jpg", size=1, mtime=1, status="missing")
+        yield project
+
+
+def paths(project, query: GalleryQuery) -> list[str]:
+    with project.session() as session:
+        ids = gallery.image_ids(session, query)
+        found = gallery.cards(session, ids)
+    return [found[i].path for i in ids]
+
+
+def ids_of(project, *wanted: str) -> list[int]:
+    with project.session() as session:
+        return [catalog.image_by_path(session, path).id for path in wanted]
+
+
+def test_all_images_by_name_without_missing_ones(project):
+    assert paths(project, GalleryQuery()) == ["a%1.jpg", "a_1.jpg", "b.jpg", "bad.jpg", "c/d.jpg"]
+    assert paths(project, GalleryQuery(descending=True))[0] == "c/d.jpg"
+
+
+def test_sort_by_size_and_date(project):
+    assert paths(project, GalleryQuery(sort=gallery.SORT_SIZE))[:3] == ["bad.jpg", "a_1.jpg", "a%1.jpg"]
+    assert paths(project, GalleryQuery(sort=gallery.SORT_DATE, descending=True))[0] == "b.jpg"
+
+
+def test_search_treats_wildcards_as_text(project):
+    assert paths(project, GalleryQuery(search="A%")) == ["a%1.jpg"]
+    assert paths(project, GalleryQuery(search="_1")) == ["a_1.jpg"]
+
+
+def test_label_filters_and_next_unlabelled(project):
+    a, b, d = ids_of(project, "a_1.jpg", "b.jpg", "c/d.jpg")
+    with project.session() as session:
+        cat = labels.add_class(session, "cat")
+        labels.set_labels(session, [a, b], cat)
+    assert paths(project, GalleryQuery(show=gallery.SHOW_CLASS, class_id=cat)) == ["a_1.jpg", "b.jpg"]
+    assert paths(project, GalleryQuery(show=gallery.SHOW_UNLABELLED)) == ["a%1.jpg", "c/d.jpg"]
+    assert paths(project, GalleryQuery(show=gallery.SHOW_UNREADABLE)) == ["bad.jpg"]
+    with project.session() as session:
+        assert gallery.first_unlabelled(session, [a, b, d], chunk=1) == d
+        assert gallery.counts(session) == gallery.Counts(images=5, labelled=2, unlabelled=2, unreadable=1)
+        labels.delete_class(session, "cat")
+        assert gallery.counts(session).unlabelled == 4
+
+
+def test_image_details(project):
+    (a,) = ids_of(project, "a_1.jpg")
+    with project.session() as session:
+        details = gallery.image_details(session, a)
+    assert (details.path, details.size, details.class_name, details.prediction) == ("a_1.jpg", 10, None, None)
