@@ -94,9 +94,69 @@ def describe(stalls: list[float]) -> str:
             f"   over 100 ms: {sum(s > 100 for s in ordered)}   ticks: {len(ordered)}")
 
 
+def make_store(folder: Path, rows: int) -> None:
+    """A project whose store lists `rows` images (no files: the grid works from the store and the
+    thumbnail cache), half of them labelled in ten classes, sharing 100 real thumbnails."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from core.project import Project
+    from core.storage import catalog, labels
+    from core.thumbnails import ThumbnailCache
+
+    digits = load_digits()
+    folder.mkdir(parents=True)
+    with Project.open(folder) as project:
+        thumbs = ThumbnailCache(project.thumbnails_dir)
+        for k in range(100):
+            pixels = (255 - digits.images[k] * (255 / 16)).astype(np.uint8)
+            thumbs.store(f"{k:032x}", Image.fromarray(pixels, "L").resize((256, 256)).convert("RGB"))
+        with project.session() as session:
+            ids = [catalog.add_image(session, path=f"digit-{digits.target[i % 100]}/{i:06d}.jpg", size=2000 + i % 977,
+                                     mtime=1e9 + i, content_hash=f"{i % 100:032x}", width=96, height=96, status="ok")
+                   for i in range(rows)]
+            for c in range(10):
+                labels.set_labels(session, ids[c : rows // 2 : 10], labels.add_class(session, f"digit-{c}"))
+
+
+def grid_timings(app, window, folder: Path) -> dict[str, tuple[float, float]]:
+    """For each user action on the project in `folder`: (ms until done, longest event-loop stall in ms).
+    Done means stored and shown: large writes run in the background, so the two differ."""
+    from core.storage import gallery
+
+    meter = StallMeter()
+
+    def timed(action) -> tuple[float, float]:
+        meter.start()
+        start = time.perf_counter()
+        action()
+        app.processEvents()
+        run_until(app, lambda: not window.context.busy, 120)
+        app.processEvents()
+        elapsed = (time.perf_counter() - start) * 1000
+        stalls = meter.stop()
+        return elapsed, max(stalls + [elapsed if len(stalls) < 2 else 0.0])  # no tick at all: it all blocked
+
+    grid, model = window.grid, window.model
+    model.set_query(gallery.GalleryQuery())
+    found = {"open (grid shown)": timed(lambda: window.context.open(folder))}
+    found["scroll to the end"] = timed(grid.scrollToBottom)
+    found["press 1 on one image"] = timed(lambda: (grid.select_row(3), window.label_actions.label_with_key(1)))
+    found["show unlabelled only"] = timed(lambda: model.set_query(gallery.GalleryQuery(show="unlabelled")))
+    found["search a file name"] = timed(lambda: model.set_query(gallery.GalleryQuery(search="0123")))
+    found["show all, sort by size"] = timed(lambda: model.set_query(gallery.GalleryQuery(sort="size")))
+    found["select all, press 2"] = timed(lambda: (grid.selectAll(), window.label_actions.label_with_key(2)))
+    found["undo that"] = timed(window.label_actions.undo_last)
+    window.context.close()
+    app.processEvents()
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--grid-rows", type=int, default=100_000, help="size of the large store for grid timings")
     args = parser.parse_args()
 
     from PySide6.QtCore import QSettings
@@ -144,6 +204,17 @@ def main() -> int:
         print(f"event-loop stalls, during import:  {describe(during)}")
         print(f"longest stall during import vs idle: {max(during) / max(max(idle), 1.0):.1f}x"
               f"   (goal: never over 100 ms -> {'met' if max(during) <= 100 else 'NOT met'})")
+        window.context.close()
+        if args.grid_rows:
+            small, large = work / "small-store", work / "large-store"
+            make_store(small, 1_000)
+            make_store(large, args.grid_rows)
+            baseline, big = grid_timings(app, window, small), grid_timings(app, window, large)
+            print(f"\nper action: done in ms / longest stall in ms; 1,000 images (baseline) vs {args.grid_rows:,}")
+            for action, (done, stall) in big.items():
+                base_done, base_stall = baseline[action]
+                print(f"  {action:24s} {base_done:7.0f} / {base_stall:4.0f}   {done:7.0f} / {stall:4.0f}"
+                      f"   ({done / max(base_done, 0.1):.1f}x done, {stall / max(base_stall, 0.1):.1f}x stall)")
         window.close()
         return 0
     finally:

@@ -7,7 +7,7 @@ import json
 from collections import OrderedDict
 from pathlib import PurePosixPath
 
-from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, Qt
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, Qt, Signal
 
 from core.storage import gallery
 from core.storage.gallery import GalleryQuery, ImageCard
@@ -29,6 +29,10 @@ MAX_RANGES = 64  # more separate insertions/removals than this: a reset is cheap
 
 
 class GalleryModel(QAbstractListModel):
+    # Any row's data may have changed: views repaint what they show. (dataChanged over 100,000 rows makes
+    # an icon-mode QListView visit every item.)
+    cards_reset = Signal()
+
     def __init__(self, context: ProjectContext, parent: QObject | None = None):
         super().__init__(parent)
         self._context = context
@@ -142,16 +146,21 @@ class GalleryModel(QAbstractListModel):
     def _on_images_changed(self) -> None:
         self._cards.clear()  # paths, statuses and labels may all have changed
         self.refresh()
-        if self._ids:
-            self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1))
+        self.cards_reset.emit()
 
     def _on_labels_changed(self, image_ids: list[int]) -> None:
-        for image_id in image_ids:
-            self._cards.pop(image_id, None)
+        many = len(image_ids) > PAGE
+        if many:
+            self._cards.clear()  # cheaper than finding thousands of ids; visible pages reload on paint
+        else:
+            for image_id in image_ids:
+                self._cards.pop(image_id, None)
         if self._query.depends_on_labels:
             self.refresh()
-        rows = [r for r in (self.row_of(i) for i in image_ids) if r is not None]
-        if rows:
+        rows = [] if many else [r for r in (self.row_of(i) for i in image_ids) if r is not None]
+        if many:
+            self.cards_reset.emit()
+        elif rows:
             self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
 
     def _fetch_page(self, row: int) -> None:

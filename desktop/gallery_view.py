@@ -4,7 +4,7 @@ place of an empty grid. Selection survives model resets (a new sort, a filter ch
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, Signal
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtGui import QPainter, QPalette, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 from desktop.gallery_model import GalleryModel, row_runs
@@ -43,6 +43,7 @@ class GalleryView(QListView):
         self.setModel(model)
         model.modelAboutToBeReset.connect(self._remember_selection)
         model.modelReset.connect(self._restore_selection)
+        model.cards_reset.connect(self.viewport().update)
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
         self.selectionModel().currentChanged.connect(lambda *_: self.selection_changed.emit())
         loader.loaded.connect(self._thumbnail_arrived)
@@ -123,6 +124,10 @@ class GalleryView(QListView):
         self._kept = ([], None)
         if ids or current is not None:
             self.select_ids(ids, current)
+
+    def visualRegionForSelection(self, selection) -> QRegion:
+        """Repaint the visible cells. Qt's own answer visits every selected item: seconds with 100,000."""
+        return QRegion(self.viewport().rect())
 
     # -- painting -------------------------------------------------------------------------------------------
     def _thumbnail_arrived(self, image_id: int) -> None:

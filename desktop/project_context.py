@@ -182,7 +182,7 @@ class ProjectContext(QObject):
         return ok
 
     def _walk_history(self, step: Callable, verb: str, name: str) -> None:
-        """Undo or redo in the background: one step may relabel any number of images."""
+        """Undo or redo: at once when small, in the background when it relabels many images."""
         if self.project is None or self._refuse_while_busy():
             return
 
@@ -194,7 +194,12 @@ class ProjectContext(QObject):
             self.message.emit(f"{verb}: {result.description}")
             self.history_step.emit(result)
 
-        self._in_background(f"{name.capitalize()}ing", step, done)
+        if self.read(gallery.history_step_size, name == "undo") >= BACKGROUND_AT:
+            self._in_background(f"{name.capitalize()}ing", step, done)
+            return
+        ok, result = self._act(step)
+        if ok:
+            done(result)
 
     def _after_labels(self, image_ids: list[int]) -> None:
         self._reload_classes()
@@ -209,7 +214,7 @@ class ProjectContext(QObject):
         self.message.emit(note)
 
     def _reload_classes(self) -> None:
-        self._classes = self.read(labels.list_classes)
+        self._classes = self.read(gallery.class_list)
         self._by_id = {c.id: c for c in self._classes}
 
     def _reload_history(self) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.storage.catalog import chunks
+from core.storage.labels import ClassInfo
 from core.storage.models import ClassRow, ImageRow, Prediction, Run
 
 SHOW_ALL, SHOW_UNLABELLED, SHOW_UNREADABLE, SHOW_CLASS = "all", "unlabelled", "unreadable", "class"
@@ -41,13 +42,18 @@ _UNLABELLED = ("status = 'ok' AND (class_id IS NULL OR class_id NOT IN "
                "(SELECT id FROM classes WHERE deleted = 0))")
 
 
-def _ids(session: Session, sql: str, params: dict | tuple = ()) -> list[int]:
-    """The first column of a query, read with the driver's own cursor, inside the session's transaction."""
+def _rows(session: Session, sql: str, params: dict | tuple = ()) -> list[tuple]:
+    """A query's rows, read with the driver's own cursor, inside the session's transaction."""
+    session.flush()  # pending ORM changes first, as a normal query would
     cursor = session.connection().connection.cursor()
     try:
-        return [row[0] for row in cursor.execute(sql, params).fetchall()]
+        return cursor.execute(sql, params).fetchall()
     finally:
         cursor.close()
+
+
+def _ids(session: Session, sql: str, params: dict | tuple = ()) -> list[int]:
+    return [row[0] for row in _rows(session, sql, params)]
 
 
 def image_ids(session: Session, query: GalleryQuery) -> list[int]:
@@ -74,6 +80,19 @@ def image_ids(session: Session, query: GalleryQuery) -> list[int]:
         found = set(_ids(session, "SELECT id FROM images WHERE path LIKE ? ESCAPE '\\'", (f"%{term}%",)))
         keep = found if keep is None else keep & found
     return ordered if keep is None else [image_id for image_id in ordered if image_id in keep]
+
+
+def class_list(session: Session) -> list[ClassInfo]:
+    """What labels.list_classes gives (live classes in order, readable images per class), fast with
+    100,000 images: all labels are counted from the class index alone, minus the few unreadable or
+    missing images. (list_classes' join takes ~250 ms there; this ~5 ms.)"""
+    per_class = dict(_rows(session, "SELECT class_id, COUNT(*) FROM images WHERE class_id IS NOT NULL "
+                                    "GROUP BY class_id"))
+    for class_id, count in _rows(session, "SELECT class_id, COUNT(*) FROM images WHERE status != 'ok' "
+                                          "AND class_id IS NOT NULL GROUP BY class_id"):
+        per_class[class_id] -= count
+    rows = _rows(session, "SELECT id, name, colour, position FROM classes WHERE deleted = 0 ORDER BY position, id")
+    return [ClassInfo(i, name, colour, position, per_class.get(i, 0)) for i, name, colour, position in rows]
 
 
 def unlabelled_ids(session: Session) -> set[int]:
@@ -171,6 +190,17 @@ def latest_prediction(session: Session, image_id: int) -> PredictionInfo | None:
     return PredictionInfo(name, confidence, kind == "oof")
 
 
+def history_step_size(session: Session, undoing: bool) -> int:
+    """How many images the next undo (or redo) would relabel: the GUI does small ones at once and large
+    ones in the background. Picks the batch as labels.undo / labels.redo do."""
+    if undoing:
+        batch = ("SELECT id FROM change_batches WHERE state = 'done' AND source != 'imported' "
+                 "ORDER BY id DESC LIMIT 1")
+    else:
+        batch = "SELECT id FROM change_batches WHERE state = 'undone' ORDER BY id LIMIT 1"
+    return _rows(session, f"SELECT COUNT(*) FROM label_changes WHERE batch_id = ({batch})")[0][0]
+
+
 @dataclass(frozen=True)
 class Counts:
     images: int
@@ -180,15 +210,15 @@ class Counts:
 
 
 def counts(session: Session) -> Counts:
-    """All four counts in one pass over the images table."""
+    """All four counts in one pass over the images table (images = labelled + unlabelled + unreadable)."""
     live = _live_label()
-    unlabelled = (ImageRow.status == "ok") & ((ImageRow.class_id.is_(None)) | ~live)
+    readable = ImageRow.status == "ok"
     row = session.execute(
         select(
             func.count(),
             func.count().filter(ImageRow.status == "unreadable"),
-            func.count().filter(live),
-            func.count().filter(unlabelled),
+            func.count().filter(readable & live),
+            func.count().filter(readable & ((ImageRow.class_id.is_(None)) | ~live)),
         ).where(ImageRow.status != "missing")
     ).one()
     images, unreadable, labelled, waiting = (value or 0 for value in row)

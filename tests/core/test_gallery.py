@@ -58,8 +58,25 @@ def test_label_filters_and_next_unlabelled(project):
     with project.session() as session:
         assert gallery.first_unlabelled(session, [a, b, d], chunk=1) == d
         assert gallery.counts(session) == gallery.Counts(images=5, labelled=2, unlabelled=2, unreadable=1)
+        assert gallery.history_step_size(session, undoing=True) == 2
         labels.delete_class(session, "cat")
         assert gallery.counts(session).unlabelled == 4
+        assert gallery.history_step_size(session, undoing=True) == 2  # the delete unlabels a and b
+        labels.undo(session)
+        assert gallery.history_step_size(session, undoing=False) == 2
+        assert gallery.history_step_size(session, undoing=True) == 2  # the labelling before it
+
+
+def test_class_list_matches_list_classes(project):
+    a, b, bad, gone = ids_of(project, "a_1.jpg", "b.jpg", "bad.jpg", "gone.jpg")
+    with project.session() as session:
+        cat, dog = labels.add_class(session, "cat"), labels.add_class(session, "dog")
+        labels.add_class(session, "bird")
+        labels.set_labels(session, [a, b, bad, gone], cat)  # unreadable and missing images are not counted
+        labels.set_labels(session, [b], dog)
+        labels.delete_class(session, "bird")
+        assert gallery.class_list(session) == labels.list_classes(session)
+        assert [(c.name, c.count) for c in gallery.class_list(session)] == [("cat", 1), ("dog", 1)]
 
 
 def test_image_details(project):

@@ -120,3 +120,7 @@ def test_a_large_change_is_written_in_the_background_and_other_changes_wait(qtbo
     assert all(labels_in_store(folder)[f"cats/{i}.png"] == "dog" for i in range(4))
     assert {c.name: c.count for c in window.context.classes}["dog"] == 4
     qtbot.waitUntil(lambda: window.label_actions.undo.isEnabled())
+    with qtbot.waitSignal(window.context.history_step, timeout=10_000):
+        qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert window.context.busy  # four images: "large", so undone in the background too
+    assert all(labels_in_store(folder)[f"cats/{i}.png"] is None for i in range(4))
