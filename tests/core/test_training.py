@@ -166,3 +166,37 @@ def test_head_learns_imbalanced_classes_and_fit_head_matches_the_generator():
 def test_head_refuses_a_single_class():
     with pytest.raises(DovecoteError):
         HeadTrainer(np.zeros((4, 3), np.float32), np.zeros(4, int), 1, HeadConfig(), 0)
+
+
+def test_augmentation_without_strength_leaves_images_unchanged():
+    import torch
+
+    from core.finetune import augment
+
+    batch = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (3, 3, 32, 32)).astype(np.float32))
+    still = FineTuneConfig(flip=False, max_rotation=0.0, max_zoom=0.0, contrast=0.0)
+    assert torch.allclose(augment(batch, np.random.default_rng(1), still), batch, atol=1e-5)
+    moved = augment(batch, np.random.default_rng(1), FineTuneConfig())
+    assert moved.shape == batch.shape and not torch.allclose(moved, batch, atol=1e-2)
+
+
+def test_fine_tuning_is_reproducible_with_the_same_seed(tmp_path):
+    from core.backbones import get_backbone, with_preprocessing
+    from core.finetune import FineTuner
+
+    root = class_folder(tmp_path / "pets", per_class=4, size=(24, 16))
+    items = [(path, int(path.parent.name == "dogs")) for path in sorted(root.glob("*/*.png"))]
+    base = get_backbone("efficientnet_lite0")
+    spec = with_preprocessing(base, replace(base.preprocessing, input_size=32, resize=32))
+    rng = np.random.default_rng(0)
+    head = HeadTrainer(rng.normal(size=(8, spec.feature_dim)).astype(np.float32), np.arange(8) % 2, 2,
+                       HeadConfig(hidden=16, max_epochs=1), 0)
+    list(head.epochs())
+
+    def epochs():
+        tuner = FineTuner(spec, head.best_model(), items[1:-1], items[:1] + items[-1:], 2,
+                          FineTuneConfig(epochs=2, batch_size=3), seed=5, device="cpu")
+        return [(e.train_loss, e.val_loss) for e in tuner.epochs() if isinstance(e, EpochEnded)]
+
+    first = epochs()
+    assert len(first) == 2 and first == epochs()
