@@ -14,6 +14,7 @@ import importlib
 import multiprocessing
 import os
 import traceback
+from dataclasses import dataclass
 from typing import Iterator
 
 from core.errors import DovecoteError
@@ -97,6 +98,24 @@ def _send(sender, message: tuple) -> None:
         sender.send(message)
     except OSError:
         pass  # the parent has gone: nobody is left to tell
+
+
+@dataclass(frozen=True)
+class StoreActionDone:
+    result: object  # what the store function returned (a batch id, a labels.UndoStep, ...)
+
+
+def store_action(root: str, store: str, function: str, args: tuple) -> Iterator[object]:
+    """One store function (`package.module:name`, called as name(session, *args)) in one committed
+    session, for run_in_child: large label changes that would hold the interpreter lock for seconds."""
+    from core.project import Project
+
+    module_name, name = function.split(":")
+    action = getattr(importlib.import_module(module_name), name)
+    with Project.open(root, store) as project:
+        with project.session() as session:
+            result = action(session, *args)
+    yield StoreActionDone(result)
 
 
 def import_project(root: str, store: str, labels_from_subfolders: bool) -> Iterator[object]:

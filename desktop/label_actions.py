@@ -14,6 +14,9 @@ from desktop.project_context import HOTKEYS, ProjectContext
 from desktop.settings import AppSettings
 
 
+SHOW_STEP_MAX = 5_000
+
+
 class LabelActions:
     def __init__(self, context: ProjectContext, grid: GalleryView, settings: AppSettings, parent: QWidget):
         self._context = context
@@ -95,8 +98,9 @@ class LabelActions:
         self._context.redo()
 
     def _show_step(self, step) -> None:
-        """Select the images an undo or redo changed, so the user sees what came back."""
-        if step.image_ids:
+        """Select the images an undo or redo changed, so the user sees what came back (up to a few
+        thousand: selecting 100,000 scattered images costs more than it shows)."""
+        if 0 < len(step.image_ids) <= SHOW_STEP_MAX:
             self._grid.select_ids(step.image_ids)
 
     def _update(self) -> None:

@@ -6,7 +6,7 @@ panel (with a toggle in View), `menu(title)` a menu, and `status.track(title, wo
 background task's progress with a Cancel button."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from core.storage.gallery import GalleryQuery
@@ -114,8 +114,12 @@ class MainWindow(QMainWindow):
         context.closed.connect(self._closed)
         context.failed.connect(lambda message: show_error(self, "Not saved", message))
         context.message.connect(lambda text: self.status.showMessage(text, MESSAGE_MS))
+        self._counts_timer = QTimer(self)  # one count per burst of change signals
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(0)
+        self._counts_timer.timeout.connect(self._update_counts)
         for signal in (context.images_changed, context.labels_changed, context.classes_changed):
-            signal.connect(self._update_counts)
+            signal.connect(self._counts_timer.start)
         self.importer.worker_started.connect(lambda worker: self.status.track("Importing", worker))
         context.writer.started.connect(lambda title, worker: self.status.track(title, worker, cancellable=False))
         self.importer.worker_started.connect(lambda _worker: self._update_placeholder())

@@ -106,22 +106,19 @@ class ProjectContext(QObject):
             if then is not None:
                 then()
 
-        def action(session):
-            return labels.set_labels(session, image_ids, class_id)
-
         if len(image_ids) >= BACKGROUND_AT:
-            self._in_background(f"Labelling {count}", action, done)
+            self._in_background(f"Labelling {count}", "set_labels", (list(image_ids), class_id), done)
             return True
-        ok, batch = self._act(action)
+        ok, batch = self._act(lambda session: labels.set_labels(session, image_ids, class_id))
         if ok:
             done(batch)
         return ok
 
     def undo(self) -> None:
-        self._walk_history(labels.undo, "Undid", "undo")
+        self._walk_history("Undid", "undo")
 
     def redo(self) -> None:
-        self._walk_history(labels.redo, "Redid", "redo")
+        self._walk_history("Redid", "redo")
 
     def add_class(self, name: str) -> int | None:
         ok, class_id = self._act(lambda s: labels.add_class(s, name))
@@ -130,16 +127,16 @@ class ProjectContext(QObject):
         return class_id
 
     def rename_class(self, old: str, new: str) -> bool:
-        return self._class_action(lambda s: labels.rename_class(s, old, new), f"Renaming {old!r}",
+        return self._class_action("rename_class", (old, new), f"Renaming {old!r}",
                                   f"Renamed {old!r} to {new.strip()!r}")
 
     def merge_classes(self, source: str, target: str) -> bool:
-        return self._class_action(lambda s: labels.merge_classes(s, source, target), f"Merging {source!r}",
+        return self._class_action("merge_classes", (source, target), f"Merging {source!r}",
                                   f"Merged {source!r} into {target!r}", self._count_of(source))
 
     def delete_class(self, name: str) -> bool:
-        return self._class_action(lambda s: labels.delete_class(s, name), f"Deleting {name!r}",
-                                  f"Deleted class {name!r}", self._count_of(name))
+        return self._class_action("delete_class", (name,), f"Deleting {name!r}", f"Deleted class {name!r}",
+                                  self._count_of(name))
 
     def _count_of(self, name: str) -> int:
         return next((c.count for c in self._classes if c.name == name), 0)
@@ -161,12 +158,14 @@ class ProjectContext(QObject):
             self.message.emit("Still saving the previous change; try again in a moment.")
         return self.busy
 
-    def _in_background(self, title: str, action: Callable, done: Callable[[object], None]) -> None:
+    def _in_background(self, title: str, function: str, args: tuple, done: Callable[[object], None]) -> None:
+        """labels.<function>(session, *args) by the StoreWriter; done(result) if the project is still open."""
         project = self.project
-        self.writer.write(project, title, action, lambda result: project is self.project and done(result))
+        self.writer.write(project, title, f"core.storage.labels:{function}", args,
+                          lambda result: project is self.project and done(result))
         self._reload_history()  # undo/redo are unavailable until it is stored
 
-    def _class_action(self, action: Callable, title: str, note: str, images: int = 0) -> bool:
+    def _class_action(self, function: str, args: tuple, title: str, note: str, images: int = 0) -> bool:
         def done(_result) -> None:
             self._after_classes(note)
             self.images_changed.emit()  # merges and deletes relabel images
@@ -174,14 +173,14 @@ class ProjectContext(QObject):
         if self.project is None or self._refuse_while_busy():
             return False
         if images >= BACKGROUND_AT:
-            self._in_background(title, action, done)
+            self._in_background(title, function, args, done)
             return True
-        ok, _ = self._act(action)
+        ok, _ = self._act(lambda session: getattr(labels, function)(session, *args))
         if ok:
             done(None)
         return ok
 
-    def _walk_history(self, step: Callable, verb: str, name: str) -> None:
+    def _walk_history(self, verb: str, name: str) -> None:
         """Undo or redo: at once when small, in the background when it relabels many images."""
         if self.project is None or self._refuse_while_busy():
             return
@@ -195,9 +194,9 @@ class ProjectContext(QObject):
             self.history_step.emit(result)
 
         if self.read(gallery.history_step_size, name == "undo") >= BACKGROUND_AT:
-            self._in_background(f"{name.capitalize()}ing", step, done)
+            self._in_background(f"{name.capitalize()}ing", name, (), done)
             return
-        ok, result = self._act(step)
+        ok, result = self._act(getattr(labels, name))
         if ok:
             done(result)
 

@@ -1,26 +1,21 @@
 """Writes that may take seconds (labelling 100,000 images, undoing that, merging a big class) run here,
-one at a time, in a thread with its own session, so the window never freezes. The caller's `done` runs on
-the GUI thread after the commit: nothing is shown as done before it is stored."""
+one at a time, in a child process (see desktop/child_process.py: a thread would hold the interpreter lock
+and make the window stutter), so the window never freezes. The caller's `done` runs on the GUI thread
+after the commit: nothing is shown as done before it is stored."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from core.events import Progress
 from core.project import Project
+from desktop.child_process import StoreActionDone, run_in_child
 from desktop.worker import GeneratorWorker
-
-
-@dataclass(frozen=True)
-class _Committed:
-    result: object
 
 
 class StoreWriter(QObject):
     started = Signal(str, object)  # title, GeneratorWorker: for progress displays
-    finished = Signal()  # the write committed, failed, or its project was closed meanwhile
+    finished = Signal()  # the write committed or failed
     failed = Signal(str)
 
     def __init__(self, parent: QObject | None = None):
@@ -33,24 +28,23 @@ class StoreWriter(QObject):
     def busy(self) -> bool:
         return self._worker is not None
 
-    def write(self, project: Project, title: str, action: Callable, done: Callable[[object], None]) -> None:
-        """Run action(session) in the background; then done(result) here, if `project` is still current."""
-        def job():
-            yield Progress(title, 0, None)
-            with project.session() as session:
-                result = action(session)
-            yield _Committed(result)
-
-        worker = GeneratorWorker(job)
+    def write(self, project: Project, title: str, function: str, args: tuple,
+              done: Callable[[object], None]) -> None:
+        """Call `function` ("package.module:name", as name(session, *args)) in one session of `project`,
+        in the background; then done(its result) here."""
+        paths = (str(project.root), str(project.store_dir))
+        worker = GeneratorWorker(
+            lambda: run_in_child("desktop.child_process:store_action", *paths, function, args))
         results: list[object] = []
-        worker.signals.yielded.connect(lambda event: isinstance(event, _Committed) and results.append(event.result))
+        worker.signals.yielded.connect(
+            lambda event: isinstance(event, StoreActionDone) and results.append(event.result))
         worker.signals.errored.connect(self.failed)
         worker.signals.done.connect(lambda: self._finish(results, done))
         self._worker = worker
         self._pool.start(worker)
         self.started.emit(title, worker)
 
-    def wait(self, msecs: int = 60_000) -> bool:
+    def wait(self, msecs: int = 120_000) -> bool:
         return self._pool.waitForDone(msecs)
 
     def _finish(self, results: list[object], done: Callable[[object], None]) -> None:

@@ -31,11 +31,6 @@ class GalleryQuery:
         return self.show in (SHOW_UNLABELLED, SHOW_CLASS)
 
 
-def _live_label():
-    """Images whose class exists (a retired class's images count as unlabelled)."""
-    return ImageRow.class_id.in_(select(ClassRow.id).where(ClassRow.deleted.is_(False)))
-
-
 # Plain SQL for the id lists: with 100,000 images, SQLAlchemy's row handling costs 3-4x the query itself.
 _ORDER = {SORT_NAME: ("path",), SORT_DATE: ("mtime", "path"), SORT_SIZE: ("size", "path")}
 _UNLABELLED = ("status = 'ok' AND (class_id IS NULL OR class_id NOT IN "
@@ -210,16 +205,9 @@ class Counts:
 
 
 def counts(session: Session) -> Counts:
-    """All four counts in one pass over the images table (images = labelled + unlabelled + unreadable)."""
-    live = _live_label()
-    readable = ImageRow.status == "ok"
-    row = session.execute(
-        select(
-            func.count(),
-            func.count().filter(ImageRow.status == "unreadable"),
-            func.count().filter(readable & live),
-            func.count().filter(readable & ((ImageRow.class_id.is_(None)) | ~live)),
-        ).where(ImageRow.status != "missing")
-    ).one()
-    images, unreadable, labelled, waiting = (value or 0 for value in row)
-    return Counts(images, labelled, waiting, unreadable)
+    """images = labelled + unlabelled + unreadable (present ones). From the status index and the class
+    counts only: a few milliseconds with 100,000 images."""
+    by_status = dict(_rows(session, "SELECT status, COUNT(*) FROM images GROUP BY status"))
+    readable, unreadable = by_status.get("ok", 0), by_status.get("unreadable", 0)
+    labelled = sum(info.count for info in class_list(session))
+    return Counts(readable + unreadable, labelled, readable - labelled, unreadable)

@@ -52,7 +52,7 @@ def test_delete_asks_first_and_can_be_undone(qtbot, window, open_folder, folder,
     monkeypatch.setattr(class_dialogs, "confirm_delete", lambda _parent, name, count: count == 4)
     window.class_actions.delete.trigger()
     assert class_counts(window) == {"cats": 4}
-    assert "4 unlabelled" in window.status.counts.text()
+    qtbot.waitUntil(lambda: "4 unlabelled" in window.status.counts.text())
     with qtbot.waitSignal(window.context.history_step):
         window.label_actions.undo.trigger()
     assert class_counts(window) == {"cats": 4, "dogs": 4}

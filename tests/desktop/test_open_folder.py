@@ -18,13 +18,14 @@ def test_a_new_window_tells_the_user_what_to_do(window):
     assert window.empty_state.title.text() == "Open a folder of images to start"
 
 
-def test_opening_a_folder_shows_its_images_classes_and_counts(window, open_folder, folder):
+def test_opening_a_folder_shows_its_images_classes_and_counts(qtbot, window, open_folder, folder):
     open_folder(window, folder, subfolders_as_classes=True)
     assert window.pages.currentWidget() is window.views
     assert window.windowTitle() == "photos — Dovecote"
     assert window.model.rowCount() == 9
     assert {c.name: c.count for c in window.context.classes} == {"cats": 4, "dogs": 4}
-    assert "9 images" in window.status.counts.text() and "1 unreadable" in window.status.counts.text()
+    qtbot.waitUntil(lambda: "9 images" in window.status.counts.text())
+    assert "8 labelled" in window.status.counts.text() and "1 unreadable" in window.status.counts.text()
     broken = next(window.model.index(r) for r in range(9) if window.model.index(r).data(STATUS_ROLE) == "unreadable")
     assert "not an image" in broken.data(ERROR_ROLE)
     assert "Unreadable: not an image" in broken.data(Qt.ItemDataRole.ToolTipRole)  # the tooltip says why
