@@ -73,7 +73,7 @@ def subfolder_names(root: Path) -> list[str]:
 
 
 def ask_subfolder_classes(parent: QWidget, names: list[str]) -> bool:
-    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
     answer = QMessageBox.question(
         parent, "Use Subfolders as Classes?",
         f"This folder has {len(names)} subfolder(s): {shown}.\n\n"
