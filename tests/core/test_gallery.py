@@ -84,3 +84,26 @@ def test_image_details(project):
     with project.session() as session:
         details = gallery.image_details(session, a)
     assert (details.path, details.size, details.class_name, details.prediction) == ("a_1.jpg", 10, None, None)
+
+
+def test_the_newest_finished_run_gives_the_prediction_held_out_first(project):
+    from core.storage.models import Prediction, Run
+
+    (a,) = ids_of(project, "a_1.jpg")
+    with project.session() as session:
+        cat, dog = labels.add_class(session, "cat"), labels.add_class(session, "dog")
+        old, new, failed = (Run(status=status, backbone="b") for status in ("finished", "finished", "failed"))
+        session.add_all([old, new, failed])
+        session.flush()
+        session.add_all([
+            Prediction(run_id=old.id, image_id=a, kind="oof", predicted_class_id=cat, confidence=0.6,
+                       probabilities=[0.6, 0.4]),
+            Prediction(run_id=new.id, image_id=a, kind="model", predicted_class_id=cat, confidence=0.7,
+                       probabilities=[0.7, 0.3]),
+            Prediction(run_id=new.id, image_id=a, kind="oof", predicted_class_id=dog, confidence=0.8,
+                       probabilities=[0.2, 0.8]),
+            Prediction(run_id=failed.id, image_id=a, kind="oof", predicted_class_id=cat, confidence=0.9,
+                       probabilities=[0.9, 0.1]),
+        ])
+    with project.session() as session:
+        assert gallery.image_details(session, a).prediction == gallery.PredictionInfo("dog", 0.8, True)

@@ -60,6 +60,17 @@ def test_a_folder_that_cannot_be_opened_gets_a_message(window, tmp_path, monkeyp
     assert window.pages.currentWidget() is window.empty_state
 
 
+def test_an_import_can_be_cancelled_from_the_status_bar(qtbot, window, folder, monkeypatch):
+    monkeypatch.setattr(project_opener, "ask_subfolder_classes", lambda *_args: False)
+    with qtbot.waitSignal(window.importer.finished, timeout=20_000) as finished:
+        window.opener.open(folder)
+        assert window.status.cancel.isVisible()
+        window.status.cancel.click()
+    assert finished.args == [None]
+    assert "Import stopped" in window.status.currentMessage()
+    qtbot.waitUntil(lambda: not window.status.cancel.isVisible())
+
+
 def test_recent_projects_and_layout_are_remembered(qtbot, window, open_folder, folder):
     open_folder(window, folder)
     window.filter_bar.zoom.setValue(200)
