@@ -1,0 +1,18 @@
+"""Other parts of the app add their views, panels and menus to the main window."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+
+def test_views_panels_and_menus_can_be_added(qtbot, window, open_folder, folder):
+    open_folder(window, folder)
+    assert window.views.tabBar().isHidden()  # one view: no tabs
+    window.add_view("Training", QLabel("training"))
+    assert not window.views.tabBar().isHidden()
+    dock = window.add_panel("Run details", QLabel("details"), Qt.DockWidgetArea.BottomDockWidgetArea)
+    assert dock.toggleViewAction() in window.menus.panels.actions()
+    menu = window.menu("&Model")
+    assert window.menu("Model") is menu
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles.index("&Model") == titles.index("&Help") - 1
