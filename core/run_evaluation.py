@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from core.backbones import get_backbone
+from core.backbones import get_backbone, with_preprocessing
 from core.comparison import labels_at
 from core.errors import DovecoteError, InvalidRequest
 from core.evaluation import Confusion, Metrics, compute_metrics, confusion
@@ -119,7 +119,11 @@ def evaluate_run(project, run_id: int, folds: int = DEFAULT_FOLDS) -> Iterator[o
     images = [image for image in images if image.status == "ok" and at_run.get(image.id) in index]
     views = tuple(run.config.get("views") or (0,))
     ready = None
-    for event in ensure_embeddings(project, images, get_backbone(run.backbone), "auto", views=views,
+    # The embeddings the run itself trained its head on (fine-tuning runs may use a smaller input size).
+    spec = get_backbone(run.backbone)
+    if run.metrics.get("preprocessing"):
+        spec = with_preprocessing(spec, run.metrics["preprocessing"])
+    for event in ensure_embeddings(project, images, spec, "auto", views=views,
                                    weights_path=run.config.get("weights_path")):
         if isinstance(event, EmbeddingsReady):
             ready = event
