@@ -10,11 +10,12 @@ from typing import Callable, Sequence
 from core.errors import DovecoteError
 
 # Each module has register(subparsers); its commands set `handler(args) -> int` as a default.
+# Listed in the order of a user's work, which is the order `dovecote --help` shows them in.
 COMMAND_MODULES = [
     "core.cli.project_cmds",
-    "core.cli.classify_cmds",
     "core.cli.train_cmds",
     "core.cli.eval_cmds",
+    "core.cli.classify_cmds",
 ]
 
 GuiHandler = Callable[[argparse.Namespace], int]
