@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_path
 from core.backbones import BackboneSpec, Preprocessing, cache_dir, get_backbone, with_preprocessing
 from core.errors import DovecoteError
 from core.heads import HeadModel
@@ -72,7 +72,7 @@ class ModelBundle:
         header.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         header.setdefault("app_version", app_version())
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, lambda temp: save_file(tensors, str(temp), metadata={FORMAT: json.dumps(header)}))
+        _write(path, lambda temp: save_file(tensors, str(temp), metadata={FORMAT: json.dumps(header)}))
         self.metadata, self.path = header, path
         return path
 
@@ -120,7 +120,7 @@ class ModelBundle:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             state = {k: np.ascontiguousarray(v) for k, v in self.backbone_state.items()}
-            _atomic_write(path, lambda temp: save_file(state, str(temp)))
+            _write(path, lambda temp: save_file(state, str(temp)))
         return path
 
     def predictor(self, device: str = "auto") -> "Predictor":
@@ -208,10 +208,10 @@ def export_model(bundle: ModelBundle, fmt: str, out: str | os.PathLike) -> Path:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notices mean nothing to a user
         if fmt == "onnx":
-            _atomic_write(out, lambda temp: _write_onnx(module, example, temp, info))
+            _write(out, lambda temp: _write_onnx(module, example, temp, info))
         else:
             traced = torch.jit.trace(module, example)
-            _atomic_write(out, lambda temp: torch.jit.save(traced, str(temp), _extra_files={"dovecote.json": info}))
+            _write(out, lambda temp: torch.jit.save(traced, str(temp), _extra_files={"dovecote.json": info}))
     return out
 
 
@@ -227,12 +227,7 @@ def _write_onnx(module, example, temp: Path, info: str) -> None:
     onnx.save(model, str(temp))
 
 
-def _atomic_write(path: Path, write) -> None:
-    handle, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+def _write(path: Path, write) -> None:
+    """Models are written in one step and synced: a crash leaves the old file or the new one."""
+    with atomic_path(path, durable=True) as temp:
+        write(temp)

@@ -1,11 +1,10 @@
 """The frozen feature extractor exported to ONNX once per backbone, input size and weights, cached on disk."""
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
+from core.atomic import atomic_path
 from core.backbones import BackboneSpec, build_feature_extractor, cache_dir, weights_identity
 
 INPUT_NAME = "images"
@@ -27,27 +26,19 @@ def ensure_onnx(spec: BackboneSpec, weights_path=None) -> Path:
         return path
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     model = build_feature_extractor(spec, weights_path)
     size = spec.preprocessing.input_size
-    handle, temp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            # The TorchScript exporter: needs no onnxscript, and handles these static-shape CNNs well.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (torch.zeros(1, 3, size, size),),
-                temp,
-                dynamo=False,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                opset_version=OPSET,
-            )
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    with atomic_path(path) as temp, warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter: needs no onnxscript, and handles these static-shape CNNs well.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, size, size),),
+            temp,
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=OPSET,
+        )
     return path

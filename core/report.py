@@ -3,12 +3,12 @@ mistakes from the project, and writes one self-contained HTML file (core/report_
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import write_text
 from core.bundles import app_version
 from core.errors import DovecoteError
 from core.evaluation import roc_curves
@@ -57,21 +57,9 @@ def write_report(project, run_id: int, out: str | os.PathLike, top: int = TOP_MI
     out = Path(out).expanduser().resolve()
     html = render_report(build_report(project, run_id, top))
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        write_text(out, html)
     except OSError as error:
-        raise DovecoteError(
-            f"Cannot write the report in {out.parent} ({error.strerror}); choose another --out.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
-        os.replace(tmp, out)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
         raise DovecoteError(f"Cannot write the report to {out} ({error.strerror}); choose another --out.") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -1,12 +1,11 @@
 """Thumbnails cached on disk in the store, keyed by content hash (a moved file keeps its thumbnail)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
 
+from core.atomic import atomic_path
 from core.images import thumbnail
 
 THUMB_SIZE = 256
@@ -26,15 +25,8 @@ class ThumbnailCache:
     def store(self, content_hash: str, image: Image.Image) -> Path:
         """Write atomically: a reader never sees half a file, even if we are killed mid-write."""
         target = self.path_for(content_hash)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                image.save(out, "JPEG", quality=85)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(target) as temp:
+            image.save(temp, "JPEG", quality=85)
         return target
 
     def get_or_make(self, image_path: Path, content_hash: str) -> Path:

@@ -1,7 +1,6 @@
 """train, runs, export: training a classifier on a project and taking its model elsewhere."""
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import write_text
 from core.errors import DovecoteError
 
 MENU_LABEL = "Classify with Dovecote"
@@ -64,8 +65,4 @@ def for_this_system(command: list[str] | None = None):
 
 def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
     """Readers (a file manager watching its folder) never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(mode)
-    os.replace(tmp, path)
+    write_text(path, text, mode)
