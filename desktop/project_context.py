@@ -213,7 +213,7 @@ class ProjectContext(QObject):
         self.message.emit(note)
 
     def _reload_classes(self) -> None:
-        self._classes = self.read(gallery.class_list)
+        self._classes = self.read(labels.list_classes)
         self._by_id = {c.id: c for c in self._classes}
 
     def _reload_history(self) -> None:

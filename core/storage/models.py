@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -39,8 +40,8 @@ class ImageRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(String, unique=True)  # relative to the root, POSIX separators
     content_hash: Mapped[str | None] = mapped_column(String, index=True)
-    size: Mapped[int] = mapped_column(Integer, default=0)
-    mtime: Mapped[float] = mapped_column(Float, default=0.0)
+    size: Mapped[int] = mapped_column(Integer, default=0, index=True)  # indexed: the grid sorts by size
+    mtime: Mapped[float] = mapped_column(Float, default=0.0, index=True)  # and by date
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     # "ok", "unreadable" (error says why) or "missing" (vanished from disk; its label is kept).
@@ -80,6 +81,8 @@ class ChangeBatch(Base):
 
 class LabelChange(Base):
     __tablename__ = "label_changes"
+    # Undo/redo look up each image's change within a batch.
+    __table_args__ = (Index("ix_label_changes_batch_image", "batch_id", "image_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("change_batches.id", ondelete="CASCADE"), index=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)

@@ -67,7 +67,7 @@ def test_label_filters_and_next_unlabelled(project):
         assert gallery.history_step_size(session, undoing=True) == 2  # the labelling before it
 
 
-def test_class_list_matches_list_classes(project):
+def test_class_counts_leave_out_unreadable_and_missing_images_and_deleted_classes(project):
     a, b, bad, gone = ids_of(project, "a_1.jpg", "b.jpg", "bad.jpg", "gone.jpg")
     with project.session() as session:
         cat, dog = labels.add_class(session, "cat"), labels.add_class(session, "dog")
@@ -75,8 +75,7 @@ def test_class_list_matches_list_classes(project):
         labels.set_labels(session, [a, b, bad, gone], cat)  # unreadable and missing images are not counted
         labels.set_labels(session, [b], dog)
         labels.delete_class(session, "bird")
-        assert gallery.class_list(session) == labels.list_classes(session)
-        assert [(c.name, c.count) for c in gallery.class_list(session)] == [("cat", 1), ("dog", 1)]
+        assert [(c.name, c.count) for c in labels.list_classes(session)] == [("cat", 1), ("dog", 1)]
 
 
 def test_image_details(project):

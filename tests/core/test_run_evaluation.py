@@ -2,7 +2,6 @@
 misfiled images found, judged against the labels the run was trained on, run-to-run comparison, report."""
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from core.comparison import compare_runs, labels_at, net_edits
