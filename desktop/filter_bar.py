@@ -1,5 +1,6 @@
-"""The bar above the grid: which images to show (all, unlabelled, unreadable, one class), the sort order,
-a search on file names, and the thumbnail size."""
+"""The bar above the grid: which images to show (all, unlabelled, unreadable, one class, and once a run has
+predictions: one predicted class, low confidence, model disagrees with label), the sort order, a search on
+file names, and the thumbnail size."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -92,7 +93,8 @@ class FilterBar(QWidget):
         self.order.setChecked(descending)
 
     def _fill_show_box(self) -> None:
-        """Entries: all, unlabelled, each class, unreadable; the current choice is kept if it still exists."""
+        """Entries: all, unlabelled, each class, the prediction filters, unreadable; the current choice is kept
+        if it still exists."""
         current = self.show_box.currentData()
         self.show_box.blockSignals(True)
         self.show_box.clear()
@@ -102,6 +104,7 @@ class FilterBar(QWidget):
             self.show_box.insertSeparator(self.show_box.count())
         for info in self._context.classes:
             self.show_box.addItem(_swatch(info.colour), info.name, _show_key(gallery.SHOW_CLASS, info.id))
+        self._add_prediction_entries()
         self.show_box.insertSeparator(self.show_box.count())
         self.show_box.addItem(icon("warning"), "Unreadable", _show_key(gallery.SHOW_UNREADABLE))
         index = self.show_box.findData(current) if current is not None else 0
@@ -109,6 +112,25 @@ class FilterBar(QWidget):
         self.show_box.blockSignals(False)
         if current is not None and index < 0:
             self._emit()  # the class shown was deleted or merged
+
+    def _add_prediction_entries(self) -> None:
+        """Read from the latest finished run's held-out predictions; none before a project has one."""
+        run_id = self._context.read(gallery.prediction_run) if self._context.project is not None else None
+        if run_id is None:
+            return
+        predicted = self._context.read(gallery.predicted_class_ids, run_id)
+        self.show_box.insertSeparator(self.show_box.count())
+        for info in self._context.classes:
+            if info.id in predicted:
+                self.show_box.addItem(_swatch(info.colour), f"Predicted: {info.name}",
+                                      _show_key(gallery.SHOW_PREDICTED, info.id))
+        self.show_box.addItem("Low confidence", _show_key(gallery.SHOW_LOW_CONFIDENCE))
+        self.show_box.setItemData(self.show_box.count() - 1,
+                                  f"Predicted with less than {gallery.LOW_CONFIDENCE:.0%} confidence",
+                                  Qt.ItemDataRole.ToolTipRole)
+        self.show_box.addItem("Model disagrees with label", _show_key(gallery.SHOW_DISAGREES))
+        self.show_box.setItemData(self.show_box.count() - 1, "Labelled images the latest model puts in another "
+                                  "class: likely labelling mistakes", Qt.ItemDataRole.ToolTipRole)
 
     def _show_order(self, descending: bool) -> None:
         self.order.setIcon(icon("sort-descending" if descending else "sort-ascending"))

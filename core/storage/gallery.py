@@ -13,13 +13,17 @@ from core.storage import labels
 from core.storage.models import ClassRow, ImageRow, Prediction, Run
 
 SHOW_ALL, SHOW_UNLABELLED, SHOW_UNREADABLE, SHOW_CLASS = "all", "unlabelled", "unreadable", "class"
+# From the latest finished run's held-out predictions: the images it put in one class (needs class_id), its
+# unsure guesses, and the labelled images it thinks are wrong.
+SHOW_PREDICTED, SHOW_LOW_CONFIDENCE, SHOW_DISAGREES = "predicted", "low-confidence", "disagrees"
+LOW_CONFIDENCE = 0.6  # below this a prediction is closer to a guess than an answer: worth a look
 SORT_NAME, SORT_DATE, SORT_SIZE = "name", "date", "size"
 _SORT_COLUMNS = {SORT_NAME: ImageRow.path, SORT_DATE: ImageRow.mtime, SORT_SIZE: ImageRow.size}
 
 
 @dataclass(frozen=True)
 class GalleryQuery:
-    show: str = SHOW_ALL  # SHOW_* ; SHOW_CLASS needs class_id
+    show: str = SHOW_ALL  # SHOW_* ; SHOW_CLASS and SHOW_PREDICTED need class_id
     class_id: int | None = None
     sort: str = SORT_NAME  # SORT_*
     descending: bool = False
@@ -28,13 +32,24 @@ class GalleryQuery:
     @property
     def depends_on_labels(self) -> bool:
         """Whether labelling an image can add it to or drop it from this view."""
-        return self.show in (SHOW_UNLABELLED, SHOW_CLASS)
+        return self.show in (SHOW_UNLABELLED, SHOW_CLASS, SHOW_DISAGREES)
 
 
 # Plain SQL for the id lists: with 100,000 images, SQLAlchemy's row handling costs 3-4x the query itself.
 _ORDER = {SORT_NAME: ("path",), SORT_DATE: ("mtime", "path"), SORT_SIZE: ("size", "path")}
 _UNLABELLED = ("status = 'ok' AND (class_id IS NULL OR class_id NOT IN "
                "(SELECT id FROM classes WHERE deleted = 0))")
+_LIVE_CLASSES = "(SELECT id FROM classes WHERE deleted = 0)"
+# A run's held-out predictions of readable, present images; each filter adds its condition.
+_HELD_OUT = ("SELECT p.image_id FROM predictions p JOIN images i ON i.id = p.image_id "
+             "WHERE p.run_id = ? AND p.kind = 'oof' AND i.status = 'ok'")
+_PREDICTION_FILTERS = {
+    SHOW_PREDICTED: " AND p.predicted_class_id = ?",
+    SHOW_LOW_CONFIDENCE: " AND p.confidence < ?",
+    # Both classes live: after a merge or delete the old prediction names a class the user cannot choose.
+    SHOW_DISAGREES: (f" AND p.predicted_class_id != i.class_id AND i.class_id IN {_LIVE_CLASSES}"
+                     f" AND p.predicted_class_id IN {_LIVE_CLASSES}"),
+}
 
 
 def _rows(session: Session, sql: str, params: dict | tuple = ()) -> list[tuple]:
@@ -67,6 +82,8 @@ def image_ids(session: Session, query: GalleryQuery) -> list[int]:
     elif query.show == SHOW_CLASS:
         keep = set(_ids(session, "SELECT id FROM images WHERE class_id = ? AND status != 'missing'",
                         (query.class_id,)))
+    elif query.show in _PREDICTION_FILTERS:
+        keep = _predicted_ids(session, query)
     else:
         missing = set(_ids(session, "SELECT id FROM images WHERE status = 'missing'"))
         keep = None if not missing else set(ordered) - missing
@@ -75,6 +92,31 @@ def image_ids(session: Session, query: GalleryQuery) -> list[int]:
         found = set(_ids(session, "SELECT id FROM images WHERE path LIKE ? ESCAPE '\\'", (f"%{term}%",)))
         keep = found if keep is None else keep & found
     return ordered if keep is None else [image_id for image_id in ordered if image_id in keep]
+
+
+def prediction_run(session: Session) -> int | None:
+    """The newest finished run with held-out predictions: the one the prediction filters read."""
+    found = _ids(session, "SELECT id FROM runs WHERE status = 'finished' AND EXISTS (SELECT 1 FROM predictions "
+                          "WHERE run_id = runs.id AND kind = 'oof') ORDER BY id DESC LIMIT 1")
+    return found[0] if found else None
+
+
+def predicted_class_ids(session: Session, run_id: int) -> set[int]:
+    """The classes that run predicted for at least one image (deleted ones included)."""
+    return set(_ids(session, "SELECT DISTINCT predicted_class_id FROM predictions "
+                             "WHERE run_id = ? AND kind = 'oof' AND predicted_class_id IS NOT NULL", (run_id,)))
+
+
+def _predicted_ids(session: Session, query: GalleryQuery) -> set[int]:
+    run_id = prediction_run(session)
+    if run_id is None:
+        return set()
+    params: tuple = (run_id,)
+    if query.show == SHOW_PREDICTED:
+        params += (query.class_id,)
+    elif query.show == SHOW_LOW_CONFIDENCE:
+        params += (LOW_CONFIDENCE,)
+    return set(_ids(session, _HELD_OUT + _PREDICTION_FILTERS[query.show], params))
 
 
 def unlabelled_ids(session: Session) -> set[int]:
