@@ -14,6 +14,7 @@ from desktop.icons import icon
 from desktop.project_context import ProjectContext
 
 SEARCH_DELAY_MS = 250
+MAX_SHOW_WIDTH = 280  # pixels; longer class names are elided in the closed box
 _SORTS = [("Name", gallery.SORT_NAME), ("Date modified", gallery.SORT_DATE), ("File size", gallery.SORT_SIZE)]
 
 
@@ -26,6 +27,9 @@ class FilterBar(QWidget):
         self._context = context
         self.show_box = QComboBox()
         self.show_box.setMinimumContentsLength(14)
+        # As wide as its longest entry (entries change when classes or runs do), within reason.
+        self.show_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.show_box.setMaximumWidth(MAX_SHOW_WIDTH)
         self.show_box.setToolTip("Which images to show")
         self.sort_box = QComboBox()
         for text, key in _SORTS:
@@ -38,15 +42,16 @@ class FilterBar(QWidget):
         self.order.toggled.connect(self._show_order)
         self.order.toggled.connect(lambda _on: self._emit())
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search file names")
+        self.search.setPlaceholderText("Search names")
+        self.search.setToolTip("Show only images whose file name or folder contains this text")
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
-        self.search.setMinimumWidth(150)
+        self.search.setMinimumWidth(130)  # narrow enough to leave the Show box its longest entry
         self.search.setMaximumWidth(300)
         self.zoom = QSlider(Qt.Orientation.Horizontal)
         self.zoom.setRange(MIN_SIDE, MAX_SIDE)
         self.zoom.setPageStep(32)
-        self.zoom.setFixedWidth(120)
+        self.zoom.setFixedWidth(100)
         self.zoom.setToolTip("Thumbnail size (Ctrl++ / Ctrl+-)")
         self.zoom.valueChanged.connect(self.zoom_changed)
 
@@ -55,11 +60,11 @@ class FilterBar(QWidget):
         layout.setSpacing(6)
         layout.addWidget(QLabel("Show"))
         layout.addWidget(self.show_box)
-        layout.addSpacing(10)
+        layout.addSpacing(8)
         layout.addWidget(QLabel("Sort by"))
         layout.addWidget(self.sort_box)
         layout.addWidget(self.order)
-        layout.addSpacing(10)
+        layout.addSpacing(8)
         layout.addWidget(self.search, 1)
         layout.addStretch(0)
         layout.addWidget(self._zoom_button("thumbs-small", -32, "Smaller thumbnails"))
@@ -98,8 +103,8 @@ class FilterBar(QWidget):
         current = self.show_box.currentData()
         self.show_box.blockSignals(True)
         self.show_box.clear()
-        self.show_box.addItem("All images", _show_key(gallery.SHOW_ALL))
-        self.show_box.addItem("Unlabelled", _show_key(gallery.SHOW_UNLABELLED))
+        self.show_box.addItem(icon("images"), "All images", _show_key(gallery.SHOW_ALL))  # icons keep text aligned
+        self.show_box.addItem(icon("label-clear"), "Unlabelled", _show_key(gallery.SHOW_UNLABELLED))
         if self._context.classes:
             self.show_box.insertSeparator(self.show_box.count())
         for info in self._context.classes:
@@ -120,17 +125,18 @@ class FilterBar(QWidget):
             return
         predicted = self._context.read(gallery.predicted_class_ids, run_id)
         self.show_box.insertSeparator(self.show_box.count())
+        # The mistakes to fix first: above the per-class entries, which grow with the number of classes.
+        self.show_box.addItem(icon("disagrees"), "Model disagrees with label", _show_key(gallery.SHOW_DISAGREES))
+        self.show_box.setItemData(self.show_box.count() - 1, "Labelled images the latest model puts in another "
+                                  "class: likely labelling mistakes", Qt.ItemDataRole.ToolTipRole)
+        self.show_box.addItem(icon("low-confidence"), "Low confidence", _show_key(gallery.SHOW_LOW_CONFIDENCE))
+        self.show_box.setItemData(self.show_box.count() - 1,
+                                  f"Predicted with less than {gallery.LOW_CONFIDENCE:.0%} confidence",
+                                  Qt.ItemDataRole.ToolTipRole)
         for info in self._context.classes:
             if info.id in predicted:
                 self.show_box.addItem(_swatch(info.colour), f"Predicted: {info.name}",
                                       _show_key(gallery.SHOW_PREDICTED, info.id))
-        self.show_box.addItem("Low confidence", _show_key(gallery.SHOW_LOW_CONFIDENCE))
-        self.show_box.setItemData(self.show_box.count() - 1,
-                                  f"Predicted with less than {gallery.LOW_CONFIDENCE:.0%} confidence",
-                                  Qt.ItemDataRole.ToolTipRole)
-        self.show_box.addItem("Model disagrees with label", _show_key(gallery.SHOW_DISAGREES))
-        self.show_box.setItemData(self.show_box.count() - 1, "Labelled images the latest model puts in another "
-                                  "class: likely labelling mistakes", Qt.ItemDataRole.ToolTipRole)
 
     def _show_order(self, descending: bool) -> None:
         self.order.setIcon(icon("sort-descending" if descending else "sort-ascending"))

@@ -47,8 +47,8 @@ def test_no_prediction_filters_before_a_run(window, open_folder, folder):
 def test_predicted_class_and_low_confidence_filters(window, open_folder, folder):
     train_a_fake_run(folder)
     open_folder(window, folder)
-    assert entries(window) == ["All images", "Unlabelled", "cats", "dogs", "Predicted: cats", "Predicted: dogs",
-                               "Low confidence", "Model disagrees with label", "Unreadable"]
+    assert entries(window) == ["All images", "Unlabelled", "cats", "dogs", "Model disagrees with label",
+                               "Low confidence", "Predicted: cats", "Predicted: dogs", "Unreadable"]
     dogs = next(c for c in window.context.classes if c.name == "dogs")
     window.filter_bar.show_only(gallery.SHOW_PREDICTED, dogs.id)
     assert paths(window) == ["cats/3.png"] + [f"dogs/{i}.png" for i in range(4)]
