@@ -6,7 +6,7 @@ with a head of random weights (speed does not depend on what the head learned).
 
 Both are timed in the same run, model loading excluded, best of --repeat passes each (the machine may be
 shared; the best pass is the least disturbed):
-- dovecote: core.inference.classify_folder (JPEG draft decoding in threads, ONNX Runtime, CSV written);
+- dovecote: core.classify.inference.classify_folder (JPEG draft decoding in threads, ONNX Runtime, CSV written);
 - baseline: the naive way, each photo fully decoded with Pillow, resized, then batches through torch eager.
 Goal: dovecote >= 5x the baseline, and >= 20 images/s.
 
@@ -50,9 +50,9 @@ def make_folder(root: Path, count: int) -> list[Path]:
 def random_bundle(n_classes: int = 5):
     import numpy as np
 
-    from core.backbones import DEFAULT_BACKBONE, get_backbone
-    from core.bundles import ModelBundle
-    from core.heads import HeadModel
+    from core.models.backbones import DEFAULT_BACKBONE, get_backbone
+    from core.models.bundles import ModelBundle
+    from core.models.heads import HeadModel
 
     spec = get_backbone(DEFAULT_BACKBONE)
     rng = np.random.default_rng(0)
@@ -68,7 +68,7 @@ def random_bundle(n_classes: int = 5):
 def dovecote(folder: Path, bundle, batch_size: int) -> tuple[float, dict[str, list[float]]]:
     import csv
 
-    from core.inference import ClassifyFinished, ClassifyRequest, classify_folder
+    from core.classify.inference import ClassifyFinished, ClassifyRequest, classify_folder
 
     output = folder.parent / "predictions.csv"
     request = ClassifyRequest(folder, output=output, overwrite=True, batch_size=batch_size, device="cpu")
@@ -119,7 +119,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from core.embedder import cpu_threads
+    from core.features.embedder import cpu_threads
 
     with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
         folder = Path(tmp) / "photos"

@@ -3,7 +3,7 @@
 1. Network throughput of the default backbone (EfficientNet-Lite0, 224 px) at batch 32:
    ONNX Runtime (what Dovecote runs on the CPU) against torch eager (baseline). Goal: >= 5x, >= 60 images/s.
 2. End to end, 4032x3024 JPEG files (scikit-learn's sample photos resized) to embeddings cached in a project
-   store: core.features.ensure_embeddings (draft decoding in threads, ONNX Runtime) against the naive way
+   store: core.features.cache.ensure_embeddings (draft decoding in threads, ONNX Runtime) against the naive way
    (full decode in one thread, torch eager). Goal: >= 20 images/s.
 3. (--digits) Accuracy: sklearn's 1,797 8x8 digits written as PNG class folders, embedded the way training
    does (input size fitted to the images), logistic regression on a stratified 75/25 split, against an SVC
@@ -28,8 +28,8 @@ def throughput(batch_size: int, rounds_count: int = 5) -> None:
     from PIL import Image
     from sklearn.datasets import load_sample_images
 
-    from core.backbones import DEFAULT_BACKBONE, get_backbone
-    from core.features import Embedder, preprocess
+    from core.models.backbones import DEFAULT_BACKBONE, get_backbone
+    from core.features.cache import Embedder, preprocess
 
     spec = get_backbone(DEFAULT_BACKBONE)
     photos = [Image.fromarray(p) for p in load_sample_images().images]
@@ -63,12 +63,12 @@ def end_to_end(count: int, batch_size: int) -> None:
     from PIL import Image
 
     from bench_classify import SIZE, make_folder
-    from core.backbones import DEFAULT_BACKBONE, build_feature_extractor, get_backbone
+    from core.models.backbones import DEFAULT_BACKBONE, build_feature_extractor, get_backbone
     from core.events import Progress
-    from core.features import EmbeddingsReady, ensure_embeddings, load_embeddings
-    from core.onnx_export import ensure_onnx
+    from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings
+    from core.models.onnx_export import ensure_onnx
     from core.project import Project
-    from core.scanning import content_hash
+    from core.importing.scanning import content_hash
 
     spec = get_backbone(DEFAULT_BACKBONE)
     prep = spec.preprocessing
@@ -131,10 +131,10 @@ def digits() -> None:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from core.backbones import DEFAULT_BACKBONE, fit_to_images, get_backbone
-    from core.features import ensure_embeddings, load_embeddings
+    from core.models.backbones import DEFAULT_BACKBONE, fit_to_images, get_backbone
+    from core.features.cache import ensure_embeddings, load_embeddings
     from core.project import Project
-    from core.scanning import content_hash
+    from core.importing.scanning import content_hash
 
     data = load_digits()
     train, test = train_test_split(np.arange(len(data.target)), test_size=0.25, stratify=data.target,
@@ -170,7 +170,7 @@ def main() -> None:
 
     import torch
 
-    from core.embedder import cpu_threads
+    from core.features.embedder import cpu_threads
 
     print(f"{cpu_threads()} CPU core(s); torch {torch.__version__} with {torch.get_num_threads()} threads")
     throughput(args.batch_size)

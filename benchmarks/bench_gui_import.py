@@ -44,7 +44,7 @@ def make_folder(root: Path, count: int) -> None:
 
 def headless_import_seconds(folder: Path, store: Path) -> float:
     from core.project import Project
-    from core.scanning import import_folder
+    from core.importing.scanning import import_folder
 
     start = time.perf_counter()
     with Project.open(folder, store) as project:
@@ -103,7 +103,7 @@ def make_store(folder: Path, rows: int) -> None:
 
     from core.project import Project
     from core.storage import catalog, labels
-    from core.thumbnails import ThumbnailCache
+    from core.images.thumbnails import ThumbnailCache
 
     digits = load_digits()
     folder.mkdir(parents=True)
@@ -172,8 +172,8 @@ def main() -> int:
         headless = headless_import_seconds(folder, work / "headless-store")
         print(f"headless import (baseline):        {headless:6.2f} s")
 
-        from desktop import project_opener
-        from desktop.main_window import MainWindow
+        from desktop.project import opener as project_opener
+        from desktop.window.main_window import MainWindow
 
         project_opener.ask_subfolder_classes = lambda *_args: True  # as a user clicking Yes
         app = QApplication.instance() or QApplication([])

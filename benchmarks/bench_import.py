@@ -15,10 +15,10 @@ from PIL import Image
 from sklearn.datasets import load_sample_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.images import thumbnail  # noqa: E402
+from core.images.decode import thumbnail  # noqa: E402
 from core.project import Project  # noqa: E402
-from core.scanning import ImportFinished, import_folder  # noqa: E402
-from core.thumbnails import THUMB_SIZE  # noqa: E402
+from core.importing.scanning import ImportFinished, import_folder  # noqa: E402
+from core.images.thumbnails import THUMB_SIZE  # noqa: E402
 
 PHOTOS = 8
 FILES = 10_000

@@ -15,9 +15,9 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.heads import HeadConfig, fit_head  # noqa: E402
-from core.label_errors import find_label_errors  # noqa: E402
-from core.out_of_fold import out_of_fold_proba  # noqa: E402
+from core.models.heads import HeadConfig, fit_head  # noqa: E402
+from core.evaluation.label_errors import find_label_errors  # noqa: E402
+from core.evaluation.out_of_fold import out_of_fold_proba  # noqa: E402
 
 HEAD = HeadConfig(hidden=128, max_epochs=40, patience=None)
 

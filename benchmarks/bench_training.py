@@ -24,15 +24,15 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.bundles import load_model  # noqa: E402
+from core.models.bundles import load_model  # noqa: E402
 from core.events import Progress  # noqa: E402
-from core.finetune import FineTuneConfig  # noqa: E402
-from core.out_of_fold import PHASE as OOF_PHASE  # noqa: E402
-from core.preprocessing import load_preprocessed  # noqa: E402
+from core.training.finetune import FineTuneConfig  # noqa: E402
+from core.evaluation.out_of_fold import PHASE as OOF_PHASE  # noqa: E402
+from core.models.preprocessing import load_preprocessed  # noqa: E402
 from core.project import Project  # noqa: E402
-from core.scanning import import_folder  # noqa: E402
+from core.importing.scanning import import_folder  # noqa: E402
 from core.storage import catalog, labels  # noqa: E402
-from core.training import EpochEnded, RunFinished, TrainConfig, train  # noqa: E402
+from core.training.runner import EpochEnded, RunFinished, TrainConfig, train  # noqa: E402
 
 SHAPES = ("circle", "square", "triangle", "cross")
 

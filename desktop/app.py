@@ -9,10 +9,10 @@ def create_window(args: argparse.Namespace):
     """The main window, themed, with args.folder (if given) opened as the project."""
     from PySide6.QtWidgets import QApplication
 
-    from desktop.icons import app_icon
-    from desktop.main_window import MainWindow
-    from desktop.settings import AppSettings
-    from desktop.theme import apply_theme
+    from desktop.widgets.icons import app_icon
+    from desktop.window.main_window import MainWindow
+    from desktop.project.settings import AppSettings
+    from desktop.widgets.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Dovecote")

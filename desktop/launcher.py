@@ -10,7 +10,7 @@ from core.cli import main as cli_main
 def _run_gui(args: argparse.Namespace) -> int:
     # Qt loads only for commands that show a window.
     if getattr(args, "command", None) == "classify":
-        from desktop.classify_window import run_classify_window
+        from desktop.classify.window import run_classify_window
 
         return run_classify_window(args)
     from desktop.app import run_app

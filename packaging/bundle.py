@@ -29,7 +29,7 @@ KEPT_FILES = [("torch", "bin", "torch_shm_manager")]
 # (folder under ROOT, glob within it).
 DATA_GLOBS = [
     ("core/storage/migrations", "**/*"),  # Alembic reads env.py and versions/*.py as files
-    ("core", "report_template.html"),  # core/report_html.py
+    ("core/report", "template.html"),  # core/report/html.py
     ("resources", "**/*"),  # desktop/icons.py looks in sys._MEIPASS/resources
 ]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from core.heads import HeadConfig
+from core.models.heads import HeadConfig
 from core.project import Project
-from core.scanning import import_folder
-from core.training import RunFinished, TrainConfig, train
+from core.importing.scanning import import_folder
+from core.training.runner import RunFinished, TrainConfig, train
 
 COLOURS = {"red": (220, 40, 30), "blue": (30, 60, 220)}
 PER_CLASS = 6

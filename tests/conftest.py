@@ -28,7 +28,7 @@ def qt_settings(tmp_path):
 def dovecote_cache_dir(tmp_path_factory):
     """The per-user cache (exported ONNX backbones, downloaded weights) in a folder of this test session: tests
     never write the user's cache, and each backbone is exported to ONNX at most once per session."""
-    from core.backbones import CACHE_ENV
+    from core.models.backbones import CACHE_ENV
 
     folder = tmp_path_factory.mktemp("dovecote-cache")
     with pytest.MonkeyPatch.context() as patch:

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.backbones import DEFAULT_BACKBONE, get_backbone
-from core.features import model_key
+from core.models.backbones import DEFAULT_BACKBONE, get_backbone
+from core.features.cache import model_key
 from core.project import Project
-from core.scanning import import_folder
+from core.importing.scanning import import_folder
 from core.storage import catalog
 from core.storage import embeddings as embedding_store
 
@@ -53,8 +53,8 @@ def cache_embeddings(project: Project, seed: int = 0) -> None:
 
 def trained_project(root: Path, max_epochs: int = 30):
     """(project, run id): imported with subfolder labels, embeddings cached, one head trained."""
-    from core.heads import HeadConfig
-    from core.training import RunFinished, TrainConfig, train
+    from core.models.heads import HeadConfig
+    from core.training.runner import RunFinished, TrainConfig, train
 
     make_folder(root)
     project = Project.open(root)

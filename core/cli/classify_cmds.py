@@ -10,8 +10,8 @@ from pathlib import Path
 
 from core.cli.output import follow, print_json
 from core.errors import InvalidRequest
-from core.inference import SORT_MODES, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
-from core.sorting import UNSURE, UndoFinished, undo_moves
+from core.classify.inference import SORT_MODES, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
+from core.classify.sorting import UNSURE, UndoFinished, undo_moves
 
 
 def register(subparsers) -> None:

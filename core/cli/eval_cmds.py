@@ -44,7 +44,7 @@ def _add_run_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluated_run(project, run_id: int | None, quiet: bool) -> int:
-    from core.run_evaluation import ensure_evaluated, pick_run
+    from core.evaluation.run_evaluation import ensure_evaluated, pick_run
 
     with project.session() as session:
         run_id = pick_run(session, run_id).id
@@ -54,7 +54,7 @@ def _evaluated_run(project, run_id: int | None, quiet: bool) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from core.run_evaluation import load_evaluation
+    from core.evaluation.run_evaluation import load_evaluation
 
     with open_project(args) as project:
         ev = load_evaluation(project, _evaluated_run(project, args.run, args.json))
@@ -134,7 +134,7 @@ def _print_suspects(ev, top: int) -> None:
 
 
 def cmd_report(args) -> int:
-    from core.report import write_report
+    from core.report.build import write_report
 
     with open_project(args) as project:
         run_id = _evaluated_run(project, args.run, quiet=False)
@@ -144,7 +144,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from core.comparison import compare_runs
+    from core.evaluation.comparison import compare_runs
 
     with open_project(args) as project:
         first = _evaluated_run(project, args.run_a, args.json)

@@ -7,7 +7,7 @@ from pathlib import Path
 from core.cli.output import follow, print_json
 from core.errors import InvalidRequest
 from core.project import Project
-from core.scanning import ImportFinished, import_folder
+from core.importing.scanning import ImportFinished, import_folder
 from core.storage import catalog, labels
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from tqdm import tqdm
 
-from core.backbones import DEFAULT_BACKBONE, list_backbones
+from core.models.backbones import DEFAULT_BACKBONE, list_backbones
 from core.cli.output import follow, print_json
 from core.cli.project_cmds import add_project_args, open_project
 from core.errors import InvalidRequest
@@ -48,7 +48,7 @@ def register(subparsers) -> None:
 
 
 def _config(args):
-    from core.training import FineTuneConfig, HeadConfig, TrainConfig
+    from core.training.runner import FineTuneConfig, HeadConfig, TrainConfig
 
     if args.epochs is not None and args.epochs < 1:
         raise InvalidRequest("--epochs must be at least 1.")
@@ -64,7 +64,7 @@ def _config(args):
 
 def cmd_train(args) -> int:
     from core.storage import runs
-    from core.training import RunFinished, RunStarted, train
+    from core.training.runner import RunFinished, RunStarted, train
 
     config = _config(args)
     with open_project(args) as project:
@@ -92,7 +92,7 @@ def cmd_train(args) -> int:
 
 def _show_epochs(events, config, quiet: bool):
     """The head's epochs as one bar (they take milliseconds), each fine-tuning epoch as a line."""
-    from core.heads import EpochEnded
+    from core.models.heads import EpochEnded
 
     bar = None
     try:
@@ -191,7 +191,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from core.bundles import export_model, load_model
+    from core.models.bundles import export_model, load_model
 
     with open_project(args):
         pass  # marks crashed runs as interrupted and checks the folder before loading

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from core import backbone_nets
-from core.backbones import (
+from core.models import backbone_nets
+from core.models.backbones import (
     DEFAULT_BACKBONE,
     Preprocessing,
     UnknownBackbone,
@@ -22,8 +22,8 @@ from core.backbones import (
     with_preprocessing,
 )
 from core.errors import DovecoteError
-from core.features import DeviceUnavailable, resolve_device
-from core.preprocessing import preprocess
+from core.features.cache import DeviceUnavailable, resolve_device
+from core.models.preprocessing import preprocess
 
 TORCHVISION = ["resnet50", "resnet101", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "vgg16"]
 

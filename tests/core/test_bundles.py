@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from core.backbones import Preprocessing, build_feature_extractor, get_backbone, with_preprocessing
-from core.bundles import BundleError, ModelBundle, export_model, load_model
-from core.features import Embedder
-from core.heads import HeadModel
+from core.models.backbones import Preprocessing, build_feature_extractor, get_backbone, with_preprocessing
+from core.models.bundles import BundleError, ModelBundle, export_model, load_model
+from core.features.cache import Embedder
+from core.models.heads import HeadModel
 
 SPEC = get_backbone("efficientnet_lite0")
 SMALL = Preprocessing(64, 73, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 1)  # cheap to run, same network

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from core.evaluation import compute_metrics, confusion, roc_curves
+from core.evaluation.metrics import compute_metrics, confusion, roc_curves
 
 # Five images, two classes. Given: 0 0 1 1 1; predicted (argmax): 0 1 1 1 0.
 Y = np.array([0, 0, 1, 1, 1])

@@ -7,9 +7,9 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 from sqlalchemy import func, select
 
-from core.backbones import DEFAULT_BACKBONE, Preprocessing, get_backbone, with_preprocessing
+from core.models.backbones import DEFAULT_BACKBONE, Preprocessing, get_backbone, with_preprocessing
 from core.events import Notice, Progress
-from core.features import (
+from core.features.cache import (
     Embedder,
     EmbeddingsMissing,
     EmbeddingsReady,
@@ -19,9 +19,9 @@ from core.features import (
     model_key,
     preprocess,
 )
-from core.images import ImageError
+from core.images.decode import ImageError
 from core.project import Project
-from core.scanning import content_hash
+from core.importing.scanning import content_hash
 from core.storage.models import Embedding
 
 # 80 px: the 2x2-pooled stages are 5x5 there, so the overlapping grid cells are exercised too.

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.images import ImageError, examine, load_rgb, read_info, thumbnail
+from core.images.decode import ImageError, examine, load_rgb, read_info, thumbnail
 from imagegen import bad_files
 
 

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.backbones import Preprocessing
-from core.bundles import load_model
-from core.features import load_embeddings, model_key
+from core.models.backbones import Preprocessing
+from core.models.bundles import load_model
+from core.features.cache import load_embeddings, model_key
 from core.project import Project
 from core.storage import catalog
 from core.events import Notice, Progress
-from core.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, _decoded, classify_folder
-from core.results_csv import OutputExists
-from core.sorting import undo_moves
+from core.classify.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, _decoded, classify_folder
+from core.classify.results_csv import OutputExists
+from core.classify.sorting import undo_moves
 from imagegen import bad_files
 
 PREP = Preprocessing(16, 16, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), version=1)
@@ -227,7 +227,7 @@ def test_classify_with_a_project_gives_what_its_run_computed_for_its_own_images(
 
 
 def test_a_class_named_like_a_column_keeps_every_column_distinct():
-    from core.results_csv import header
+    from core.classify.results_csv import header
 
     assert header(["status", "cat", "path"]) == ["path", "predicted", "confidence", "status (probability)", "cat",
                                                  "path (probability)", "status"]

@@ -5,8 +5,8 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from core.events import Progress
-from core.label_errors import find_label_errors
-from core.out_of_fold import NotEnoughLabels, OutOfFold, out_of_fold, out_of_fold_proba
+from core.evaluation.label_errors import find_label_errors
+from core.evaluation.out_of_fold import NotEnoughLabels, OutOfFold, out_of_fold, out_of_fold_proba
 
 
 def logistic(X, y):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.evaluation import compute_metrics, confusion, roc_curves
-from core.report_html import EpochPoint, Mistake, ReportData, render_report
+from core.evaluation.metrics import compute_metrics, confusion, roc_curves
+from core.report.html import EpochPoint, Mistake, ReportData, render_report
 
 VOID = {"meta", "img", "br", "hr", "input", "link", "col", "source", "wbr", "area", "base", "embed", "track"}
 

@@ -4,16 +4,16 @@ from dataclasses import replace
 
 import pytest
 
-from core.comparison import compare_runs, labels_at, net_edits
+from core.evaluation.comparison import compare_runs, labels_at, net_edits
 from core.events import Progress
-from core.report import write_report
-from core.run_evaluation import EvaluationReady, NotEvaluated, ensure_evaluated, evaluate_run, load_evaluation
-from core.heads import HeadConfig
-from core.out_of_fold import PHASE as OOF_PHASE
+from core.report.build import write_report
+from core.evaluation.run_evaluation import EvaluationReady, NotEvaluated, ensure_evaluated, evaluate_run, load_evaluation
+from core.models.heads import HeadConfig
+from core.evaluation.out_of_fold import PHASE as OOF_PHASE
 from core.project import Project
-from core.scanning import import_folder
+from core.importing.scanning import import_folder
 from core.storage import catalog, labels, predictions, runs
-from core.training import RunFinished, TrainConfig, train
+from core.training.runner import RunFinished, TrainConfig, train
 from evalproject import CLASSES, MISFILED, PER_CLASS, cache_embeddings, make_folder, trained_project
 
 

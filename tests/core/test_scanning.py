@@ -5,9 +5,9 @@ import pytest
 
 from core.events import Notice
 from core.project import Project
-from core.scanning import ImportFinished, import_folder
+from core.importing.scanning import ImportFinished, import_folder
 from core.storage import catalog, labels
-from core.thumbnails import ThumbnailCache
+from core.images.thumbnails import ThumbnailCache
 from imagegen import bad_files, class_folder, solid
 
 
@@ -102,7 +102,7 @@ def test_thumbnails_are_cached_by_content(project):
 
 
 def test_cancelled_import_keeps_what_was_committed(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.scanning.CHUNK", 2)
+    monkeypatch.setattr("core.importing.scanning.CHUNK", 2)
     class_folder(tmp_path / "many", per_class=5)
     with Project.open(tmp_path / "many") as project:
         events = import_folder(project)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from core.sorting import (
+from core.classify.sorting import (
     UNSURE,
     BadJournal,
     MoveJournal,

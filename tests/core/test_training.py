@@ -4,15 +4,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.bundles import load_model
+from core.models.bundles import load_model
 from core.errors import DovecoteError
 from core.events import Notice, Progress
-from core.heads import HeadConfig, HeadTrainer, fit_head, train_head, HeadTrained
-from core.preprocessing import load_preprocessed
+from core.models.heads import HeadConfig, HeadTrainer, fit_head, train_head, HeadTrained
+from core.models.preprocessing import load_preprocessed
 from core.project import Project
-from core.scanning import import_folder
+from core.importing.scanning import import_folder
 from core.storage import labels, runs
-from core.training import EpochEnded, FineTuneConfig, RunFinished, RunStarted, TrainConfig, train
+from core.training.runner import EpochEnded, FineTuneConfig, RunFinished, RunStarted, TrainConfig, train
 from imagegen import class_folder
 
 # A small input size keeps the tests fast; the images are solid colours.
@@ -171,7 +171,7 @@ def test_head_refuses_a_single_class():
 def test_augmentation_without_strength_leaves_images_unchanged():
     import torch
 
-    from core.finetune import augment
+    from core.training.finetune import augment
 
     batch = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (3, 3, 32, 32)).astype(np.float32))
     still = FineTuneConfig(flip=False, max_rotation=0.0, max_zoom=0.0, contrast=0.0)
@@ -181,8 +181,8 @@ def test_augmentation_without_strength_leaves_images_unchanged():
 
 
 def test_fine_tuning_is_reproducible_with_the_same_seed(tmp_path):
-    from core.backbones import get_backbone, with_preprocessing
-    from core.finetune import FineTuner
+    from core.models.backbones import get_backbone, with_preprocessing
+    from core.training.finetune import FineTuner
 
     root = class_folder(tmp_path / "pets", per_class=4, size=(24, 16))
     items = [(path, int(path.parent.name == "dogs")) for path in sorted(root.glob("*/*.png"))]

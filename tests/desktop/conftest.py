@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from desktop import project_opener
+from desktop.project import opener as project_opener
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +19,7 @@ def _isolated_settings(qt_settings):
 
 @pytest.fixture
 def window(qtbot):
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
 
     win = MainWindow()
     qtbot.addWidget(win)

@@ -1,7 +1,7 @@
 """Adding, renaming, merging and deleting classes from the sidebar, with confirmation and undo."""
 from __future__ import annotations
 
-from desktop import class_dialogs
+from desktop.classes import dialogs as class_dialogs
 
 
 def class_counts(window) -> dict[str, int]:

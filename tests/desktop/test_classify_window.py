@@ -5,11 +5,11 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
-import desktop.classify_window as classify_window
+import desktop.classify.window as classify_window
 from colourproject import colour_images
 from core.events import Progress
-from desktop.classify_window import RESUME, ClassifyWindow
-from desktop.model_picker import RecentModels
+from desktop.classify.window import RESUME, ClassifyWindow
+from desktop.classify.model_picker import RecentModels
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from imagegen import solid
 
-from desktop.gallery_model import CLASS_COLOUR_ROLE
-from desktop.thumbnail_loader import ThumbnailLoader
+from desktop.gallery.model import CLASS_COLOUR_ROLE
+from desktop.widgets.thumbnail_loader import ThumbnailLoader
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 
 from core.project import Project
 from core.storage import catalog, labels
-from desktop import project_context
-from desktop.gallery_model import IMAGE_IDS_MIME
+from desktop.project import context as project_context
+from desktop.widgets.image_drag import IMAGE_IDS_MIME
 
 
 def labels_in_store(root) -> dict[str, str | None]:
@@ -80,7 +80,7 @@ def test_undo_and_redo_bulk_changes_even_after_a_restart(qtbot, window, open_fol
     assert all(labels_in_store(folder)[f"cats/{i}.png"] == "cat" for i in range(3))
     window.close()
 
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
 
     again = MainWindow()
     qtbot.addWidget(again)

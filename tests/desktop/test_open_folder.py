@@ -7,9 +7,9 @@ import sys
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 
-from desktop import project_opener
-from desktop.gallery_model import ERROR_ROLE, STATUS_ROLE
-from desktop.main_window import MainWindow
+from desktop.project import opener as project_opener
+from desktop.gallery.model import ERROR_ROLE, STATUS_ROLE
+from desktop.window.main_window import MainWindow
 
 
 def test_a_new_window_tells_the_user_what_to_do(window):
@@ -82,5 +82,5 @@ def test_recent_projects_and_layout_are_remembered(qtbot, window, open_folder, f
 
 
 def test_the_window_starts_without_torch():
-    code = "import sys, desktop.app, desktop.main_window; sys.exit('torch' in sys.modules)"
+    code = "import sys, desktop.app, desktop.window.main_window; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from core.project import Project
-from core.scanning import import_folder
+from core.importing.scanning import import_folder
 from core.storage import catalog, gallery, labels, predictions, runs
 from core.storage.predictions import StoredPrediction
 

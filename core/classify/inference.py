@@ -1,0 +1,251 @@
+"""Batch classification of a folder with a trained model, as a generator of events.
+
+Streaming: the folder is walked lazily, images are decoded a few batches ahead by a thread pool (Pillow
+decodes without the GIL) while the network runs on the batch before, and each batch's rows are written
+(and its files sorted) before the next event is yielded. Memory stays flat whatever the folder's size, and
+closing the generator (cancel, Ctrl+C) leaves a consistent partial CSV that `resume` continues."""
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from core.features.embedder import cpu_threads
+from core.errors import DovecoteError, InvalidRequest, NotAFolder
+from core.events import Notice, Progress
+from core.images.decode import ImageError
+from core.models.preprocessing import load_preprocessed
+from core.classify.results_csv import OK, ResultsCsv
+from core.importing.scanning import walk_images
+from core.classify.sorting import UNSURE, MoveJournal, Sorter
+
+DEFAULT_OUTPUT = "dovecote-predictions.csv"
+SORT_MODES = ("copy", "move")
+PHASE = "Classifying"
+UNREADABLE = "unreadable"
+_LISTED_UNREADABLE = 200  # the summary names this many bad files; the CSV lists all of them
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    target: Path
+    model: str | os.PathLike | None = None  # a project folder (its latest finished run) or a model file
+    run_id: int | None = None  # with a project folder: this run's model instead
+    output: Path | None = None  # default: TARGET/dovecote-predictions.csv
+    overwrite: bool = False
+    resume: bool = False
+    sort: str | None = None  # "copy" or "move" into `into`
+    into: Path | None = None
+    journal: Path | None = None  # where a move's journal goes (default: in `into`)
+    min_confidence: float | None = None  # below it an image is "unsure" instead of its most likely class
+    batch_size: int = 32
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class ClassifyStarted:
+    classes: tuple[str, ...]
+    total: int  # images to classify now (those a resumed CSV already lists are not counted)
+    already_done: int
+    output: Path
+    partial: Path  # where rows go until the run completes
+    device: str
+    journal: Path | None
+
+
+@dataclass
+class ClassifySummary:
+    counts: dict[str, int]  # per class, in the model's order; the whole CSV (resumed rows included)
+    unsure: int = 0
+    unreadable: int = 0
+    unreadable_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), the first few
+    classified: int = 0  # images handled by this run
+    already_done: int = 0
+    seconds: float = 0.0
+    output: Path | None = None
+    into: Path | None = None
+    journal: Path | None = None
+
+    @property
+    def images_per_s(self) -> float:
+        return self.classified / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ClassifyFinished:
+    summary: ClassifySummary
+
+
+def resolve_request(request: ClassifyRequest) -> ClassifyRequest:
+    """Absolute paths, defaults filled in, and every mistake a user can make reported before any work."""
+    target = Path(request.target).expanduser().resolve()
+    if not target.is_dir():
+        raise NotAFolder(f"{target} is not a folder. Give the folder whose images you want classified.")
+    output = Path(request.output).expanduser().resolve() if request.output else target / DEFAULT_OUTPUT
+    if request.overwrite and request.resume:
+        raise InvalidRequest("Choose either --overwrite (start again) or --resume (continue), not both.")
+    if request.min_confidence is not None and not 0.0 <= request.min_confidence <= 1.0:
+        raise InvalidRequest(f"--min-confidence must be between 0 and 1 (e.g. 0.8), not {request.min_confidence}.")
+    if request.batch_size < 1:
+        raise InvalidRequest("--batch-size must be at least 1.")
+    into = journal = None
+    if request.sort is not None:
+        if request.sort not in SORT_MODES:
+            raise InvalidRequest(f"--sort must be copy or move, not {request.sort!r}.")
+        if request.into is None:
+            raise InvalidRequest("--sort needs --into DIR: the folder that gets a subfolder per class.")
+        into = Path(request.into).expanduser().resolve()
+        if into == target:
+            raise InvalidRequest(f"--into must be a folder of its own, not {into}; e.g. {target / 'sorted'}.")
+        if into.exists() and not into.is_dir():
+            raise NotAFolder(f"{into} is a file; --into needs a folder (it is created if missing).")
+        if request.sort == "move":
+            journal = Path(request.journal).expanduser().resolve() if request.journal else None
+    elif request.into is not None:
+        raise InvalidRequest("--into needs --sort copy or --sort move.")
+    ResultsCsv.check(output, request.overwrite, request.resume)
+    return ClassifyRequest(target, request.model, request.run_id, output, request.overwrite, request.resume,
+                           request.sort, into, journal, request.min_confidence, request.batch_size, request.device)
+
+
+def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
+    """Classify every image under request.target (recursively, hidden files and the --into folder left out).
+
+    `bundle` is a loaded model (core.models.bundles.ModelBundle); without it request.model is loaded. Yields
+    Progress, ClassifyStarted, a Notice per unreadable file, then ClassifyFinished once the CSV is complete."""
+    request = resolve_request(request)
+    yield Progress("Loading the model", 0, None)
+    if bundle is None:
+        if request.model is None:
+            raise InvalidRequest("Which model? Give --model: a project folder or an exported model file.")
+        from core.models.bundles import load_model
+
+        bundle = load_model(request.model, request.run_id)
+    predictor = bundle.predictor(request.device)
+    classes = list(bundle.classes)
+    skip = {request.into} if request.into else set()
+
+    results = ResultsCsv(request.output, classes, request.overwrite, request.resume)
+    sorter = journal = decoded = None
+    try:
+        total = 0
+        for seen, (rel, _) in enumerate(walk_images(request.target, skip), start=1):
+            total += rel not in results.done
+            if seen % 1000 == 0:
+                yield Progress("Looking for images", seen, None)
+        if request.sort == "move":
+            journal = MoveJournal(request.journal or MoveJournal.default_path(request.into), request.target,
+                                  request.into)
+        if request.sort:
+            sorter = Sorter(request.into, classes, request.sort == "move", journal)
+        summary = _summary_from(results, classes, request)
+        summary.journal = journal.path if journal else None
+        yield ClassifyStarted(tuple(classes), total, len(results.done), request.output, results.partial,
+                              str(getattr(predictor, "device", request.device)), summary.journal)
+        yield Progress(PHASE, 0, total)
+        started = time.perf_counter()
+        todo = (rel for rel, _ in walk_images(request.target, skip) if rel not in results.done)
+        decoded = _decoded(request.target, todo, bundle.preprocessing, request.batch_size)
+        for chunk in _batches(decoded, request.batch_size):
+            notices = _classify_chunk(chunk, predictor, classes, request, results, sorter, summary)
+            results.flush()
+            summary.seconds = time.perf_counter() - started
+            yield from notices
+            yield Progress(PHASE, summary.classified, total, chunk[-1][0])
+        summary.output = results.finish()
+    finally:  # also on cancel: the rows so far stay in the partial CSV, the journal is complete
+        if decoded is not None:
+            decoded.close()
+        results.close()
+        if sorter is not None:
+            sorter.close()
+    yield ClassifyFinished(summary)
+
+
+def _summary_from(results: ResultsCsv, classes: list[str], request: ClassifyRequest) -> ClassifySummary:
+    """Counts start from the rows a resumed CSV already has, so the summary describes the whole CSV."""
+    previous = results.previous
+    return ClassifySummary(counts={c: previous.get(c, 0) for c in classes},
+                           unsure=previous.get(UNSURE, 0) if UNSURE not in classes else 0,
+                           unreadable=previous.get(UNREADABLE, 0), already_done=len(results.done),
+                           output=request.output, into=request.into)
+
+
+def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sorter, summary) -> list[Notice]:
+    """Predict the decoded images of one chunk, then write each row (after sorting its file) in order."""
+    arrays = [item for _, item in chunk if isinstance(item, np.ndarray)]
+    probabilities = iter(predictor.predict(np.stack(arrays)) if arrays else ())
+    notices = []
+    for rel, item in chunk:
+        summary.classified += 1
+        if not isinstance(item, np.ndarray):
+            summary.unreadable += 1
+            if len(summary.unreadable_files) < _LISTED_UNREADABLE:
+                summary.unreadable_files.append((rel, item))
+            results.write(rel, item)
+            notices.append(Notice(f"{rel}: {item}"))
+            continue
+        probs = next(probabilities)
+        best = int(np.argmax(probs))
+        confidence = float(probs[best])
+        unsure = request.min_confidence is not None and confidence < request.min_confidence
+        if sorter is not None:
+            try:
+                sorter.place(request.target / rel, None if unsure else classes[best])
+            except OSError as error:
+                raise DovecoteError(
+                    f"Cannot {request.sort} {rel} into {request.into} ({error.strerror or error}). The results so "
+                    f"far are in {results.partial}; fix this, then run the same command with --resume.") from None
+        if unsure:
+            summary.unsure += 1
+        else:
+            summary.counts[classes[best]] += 1
+        results.write(rel, OK, UNSURE if unsure else classes[best], confidence, probs)
+    return notices
+
+
+def _load(path: Path, prep) -> np.ndarray | str:
+    """The network input for one file, or the reason it cannot be had (never raises for a bad file)."""
+    try:
+        return load_preprocessed(path, prep, views=(0,))[0]
+    except ImageError as error:
+        return str(error)
+    except OSError as error:
+        return f"cannot read: {error.strerror or error}"
+    except (ValueError, MemoryError) as error:  # what Pillow raises for oddities images.py does not foresee
+        return f"cannot decode: {error or type(error).__name__}"
+
+
+def _decoded(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:
+    """(relative path, array or reason) in walk order, decoding up to two batches ahead in threads."""
+    ahead = 2 * batch_size + cpu_threads()
+    queue: deque[tuple[str, Future]] = deque()
+    pool = ThreadPoolExecutor(cpu_threads(), thread_name_prefix="classify-decode")
+    try:
+        for rel in paths:
+            queue.append((rel, pool.submit(_load, root / rel, prep)))
+            if len(queue) >= ahead:
+                rel, future = queue.popleft()
+                yield rel, future.result()
+        while queue:
+            rel, future = queue.popleft()
+            yield rel, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,206 @@
+"""A stored run, evaluated honestly: out-of-fold predictions for every image it trained on, computed once on
+the cached embeddings with the run's own head settings and stored; then metrics, the confusion matrix and the
+suspected label errors read back from them (what the CLI, the report and the GUI show).
+
+A fine-tuned run is evaluated with its head settings on the frozen backbone's embeddings: k fine-tunings
+would cost k times the run, and the frozen-backbone figures are a close, slightly cautious estimate."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from core.models.backbones import get_backbone, with_preprocessing
+from core.evaluation.comparison import labels_at
+from core.errors import DovecoteError, InvalidRequest
+from core.evaluation.metrics import Confusion, Metrics, compute_metrics, confusion
+from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings
+from core.models.heads import HeadConfig, fit_head
+from core.evaluation.label_errors import find_label_errors
+from core.evaluation.out_of_fold import DEFAULT_FOLDS, OutOfFold, out_of_fold
+from core.storage import catalog, labels, predictions, runs
+from core.storage.predictions import StoredPrediction
+
+
+class NotEvaluated(DovecoteError):
+    pass
+
+
+@dataclass(frozen=True)
+class EvaluationReady:
+    run_id: int
+    images: int
+    folds: int
+
+
+@dataclass(frozen=True)
+class SuspectRow:
+    image_id: int
+    path: str  # relative to the project folder
+    given: str
+    suggested: str
+    score: float  # p(suggested) - p(given): how strongly the out-of-fold model disagrees
+    confidence: float  # p(suggested)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    run_id: int
+    class_ids: list[int]
+    class_names: list[str]  # current names, in the order of the probabilities
+    image_ids: list[int]  # the row order of labels and proba
+    paths: dict[int, str]
+    labels: np.ndarray  # class index each image had when the run started
+    proba: np.ndarray  # [N, C] out of fold
+    folds: int
+    metrics: Metrics
+    confusion: Confusion
+    suspects: list[SuspectRow]  # most suspicious first
+    relabelled: dict[int, int | None]  # image id -> its class id now, for images relabelled since the run
+
+
+def pick_run(session, run_id: int | None) -> runs.RunInfo:
+    """The given run, or the latest one with a model."""
+    run = runs.get_run(session, run_id) if run_id is not None else runs.latest_model_run(session)
+    if run is None:
+        raise InvalidRequest("This project has no trained model yet; train one first ('dovecote train FOLDER').")
+    if not run.metrics.get("classes"):
+        raise InvalidRequest(
+            f"Run {run.id} stopped before it had a model ({run.status}); there is nothing to evaluate.")
+    return run
+
+
+def _run_classes(session, run: runs.RunInfo, at_run: dict[int, int | None], images: list) -> list[int]:
+    """The run's class ids in the order of its probabilities. Recorded by the evaluation; for a run not yet
+    evaluated, the classes that had readable labelled images when it started (as training chose them), so a
+    class renamed or deleted since is still found."""
+    recorded = (run.metrics.get("oof") or {}).get("class_ids") or run.metrics.get("class_ids")
+    if recorded:
+        return list(recorded)
+    used = {at_run.get(image.id) for image in images if image.status == "ok"}
+    ids = [class_id for class_id in predictions.class_names(session) if class_id in used]
+    if len(ids) != len(run.metrics["classes"]):
+        raise InvalidRequest(f"The images run {run.id} was trained on have changed too much since "
+                             "(removed or unreadable) to evaluate it; train again.")
+    return ids
+
+
+def _labels_at_run(session, run: runs.RunInfo) -> tuple[list, dict[int, int | None]]:
+    images = catalog.all_images(session)
+    current = {image.id: image.class_id for image in images}
+    return images, labels_at(current, labels.changed_since(session, run.last_batch_id))
+
+
+class _ViewsHead:
+    """fit(X [n, V, D], y): the run's head trained on every cached view (as the run was); predicts view 0."""
+
+    def __init__(self, n_classes: int, config: HeadConfig, seed: int):
+        self.n_classes, self.config, self.seed = n_classes, config, seed
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> "_ViewsHead":
+        flat = X.transpose(1, 0, 2).reshape(-1, X.shape[2])
+        self.model = fit_head(flat, np.tile(y, X.shape[1]), self.n_classes, self.config, self.seed)
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(X[:, 0])
+
+
+def evaluate_run(project, run_id: int, folds: int = DEFAULT_FOLDS) -> Iterator[object]:
+    """Compute and store the run's out-of-fold predictions. Yields Progress (and Notices), then
+    EvaluationReady. Closing it early stores nothing."""
+    with project.session() as session:
+        run = pick_run(session, run_id)
+        images, at_run = _labels_at_run(session, run)
+        class_ids = _run_classes(session, run, at_run, images)
+    index = {class_id: k for k, class_id in enumerate(class_ids)}
+    images = [image for image in images if image.status == "ok" and at_run.get(image.id) in index]
+    views = tuple(run.config.get("views") or (0,))
+    ready = None
+    # The embeddings the run itself trained its head on (fine-tuning runs may use a smaller input size).
+    spec = get_backbone(run.backbone)
+    if run.metrics.get("preprocessing"):
+        spec = with_preprocessing(spec, run.metrics["preprocessing"])
+    for event in ensure_embeddings(project, images, spec, "auto", views=views,
+                                   weights_path=run.config.get("weights_path")):
+        if isinstance(event, EmbeddingsReady):
+            ready = event
+        else:
+            yield event
+    images = [image for image in images if image.id not in ready.failed]
+    y = np.array([index[at_run[image.id]] for image in images], dtype=np.int64)
+    hashes = [image.content_hash for image in images]
+    X = np.stack([load_embeddings(project, hashes, ready.model_key, view) for view in views], axis=1)
+    head = HeadConfig.from_dict(run.config.get("head") or {})
+    # Without a validation split in each fold, train as long as the run's best epoch (the run's early stop).
+    head = dataclasses.replace(head, max_epochs=max(1, int(run.metrics.get("head_best_epoch") or head.max_epochs)))
+    result = None
+    for event in out_of_fold(X, y, len(class_ids), _ViewsHead(len(class_ids), head, run.seed), folds, run.seed):
+        if isinstance(event, OutOfFold):
+            result = event
+        else:
+            yield event
+    _store(project, run.id, class_ids, [image.id for image in images], y, result)
+    yield EvaluationReady(run.id, len(images), result.folds)
+
+
+def _store(project, run_id: int, class_ids: list[int], image_ids: list[int], y: np.ndarray, result: OutOfFold) -> None:
+    proba = result.proba
+    best = proba.argmax(axis=1)
+    rows = [
+        StoredPrediction(image_id, class_ids[int(k)], float(p[k]), [round(float(v), 6) for v in p])
+        for image_id, k, p in zip(image_ids, best, proba)
+    ]
+    summary = compute_metrics(y, proba, [str(c) for c in class_ids])
+    with project.session() as session:
+        predictions.replace_predictions(session, run_id, "oof", rows)
+        runs.update_run(session, run_id, metrics={"oof": {
+            "folds": result.folds, "class_ids": class_ids, "images": len(image_ids),
+            "accuracy": summary.accuracy, "balanced_accuracy": summary.balanced_accuracy, "macro_f1": summary.macro.f1,
+        }})
+
+
+def is_evaluated(project, run_id: int) -> bool:
+    with project.session() as session:
+        return predictions.count_predictions(session, run_id, "oof") > 0
+
+
+def ensure_evaluated(project, run_id: int) -> Iterator[object]:
+    """evaluate_run unless the run's out-of-fold predictions are stored already (they are computed after
+    training; this covers runs made before, or interrupted while evaluating)."""
+    if not is_evaluated(project, run_id):
+        yield from evaluate_run(project, run_id)
+
+
+def load_evaluation(project, run_id: int) -> Evaluation:
+    """The run's stored out-of-fold predictions as metrics, a confusion matrix and suspected label errors."""
+    with project.session() as session:
+        run = pick_run(session, run_id)
+        stored = predictions.load_predictions(session, run.id, "oof")
+        if not stored:
+            raise NotEvaluated(f"Run {run.id} has no out-of-fold predictions yet; "
+                               f"run 'dovecote evaluate FOLDER --run {run.id}' to compute them.")
+        images, at_run = _labels_at_run(session, run)
+        class_ids = _run_classes(session, run, at_run, images)
+        every_name = predictions.class_names(session)
+    names = [every_name.get(i, "?") for i in class_ids]
+    index = {class_id: k for k, class_id in enumerate(class_ids)}
+    stored = [p for p in stored if at_run.get(p.image_id) in index]
+    image_ids = [p.image_id for p in stored]
+    y = np.array([index[at_run[i]] for i in image_ids], dtype=np.int64)
+    proba = np.array([p.probabilities for p in stored], dtype=np.float64).reshape(len(stored), len(class_ids))
+    paths = {image.id: image.path for image in images}
+    now = {image.id: image.class_id for image in images}
+    suspects = [
+        SuspectRow(image_ids[s.index], paths[image_ids[s.index]], names[s.given], names[s.suggested], s.score,
+                   s.confidence)
+        for s in find_label_errors(y, proba)
+    ]
+    return Evaluation(
+        run.id, class_ids, names, image_ids, {i: paths[i] for i in image_ids}, y, proba,
+        int((run.metrics.get("oof") or {}).get("folds") or DEFAULT_FOLDS),
+        compute_metrics(y, proba, names), confusion(y, proba, image_ids, names), suspects,
+        {i: now.get(i) for i in image_ids if now.get(i) != at_run[i]},
+    )

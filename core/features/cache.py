@@ -1,0 +1,160 @@
+"""Embeddings: each image's backbone features, computed once per (content hash, model key, view) and kept
+in the project store, so that retraining a head after a relabel costs seconds, not a pass over the images."""
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from core.models.backbones import BackboneSpec, weights_identity
+from core.features.embedder import DeviceUnavailable, Embedder, cpu_threads, resolve_device
+from core.errors import DovecoteError
+from core.events import Notice, Progress
+from core.images.decode import ImageError
+from core.models.preprocessing import VIEW_NAMES, load_preprocessed, preprocess
+from core.storage import embeddings as store
+
+__all__ = [
+    "DeviceUnavailable", "Embedder", "EmbeddingsMissing", "EmbeddingsReady", "VIEW_NAMES", "ensure_embeddings",
+    "load_embeddings", "load_preprocessed", "model_key", "preprocess", "resolve_device",
+]
+
+PHASE = "Computing embeddings"
+# Images decoded ahead of the network: keeps the decoding threads busy without holding many photos.
+_PREFETCH_BATCHES = 2
+
+
+class EmbeddingsMissing(DovecoteError):
+    pass
+
+
+@dataclass(frozen=True)
+class EmbeddingsReady:
+    model_key: str
+    failed: dict[int, str] = field(default_factory=dict)  # image id -> reason it has no embedding
+    device: str = ""  # what computed them ("" when everything was cached)
+
+
+def model_key(spec: BackboneSpec, weights_path=None) -> str:
+    """Identifies what an embedding depends on: backbone, its feature layout, preprocessing, weights."""
+    prep = json.dumps(spec.preprocessing.to_dict(), sort_keys=True).encode()
+    digest = hashlib.sha256(prep).hexdigest()[:10]
+    return f"{spec.name}:d{spec.feature_dim}:p{spec.preprocessing.version}-{digest}:{weights_identity(spec, weights_path)}"
+
+
+def ensure_embeddings(
+    project, images, spec: BackboneSpec, device: str = "auto", views: Sequence[int] = (0,),
+    batch_size: int = 32, weights_path=None,
+) -> Iterator[object]:
+    """Compute the embeddings the cache lacks for `images` (rows with .id, .path, .content_hash).
+
+    Yields Progress, a Notice per unreadable file (skipped), then EmbeddingsReady. Each batch is committed
+    before the next starts, so closing the generator (cancel) keeps everything computed so far."""
+    key = model_key(spec, weights_path)
+    views = tuple(dict.fromkeys(views))
+    failed: dict[int, str] = {}
+    by_hash: dict[str, list] = {}
+    for image in images:
+        if getattr(image, "status", "ok") == "unreadable" or not image.content_hash:
+            # Known bad at import: not worth another attempt (a rescan picks up a repaired file).
+            failed[image.id] = getattr(image, "error", None) or "unreadable"
+        else:
+            by_hash.setdefault(image.content_hash, []).append(image)
+    if failed:
+        yield Notice(f"{len(failed)} image(s) that could not be read at import are skipped.")
+    with project.session() as session:
+        cached = store.cached_pairs(session, key, list(by_hash), views)
+    todo = [(h, rows, [v for v in views if (h, v) not in cached]) for h, rows in by_hash.items()]
+    todo = [item for item in todo if item[2]]
+    if not todo:
+        yield EmbeddingsReady(key, failed)
+        return
+
+    yield Progress(PHASE, 0, len(todo))
+    embedder = None  # made for the first batch (none if nothing decodes); the first ONNX export takes seconds
+    pool = ThreadPoolExecutor(max(1, cpu_threads()), thread_name_prefix="decode")
+    try:
+        ahead = max(2, _PREFETCH_BATCHES * batch_size // len(views))  # in images; each brings its views
+        decoded = _decode_ahead(pool, project.root, todo, spec, ahead)
+        pending: list[tuple[str, list[int], list[np.ndarray]]] = []
+        done = 0
+        for (content_hash, rows, wanted), result in decoded:
+            if isinstance(result, str):
+                for row in rows:
+                    failed[row.id] = result
+                yield Notice(f"{rows[0].path}: {result} (skipped)")
+            else:
+                pending.append((content_hash, wanted, result))
+            done += 1
+            if pending and (sum(len(p[1]) for p in pending) >= batch_size or done == len(todo)):
+                if embedder is None:
+                    yield Progress(PHASE, done - len(pending), len(todo), f"loading {spec.title}")
+                    embedder = Embedder(spec, device, weights_path)
+                _embed_and_store(project, embedder, key, pending)
+                pending = []
+            if not pending or done == len(todo):
+                yield Progress(PHASE, done, len(todo), rows[-1].path)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    yield EmbeddingsReady(key, failed, embedder.device if embedder else "")
+
+
+def load_embeddings(project, content_hashes: list[str], key: str, view: int = 0) -> np.ndarray:
+    """[N, D] float32 in the order of `content_hashes` (repeats allowed). All must be cached."""
+    with project.session() as session:
+        found = store.vectors(session, key, content_hashes, view)
+    missing = [h for h in content_hashes if h not in found]
+    if missing:
+        raise EmbeddingsMissing(
+            f"{len(missing)} of {len(content_hashes)} images have no cached embedding for {key} (view {view}). "
+            "Compute them first (train again, or run the embedding step)."
+        )
+    if not content_hashes:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([np.frombuffer(found[h], dtype="<f4") for h in content_hashes]).astype(np.float32)
+
+
+def _decode_ahead(pool: ThreadPoolExecutor, root, todo, spec: BackboneSpec, ahead: int):
+    """(item, list of arrays | failure reason) in order, decoding up to `ahead` items in the background."""
+    queue: list[tuple[tuple, Future]] = []
+    items = iter(todo)
+    for item in items:
+        queue.append((item, pool.submit(_load_item, root, item, spec)))
+        if len(queue) >= ahead:
+            break
+    while queue:
+        item, future = queue.pop(0)
+        nxt = next(items, None)
+        if nxt is not None:
+            queue.append((nxt, pool.submit(_load_item, root, nxt, spec)))
+        yield item, future.result()
+
+
+def _load_item(root, item, spec: BackboneSpec) -> list[np.ndarray] | str:
+    """Arrays for the wanted views, from the first copy of this content that decodes; else the reason."""
+    _, rows, wanted = item
+    reason = "cannot be read"
+    for row in rows:
+        try:
+            return load_preprocessed(root / row.path, spec.preprocessing, wanted)
+        except ImageError as error:
+            reason = str(error)
+        except OSError as error:
+            reason = f"cannot read: {error.strerror or error}"
+    return reason
+
+
+def _embed_and_store(project, embedder: Embedder, key: str, pending) -> None:
+    arrays = [array for _, _, views in pending for array in views]
+    vectors = embedder.embed(np.stack(arrays))
+    rows, index = [], 0
+    for content_hash, wanted, _ in pending:
+        for view in wanted:
+            rows.append((content_hash, view, vectors[index]))
+            index += 1
+    with project.session() as session:
+        store.store(session, key, rows)

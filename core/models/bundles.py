@@ -1,0 +1,233 @@
+"""Model bundles: one safetensors file a user can copy, holding the head (and, when fine-tuned, the backbone)
+plus JSON metadata (classes, backbone, preprocessing, metrics, versions) in the file's header.
+
+Loading reads tensors and JSON only: nothing is ever unpickled. Export turns a bundle into one network
+(backbone + head + softmax) as ONNX or TorchScript."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import atomic_path
+from core.models.backbones import BackboneSpec, Preprocessing, cache_dir, get_backbone, with_preprocessing
+from core.errors import DovecoteError
+from core.models.heads import HeadModel
+
+FORMAT = "dovecote-model"
+FORMAT_VERSION = 1
+SUFFIX = ".safetensors"
+_HEAD, _BACKBONE = "head.", "backbone."
+
+
+class BundleError(DovecoteError):
+    """A model file that cannot be used."""
+
+
+def app_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("dovecote")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class ModelBundle:
+    classes: list[str]
+    backbone: str
+    preprocessing: Preprocessing
+    head: HeadModel
+    # The feature extractor's state dict when it differs from the stock pretrained one (fine-tuned, or
+    # trained on a weights file): the bundle is then complete on its own.
+    backbone_state: dict[str, np.ndarray] | None = None
+    metadata: dict = field(default_factory=dict)  # metrics, created, app version, configs, run id...
+    path: Path | None = None
+
+    @property
+    def spec(self) -> BackboneSpec:
+        return with_preprocessing(get_backbone(self.backbone), self.preprocessing)
+
+    @property
+    def fine_tuned(self) -> bool:
+        return bool(self.metadata.get("fine_tuned"))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically (temporary file, then rename): a reader never sees half a model."""
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        tensors = {_HEAD + k: v for k, v in self.head.state_dict().items()}
+        for key, value in (self.backbone_state or {}).items():
+            tensors[_BACKBONE + key] = np.ascontiguousarray(value)
+        header = {**self.metadata, "format": FORMAT, "format_version": FORMAT_VERSION, "classes": self.classes,
+                  "backbone": self.backbone, "preprocessing": self.preprocessing.to_dict(),
+                  "includes_backbone": self.backbone_state is not None}
+        header.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        header.setdefault("app_version", app_version())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(path, lambda temp: save_file(tensors, str(temp), metadata={FORMAT: json.dumps(header)}))
+        self.metadata, self.path = header, path
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ModelBundle":
+        from safetensors import SafetensorError, safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise BundleError(f"{path} is not a model file. Give a .safetensors model or a project folder.")
+        try:
+            with safe_open(str(path), framework="numpy") as handle:
+                header = json.loads((handle.metadata() or {}).get(FORMAT, "null"))
+                if not isinstance(header, dict):
+                    raise BundleError(f"{path} is not a Dovecote model (a safetensors file without our metadata).")
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        except (SafetensorError, OSError, ValueError) as error:
+            raise BundleError(f"{path} is not a readable Dovecote model ({error}).") from None
+        if int(header.get("format_version", 0)) > FORMAT_VERSION:
+            raise BundleError(f"{path} was made by a newer Dovecote ({header.get('app_version')}); update to use it.")
+        try:
+            head = HeadModel({k[len(_HEAD):]: v for k, v in tensors.items() if k.startswith(_HEAD)})
+            backbone_state = {k[len(_BACKBONE):]: v for k, v in tensors.items() if k.startswith(_BACKBONE)}
+            bundle = cls(classes=[str(c) for c in header["classes"]], backbone=str(header["backbone"]),
+                         preprocessing=Preprocessing.from_dict(header["preprocessing"]), head=head,
+                         backbone_state=backbone_state or None, metadata=header, path=path)
+        except (KeyError, TypeError, ValueError) as error:
+            raise BundleError(f"{path} is a damaged Dovecote model ({error}).") from None
+        if head.n_classes != len(bundle.classes) or head.feature_dim != get_backbone(bundle.backbone).feature_dim:
+            raise BundleError(f"{path} is a damaged Dovecote model (its head does not match its classes or backbone).")
+        return bundle
+
+    def backbone_weights_file(self) -> Path | None:
+        """The bundled backbone as a weights file the embedder can load (cached by content), or None for
+        the stock pretrained weights."""
+        if self.backbone_state is None:
+            return None
+        from safetensors.numpy import save_file
+
+        digest = hashlib.sha256()
+        for key in sorted(self.backbone_state):
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(self.backbone_state[key]).tobytes())
+        path = cache_dir() / "bundle-backbones" / f"{self.backbone}-{digest.hexdigest()[:24]}{SUFFIX}"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            state = {k: np.ascontiguousarray(v) for k, v in self.backbone_state.items()}
+            _write(path, lambda temp: save_file(state, str(temp)))
+        return path
+
+    def predictor(self, device: str = "auto") -> "Predictor":
+        return Predictor(self, device)
+
+    def classifier_module(self):
+        """The whole classifier in torch: preprocessed images [N, 3, S, S] -> probabilities [N, C]."""
+        import torch
+
+        from core.models.backbones import build_feature_extractor
+
+        extractor = build_feature_extractor(self.spec, self.backbone_weights_file(), pretrained=True)
+        return torch.nn.Sequential(extractor, self.head.to_module(), torch.nn.Softmax(dim=1)).eval()
+
+
+class Predictor:
+    """Probabilities for preprocessed batches: the (stock or bundled) backbone through the features
+    engineer's Embedder (ONNX Runtime on the CPU, torch on a GPU), then the head in numpy."""
+
+    def __init__(self, bundle: ModelBundle, device: str = "auto"):
+        from core.features.cache import Embedder
+
+        self.bundle = bundle
+        self.classes = list(bundle.classes)
+        self._embedder = Embedder(bundle.spec, device, bundle.backbone_weights_file())
+        self.device = self._embedder.device
+
+    @property
+    def input_size(self) -> int:
+        return self.bundle.preprocessing.input_size
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        return self.bundle.head.predict_proba(self._embedder.embed(batch))
+
+
+def bundle_path(models_dir: Path, run_id: int) -> Path:
+    return models_dir / f"run-{run_id}{SUFFIX}"
+
+
+def load_model(path: str | os.PathLike, run_id: int | None = None, store: str | os.PathLike | None = None
+               ) -> ModelBundle:
+    """A model file, or a project folder's model: run `run_id`'s, else the latest finished run's."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return ModelBundle.load(path)
+    from core.project import STORE_NAME, Project
+    from core.storage import runs
+
+    store_dir = Path(store).expanduser() if store else path / STORE_NAME
+    if not path.is_dir() or not store_dir.is_dir():
+        raise BundleError(f"{path} is neither a model file nor a Dovecote project folder.")
+    with Project.open(path, store) as project, project.session() as session:
+        run = runs.get_run(session, run_id) if run_id is not None else runs.latest_model_run(session)
+        where = project.store_dir
+    if run is None:
+        raise BundleError(f"The project {path} has no trained model yet. Train one: dovecote train {path}")
+    if not run.model_path:
+        raise BundleError(f"Run {run.id} has no model (it {run.status} before one was saved). Choose another run.")
+    return ModelBundle.load(where / run.model_path)
+
+
+EXPORT_FORMATS = ("onnx", "torchscript")
+
+
+def export_model(bundle: ModelBundle, fmt: str, out: str | os.PathLike) -> Path:
+    """Write the whole classifier as one network taking preprocessed images [N, 3, S, S] and returning
+    probabilities [N, C]; the classes and preprocessing travel inside the file's metadata."""
+    import warnings
+
+    import torch
+
+    if fmt not in EXPORT_FORMATS:
+        raise BundleError(f"Unknown export format {fmt!r}; choose {' or '.join(EXPORT_FORMATS)}.")
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    module = bundle.classifier_module()
+    size = bundle.preprocessing.input_size
+    example = torch.zeros(1, 3, size, size)
+    info = json.dumps({"classes": bundle.classes, "backbone": bundle.backbone,
+                       "preprocessing": bundle.preprocessing.to_dict(), "input": "images [N, 3, S, S], normalised",
+                       "output": "probabilities [N, C] in the order of classes", "app_version": app_version(),
+                       "metrics": bundle.metadata.get("metrics", {})})
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notices mean nothing to a user
+        if fmt == "onnx":
+            _write(out, lambda temp: _write_onnx(module, example, temp, info))
+        else:
+            traced = torch.jit.trace(module, example)
+            _write(out, lambda temp: torch.jit.save(traced, str(temp), _extra_files={"dovecote.json": info}))
+    return out
+
+
+def _write_onnx(module, example, temp: Path, info: str) -> None:
+    import onnx
+    import torch
+
+    torch.onnx.export(module, (example,), str(temp), dynamo=False, input_names=["images"],
+                      output_names=["probabilities"], opset_version=17,
+                      dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}})
+    model = onnx.load(str(temp))
+    model.metadata_props.add(key="dovecote", value=info)
+    onnx.save(model, str(temp))
+
+
+def _write(path: Path, write) -> None:
+    """Models are written in one step and synced: a crash leaves the old file or the new one."""
+    with atomic_path(path, durable=True) as temp:
+        write(temp)

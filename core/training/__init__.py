@@ -1,0 +1,2 @@
+"""Training runs as generators of events: the quick head on cached embeddings, fine-tuning, the run itself.
+May import core.models, core.features, core.storage, core.images, core.events, core.errors."""

@@ -1,0 +1,320 @@
+"""Training runs as generators of events: embeddings (cached), a head on them, then optional fine-tuning.
+
+A run is stored from its start (status "running", its config, seed, device), gets a row per epoch, and
+ends "finished", "cancelled" (the consumer closed the generator or pressed Ctrl+C: the best model so far is
+kept), or "failed". Same seed, same data, same CPU: same metrics."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from core.models.backbones import DEFAULT_BACKBONE, fit_to_images, get_backbone, with_preprocessing
+from core.models.bundles import ModelBundle, bundle_path
+from core.errors import DovecoteError, InvalidRequest
+from core.events import Notice, Progress
+from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
+from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
+from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
+from core.storage import catalog, labels, runs
+
+__all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
+           "TrainConfig", "train"]
+
+# Fewer images than this in a class cannot be split into training and validation images meaningfully.
+MIN_IMAGES_PER_CLASS = 5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    backbone: str = DEFAULT_BACKBONE
+    head: HeadConfig = field(default_factory=HeadConfig)
+    fine_tune: FineTuneConfig | None = None  # None: quick training (the head alone)
+    val_fraction: float = 0.2  # stratified, seeded; 0 trains on everything without early stopping
+    seed: int = 0
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    views: tuple[int, ...] = (0,)  # cached embedding views used as training samples (0: the plain image)
+    weights_path: str | None = None  # backbone weights from a file instead of the pretrained ones
+    # Network input size for both phases (so the head trained first suits the network fine-tuned after it).
+    # None: the backbone's own for quick training; with fine-tuning, smaller for small images.
+    input_size: int | None = None
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["views"] = list(self.views)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        fine = data.get("fine_tune")
+        return cls(backbone=data.get("backbone", DEFAULT_BACKBONE), head=HeadConfig.from_dict(data.get("head", {})),
+                   fine_tune=FineTuneConfig.from_dict(fine) if fine is not None else None,
+                   val_fraction=float(data.get("val_fraction", 0.2)), seed=int(data.get("seed", 0)),
+                   device=data.get("device", "auto"), views=tuple(data.get("views", (0,))),
+                   weights_path=data.get("weights_path"), input_size=data.get("input_size"))
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    classes: tuple[str, ...]
+    images: int  # labelled images (some may turn out unreadable)
+    device: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: int
+    status: str
+    metrics: dict
+    model_path: Path | None
+
+
+def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
+    """Train on the project's labelled images. Yields RunStarted, Progress, Notice, EpochEnded, then
+    RunFinished. Refuses (DovecoteError, before a run is stored) with fewer than 2 classes or a class
+    with fewer than MIN_IMAGES_PER_CLASS images."""
+    spec = get_backbone(config.backbone)
+    if not 0.0 <= config.val_fraction <= 0.5:
+        raise InvalidRequest("The validation fraction must be between 0 and 0.5 (e.g. 0.2 for 20%).")
+    device = resolve_device(config.device)
+    classes, images, y = _training_set(project)
+    spec = _input_for(spec, images, config)
+    with project.session() as session:
+        run_id = runs.start_run(session, spec.name, config.to_dict(), config.seed, device)
+    run = _Run(project, run_id, config, classes, spec)
+    status, error = "failed", None
+    try:
+        yield RunStarted(run_id, tuple(classes), len(images), device)
+        yield from _execute(run, spec, device, images, y)
+        status = "finished"
+    except (GeneratorExit, KeyboardInterrupt):
+        status = "cancelled"
+        raise
+    except DovecoteError as failure:
+        error = str(failure)
+        raise
+    except Exception as failure:
+        error = f"{type(failure).__name__}: {failure}"
+        raise
+    finally:
+        run.close(status, error)
+    # Out-of-fold predictions for every labelled image (core/run_evaluation.py), what evaluate, the report and
+    # the review views show. Closing the generator here keeps the run finished; they are then made on first use.
+    from core.evaluation.run_evaluation import evaluate_run  # imported here: scikit-learn takes a second or two to load
+
+    yield from evaluate_run(project, run_id)
+    yield RunFinished(run_id, status, run.metrics, run.model_path)
+
+
+def _input_for(spec, images: list, config: TrainConfig):
+    """Quick training feeds the backbone its own input size (the best features, computed once and cached);
+    fine-tuning small images uses a smaller one, which keeps it affordable on a CPU."""
+    input_size = config.input_size
+    if input_size is None:
+        if config.fine_tune is None:
+            return spec
+        return fit_to_images(spec, [(image.width, image.height) for image in images])
+    if input_size < 32 or input_size % 32:
+        raise InvalidRequest("The input size must be a multiple of 32 pixels, at least 32 (e.g. 96 or 224).")
+    prep = spec.preprocessing
+    return with_preprocessing(spec, dataclasses.replace(prep, input_size=input_size,
+                                                        resize=round(input_size * prep.resize / prep.input_size)))
+
+
+def _training_set(project) -> tuple[list[str], list, np.ndarray]:
+    with project.session() as session:
+        live = labels.list_classes(session)
+        images = catalog.labelled_images(session)
+    counts = {c.id: 0 for c in live}
+    for image in images:
+        counts[image.class_id] = counts.get(image.class_id, 0) + 1
+    used = [c for c in live if counts[c.id] > 0]  # an empty class cannot be learned: left out
+    if len(used) < 2:
+        raise InvalidRequest(
+            f"Training needs labelled images in at least 2 classes; this project has {len(used)}. "
+            "Label some images of each class first.")
+    small = [f"{c.name!r} ({counts[c.id]})" for c in used if counts[c.id] < MIN_IMAGES_PER_CLASS]
+    if small:
+        raise InvalidRequest(
+            f"Each class needs at least {MIN_IMAGES_PER_CLASS} labelled images; too few in {', '.join(small)}. "
+            "Label more images of these classes, or merge or delete them.")
+    index = {c.id: i for i, c in enumerate(used)}
+    images = [image for image in images if image.class_id in index]
+    return [c.name for c in used], images, np.array([index[image.class_id] for image in images], np.int64)
+
+
+def _split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded train/validation indices: `fraction` of each class (at least one image, and at
+    least one left for training) goes to validation."""
+    everything = np.arange(len(y))
+    if fraction <= 0:
+        return everything, everything[:0]
+    rng = np.random.default_rng(seed)
+    val = []
+    for label in np.unique(y):
+        members = everything[y == label]
+        count = min(len(members) - 1, max(1, int(round(fraction * len(members)))))
+        val.extend(rng.permutation(members)[:count])
+    val = np.sort(np.asarray(val, np.int64))
+    return np.setdiff1d(everything, val), val
+
+
+def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Iterator[object]:
+    project, config = run.project, run.config
+    started = time.perf_counter()
+    ready = None
+    for event in ensure_embeddings(project, images, spec, device, views=config.views,
+                                   weights_path=config.weights_path):
+        if isinstance(event, EmbeddingsReady):
+            ready = event
+        else:
+            yield event
+    if ready.failed:
+        keep = [i for i, image in enumerate(images) if image.id not in ready.failed]
+        images, y = [images[i] for i in keep], y[keep]
+        yield Notice(f"{len(ready.failed)} image(s) could not be read and were left out of training.")
+        _check_counts(run.classes, y)
+    run.phase_done("embeddings", started)
+
+    started = time.perf_counter()
+    train_idx, val_idx = _split(y, config.val_fraction, config.seed)
+    hashes = [image.content_hash for image in images]
+    train_hashes = [hashes[i] for i in train_idx]
+    X_train = np.concatenate([load_embeddings(project, train_hashes, ready.model_key, view) for view in config.views])
+    y_train = np.tile(y[train_idx], len(config.views))
+    X_val = load_embeddings(project, [hashes[i] for i in val_idx], ready.model_key) if len(val_idx) else None
+    run.metrics.update(train_images=len(train_idx), val_images=len(val_idx),
+                       embeddings_device=ready.device or "cached")
+    trainer = run.head_trainer = HeadTrainer(X_train, y_train, len(run.classes), config.head, config.seed,
+                                             X_val, y[val_idx])
+    for event in trainer.epochs():
+        run.record(event)
+        yield event
+    run.metrics.update(head_best_epoch=trainer.best_epoch, head_epochs=trainer.epochs_run,
+                       head_val_loss=trainer.best_val_loss, head_val_acc=trainer.best_val_acc)
+    run.phase_done("head", started)
+    run.save_head()
+
+    if config.fine_tune is not None and config.fine_tune.epochs > 0:
+        started = time.perf_counter()
+        yield from _fine_tune(run, spec, device, images, y, train_idx, val_idx)
+        run.phase_done("fine-tune", started)
+
+
+def _fine_tune(run: "_Run", spec, device, images, y, train_idx, val_idx) -> Iterator[object]:
+    config, root = run.config, run.project.root
+    tuner = run.tuner = FineTuner(
+        spec, run.head_trainer.best_model(),
+        [(root / images[i].path, int(y[i])) for i in train_idx], [(root / images[i].path, int(y[i])) for i in val_idx],
+        len(run.classes), config.fine_tune, config.seed, device, config.weights_path,
+        dropout=config.head.dropout, class_weighting=config.head.class_weighting)
+    prep = spec.preprocessing
+    yield Notice(f"Fine-tuning at {prep.input_size}x{prep.input_size} pixels on {device}.")
+    for event in tuner.epochs():
+        if isinstance(event, EpochEnded):
+            run.record(event)
+            run.save_fine_tuned()
+        yield event
+    if not run.metrics.get("fine_tuned"):
+        yield Notice("Fine-tuning did not lower the validation loss below the head's; the head's model is kept.")
+
+
+def _check_counts(classes: list[str], y: np.ndarray) -> None:
+    counts = np.bincount(y, minlength=len(classes))
+    small = [f"{name!r} ({n})" for name, n in zip(classes, counts) if n < MIN_IMAGES_PER_CLASS]
+    if small:
+        raise InvalidRequest(
+            f"After leaving out unreadable images, too few remain in {', '.join(small)} "
+            f"(at least {MIN_IMAGES_PER_CLASS} per class). Replace or relabel them.")
+
+
+class _Run:
+    """The stored run and the best model so far, so that a cancel at any moment still saves it."""
+
+    def __init__(self, project, run_id: int, config: TrainConfig, classes: list[str], spec):
+        self.project, self.run_id, self.config, self.classes = project, run_id, config, classes
+        self.spec = spec  # the backbone as this run feeds it (with the fine-tuning input size, if any)
+        # The preprocessing the run's embeddings and model use (fine-tuning may pick a smaller input size).
+        self.metrics: dict = {"classes": list(classes), "phase_seconds": {}, "fine_tuned": False,
+                              "preprocessing": spec.preprocessing.to_dict()}
+        self.head_trainer: HeadTrainer | None = None
+        self.tuner: FineTuner | None = None
+        self.model_path: Path | None = None
+        self._epochs: list[EpochEnded] = []
+        self._saved: tuple[str, int] | None = None
+
+    def record(self, event: EpochEnded) -> None:
+        """Buffered: head epochs take milliseconds, a durable commit each would dominate quick training."""
+        self._epochs.append(event)
+        if event.phase == FINE_TUNE_PHASE:
+            self._flush_epochs()
+
+    def phase_done(self, phase: str, started: float) -> None:
+        self.metrics["phase_seconds"][phase] = round(time.perf_counter() - started, 3)
+
+    def save_head(self) -> None:
+        spec, trainer = self.spec, self.head_trainer
+        if trainer is None or trainer.best_model() is None or self._saved == ("head", trainer.best_epoch):
+            return
+        self.metrics.update(model="head", val_loss=trainer.best_val_loss, val_acc=trainer.best_val_acc,
+                            best_epoch=trainer.best_epoch)
+        self._write(spec.name, spec.preprocessing, trainer.best_model(), self._custom_backbone(spec), False)
+        self._saved = ("head", trainer.best_epoch)
+
+    def save_fine_tuned(self) -> None:
+        """After a fine-tuning epoch: write its weights if they are the best of the run."""
+        spec, prep = self.spec, self.spec.preprocessing
+        tuner, head_loss = self.tuner, self.metrics.get("head_val_loss")
+        if tuner is None or tuner.best() is None or self._saved == (FINE_TUNE_PHASE, tuner.best_epoch):
+            return
+        if head_loss is not None and tuner.best_val_loss is not None and tuner.best_val_loss >= head_loss:
+            return
+        backbone, head = tuner.best()
+        self.metrics.update(model="fine-tuned", fine_tuned=True, val_loss=tuner.best_val_loss,
+                            val_acc=tuner.best_val_acc, best_epoch=tuner.best_epoch)
+        self._write(spec.name, prep, head, backbone, True)
+        self._saved = (FINE_TUNE_PHASE, tuner.best_epoch)
+
+    def _custom_backbone(self, spec) -> dict | None:
+        """A backbone loaded from a weights file travels inside the bundle (stock weights need not)."""
+        if self.config.weights_path is None:
+            return None
+        from core.models.backbones import build_feature_extractor
+
+        extractor = build_feature_extractor(spec, self.config.weights_path)
+        return {k: v.numpy() for k, v in extractor.state_dict().items()}
+
+    def _write(self, backbone: str, prep, head, backbone_state, fine_tuned: bool) -> None:
+        path = bundle_path(self.project.models_dir, self.run_id)
+        bundle = ModelBundle(list(self.classes), backbone, prep, head, backbone_state, metadata={
+            "run_id": self.run_id, "fine_tuned": fine_tuned, "metrics": self.metrics, "seed": self.config.seed,
+            "head_config": self.config.head.to_dict(), "train_config": self.config.to_dict()})
+        bundle.save(path)
+        self.model_path = path
+        with self.project.session() as session:
+            runs.update_run(session, self.run_id, model_path=path.relative_to(self.project.store_dir).as_posix(),
+                            metrics=self.metrics)
+
+    def _flush_epochs(self) -> None:
+        if not self._epochs:
+            return
+        with self.project.session() as session:
+            for e in self._epochs:
+                runs.add_epoch(session, self.run_id, e.phase, e.epoch, e.train_loss, e.train_acc, e.val_loss,
+                               e.val_acc, e.images_per_s, e.seconds)
+        self._epochs = []
+
+    def close(self, status: str, error: str | None) -> None:
+        """Store the outcome. A cancelled run first saves its best model so far (a cancel during the head
+        phase keeps the best head epoch; during fine-tuning the best is on disk already)."""
+        if status == "cancelled" and self._saved is None and self.head_trainer is not None:
+            self.save_head()
+        self._flush_epochs()
+        with self.project.session() as session:
+            runs.update_run(session, self.run_id, metrics=self.metrics)
+            runs.end_run(session, self.run_id, status, error)

@@ -1,0 +1,115 @@
+"""Labelling from the keyboard and the mouse: 1–9 give the selected images that class, 0 / Backspace clear
+it, a drop on a class labels the dragged images, and Undo / Redo walk the store's label history (so they
+work after a restart). After labelling, the selection can move on to the next unlabelled image."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from core.storage import gallery
+from desktop.gallery.view import GalleryView
+from desktop.widgets.icons import icon
+from desktop.project.context import HOTKEYS, ProjectContext
+from desktop.project.settings import AppSettings
+
+
+SHOW_STEP_MAX = 5_000
+
+
+class LabelActions:
+    def __init__(self, context: ProjectContext, grid: GalleryView, settings: AppSettings, parent: QWidget):
+        self._context = context
+        self._grid = grid
+        self._settings = settings
+        self.assign: list[QAction] = []
+        for number in range(1, HOTKEYS + 1):
+            action = QAction(f"Class {number}", parent)
+            action.setShortcut(QKeySequence(str(number)))
+            action.triggered.connect(lambda _checked=False, n=number: self.label_with_key(n))
+            self.assign.append(action)
+        self.clear = QAction(icon("label-clear"), "Clear Label", parent)
+        self.clear.setShortcuts([QKeySequence("0"), QKeySequence(Qt.Key.Key_Backspace)])
+        self.clear.setStatusTip("Remove the label of the selected images")
+        self.clear.triggered.connect(lambda: self.label_selection(None))
+        self.undo = QAction(icon("undo"), "Undo", parent)
+        self.undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo.triggered.connect(self.undo_last)
+        self.redo = QAction(icon("redo"), "Redo", parent)
+        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.redo.triggered.connect(self.redo_last)
+        self.advance = QAction("Go to Next Unlabelled Image After Labelling", parent)
+        self.advance.setCheckable(True)
+        self.advance.setChecked(settings.advance_after_label())
+        self.advance.toggled.connect(settings.set_advance_after_label)
+        for action in self.assign + [self.clear]:
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            parent.addAction(action)  # shortcuts work with no menu open (text fields still get their keys)
+
+        context.history_step.connect(self._show_step)
+        context.classes_changed.connect(self._update)
+        context.history_changed.connect(self._update)
+        context.opened.connect(lambda _project: self._update())
+        context.closed.connect(self._update)
+        self._update()
+
+    # -- labelling -----------------------------------------------------------------------------------------
+    def label_with_key(self, number: int) -> None:
+        target = self._context.class_for_key(number)
+        if target is None:
+            have = len(self._context.classes)
+            self._context.message.emit(f"No class has the key {number} ({have} class(es); add one with New Class…).")
+            return
+        self.label_selection(target.id)
+
+    def label_selection(self, class_id: int | None) -> None:
+        ids = self._grid.selected_ids()
+        if not ids:
+            self._context.message.emit("Select images first (click, Shift/Ctrl+click, or drag a frame around them).")
+            return
+        self.label_images(ids, class_id, from_grid=True)
+
+    def label_images(self, ids: list[int], class_id: int | None, from_grid: bool = False) -> None:
+        """Label `ids`; when they were the grid's selection, move on to the next unlabelled image (setting)."""
+        following = self._next_unlabelled(ids) if from_grid and self.advance.isChecked() else None
+        then = (lambda: self._grid.select_ids([following], following)) if following is not None else None
+        self._context.set_labels(ids, class_id, then)
+
+    def _next_unlabelled(self, labelling: list[int]) -> int | None:
+        """The first unlabelled image after the selection in grid order (wrapping), not being labelled now."""
+        rows = self._grid.selected_rows()
+        if not rows:
+            return None
+        ids = self._grid.model().ids()
+        skip = set(labelling)
+        after = rows[-1] + 1
+        candidates = [i for i in ids[after:] + ids[:after] if i not in skip]
+        return self._context.read(gallery.first_unlabelled, candidates)
+
+    def menu_actions(self) -> list[QAction]:
+        """The number-key actions that have a class, for the Label menu."""
+        return self.assign[: min(HOTKEYS, len(self._context.classes))]
+
+    # -- history ------------------------------------------------------------------------------------------
+    def undo_last(self) -> None:
+        self._context.undo()
+
+    def redo_last(self) -> None:
+        self._context.redo()
+
+    def _show_step(self, step) -> None:
+        """Select the images an undo or redo changed, so the user sees what came back (up to a few
+        thousand: selecting 100,000 scattered images costs more than it shows)."""
+        if 0 < len(step.image_ids) <= SHOW_STEP_MAX:
+            self._grid.select_ids(step.image_ids)
+
+    def _update(self) -> None:
+        is_open = self._context.project is not None
+        for number, action in enumerate(self.assign, start=1):
+            target = self._context.class_for_key(number)
+            action.setText(f"Label as {target.name!r}" if target else f"Class {number}")
+            action.setEnabled(is_open)
+        self.clear.setEnabled(is_open)
+        idle = is_open and not self._context.busy
+        self.undo.setEnabled(idle and self._context.can_undo)
+        self.redo.setEnabled(idle and self._context.can_redo)

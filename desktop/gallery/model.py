@@ -1,0 +1,209 @@
+"""The grid's model: a thin adapter over the ids a GalleryQuery selects. The id list is fetched whole (cheap:
+ints); the few fields a thumbnail shows are fetched a page at a time when first painted, and kept in a
+bounded cache. Refreshes become row insertions/removals when they can, so scroll and selection stay put."""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from pathlib import PurePosixPath
+
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, Qt, Signal
+
+from core.storage import gallery
+from core.storage.gallery import GalleryQuery, ImageCard
+from desktop.project.context import ProjectContext
+from desktop.widgets.image_drag import IMAGE_IDS_MIME
+
+IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+CONTENT_HASH_ROLE = Qt.ItemDataRole.UserRole + 3
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 4  # "ok" or "unreadable"
+ERROR_ROLE = Qt.ItemDataRole.UserRole + 5  # why an unreadable image cannot be read
+CLASS_ID_ROLE = Qt.ItemDataRole.UserRole + 6
+CLASS_NAME_ROLE = Qt.ItemDataRole.UserRole + 7
+CLASS_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 8  # "#rrggbb" or None
+
+PAGE = 200
+MAX_CARDS = 20_000
+MAX_RANGES = 64  # more separate insertions/removals than this: a reset is cheaper
+
+
+class GalleryModel(QAbstractListModel):
+    # Any row's data may have changed: views repaint what they show. (dataChanged over 100,000 rows makes
+    # an icon-mode QListView visit every item.)
+    cards_reset = Signal()
+
+    def __init__(self, context: ProjectContext, parent: QObject | None = None):
+        super().__init__(parent)
+        self._context = context
+        self._query = GalleryQuery()
+        self._ids: list[int] = []
+        self._rows: dict[int, int] | None = None  # id → row, built when first needed
+        self._cards: OrderedDict[int, ImageCard] = OrderedDict()
+        context.opened.connect(lambda _project: self.refresh(reset=True))
+        context.closed.connect(self._clear)
+        context.images_changed.connect(self._on_images_changed)
+        context.labels_changed.connect(self._on_labels_changed)
+
+    # -- what is shown ----------------------------------------------------------------------------------
+    @property
+    def query(self) -> GalleryQuery:
+        return self._query
+
+    def set_query(self, query: GalleryQuery) -> None:
+        if query != self._query:
+            self._query = query
+            self.refresh(reset=True)
+
+    def refresh(self, reset: bool = False) -> None:
+        """Re-read which images the query selects."""
+        project = self._context.project
+        new_ids = self._context.read(gallery.image_ids, self._query) if project is not None else []
+        if reset or not self._apply_as_edits(new_ids):
+            self.beginResetModel()
+            self._ids, self._rows = new_ids, None
+            self._cards.clear()
+            self.endResetModel()
+
+    def image_id(self, row: int) -> int:
+        return self._ids[row]
+
+    def ids(self) -> list[int]:
+        return self._ids
+
+    def row_of(self, image_id: int) -> int | None:
+        if self._rows is None:
+            self._rows = {image_id: row for row, image_id in enumerate(self._ids)}
+        return self._rows.get(image_id)
+
+    def card(self, row: int) -> ImageCard | None:
+        image_id = self._ids[row]
+        card = self._cards.get(image_id)
+        if card is None:
+            self._fetch_page(row)
+            card = self._cards.get(image_id)
+        else:
+            self._cards.move_to_end(image_id)
+        return card
+
+    # -- Qt model interface ----------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._ids):
+            return None
+        if role == IMAGE_ID_ROLE:
+            return self._ids[index.row()]
+        card = self.card(index.row())
+        if card is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return PurePosixPath(card.path).name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{card.path}\nUnreadable: {card.error}" if card.status == "unreadable" else card.path
+        if role == PATH_ROLE:
+            return card.path
+        if role == CONTENT_HASH_ROLE:
+            return card.content_hash
+        if role == STATUS_ROLE:
+            return card.status
+        if role == ERROR_ROLE:
+            return card.error
+        if role == CLASS_ID_ROLE:
+            return card.class_id
+        label = self._context.class_by_id(card.class_id)
+        if role == CLASS_NAME_ROLE:
+            return label.name if label else None
+        if role == CLASS_COLOUR_ROLE:
+            return label.colour if label else None
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    def mimeTypes(self) -> list[str]:
+        return [IMAGE_IDS_MIME]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
+        mime = QMimeData()
+        ids = sorted({self._ids[i.row()] for i in indexes if i.isValid()})
+        mime.setData(IMAGE_IDS_MIME, json.dumps(ids).encode("ascii"))
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    # -- keeping up with the store ------------------------------------------------------------------------------
+    def _clear(self) -> None:
+        self.beginResetModel()
+        self._ids, self._rows = [], None
+        self._cards.clear()
+        self.endResetModel()
+
+    def _on_images_changed(self) -> None:
+        self._cards.clear()  # paths, statuses and labels may all have changed
+        self.refresh()
+        self.cards_reset.emit()
+
+    def _on_labels_changed(self, image_ids: list[int]) -> None:
+        many = len(image_ids) > PAGE
+        if many:
+            self._cards.clear()  # cheaper than finding thousands of ids; visible pages reload on paint
+        else:
+            for image_id in image_ids:
+                self._cards.pop(image_id, None)
+        if self._query.depends_on_labels:
+            self.refresh()
+        rows = [] if many else [r for r in (self.row_of(i) for i in image_ids) if r is not None]
+        if many:
+            self.cards_reset.emit()
+        elif rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+
+    def _fetch_page(self, row: int) -> None:
+        start = row - row % PAGE
+        wanted = [i for i in self._ids[start : start + PAGE] if i not in self._cards]
+        if self._context.project is None or not wanted:
+            return
+        self._cards.update(self._context.read(gallery.cards, wanted))
+        while len(self._cards) > MAX_CARDS:
+            self._cards.popitem(last=False)
+
+    def _apply_as_edits(self, new_ids: list[int]) -> bool:
+        """Turn old → new ids into row removals then insertions, when the kept rows keep their order."""
+        old_ids = self._ids
+        if new_ids == old_ids:
+            return True
+        new_set, old_set = set(new_ids), set(old_ids)
+        kept = [i for i in old_ids if i in new_set]
+        if kept != [i for i in new_ids if i in old_set]:
+            return False
+        removed = row_runs([row for row, i in enumerate(old_ids) if i not in new_set])
+        added = row_runs([row for row, i in enumerate(new_ids) if i not in old_set])
+        if len(removed) + len(added) > MAX_RANGES:
+            return False
+        for first, last in reversed(removed):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._ids[first : last + 1]
+            self._rows = None
+            self.endRemoveRows()
+        for first, last in added:  # ascending: each run lands where it is in new_ids
+            self.beginInsertRows(QModelIndex(), first, last)
+            self._ids[first:first] = new_ids[first : last + 1]
+            self._rows = None
+            self.endInsertRows()
+        return True
+
+
+def row_runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted rows → (first, last) of each consecutive run."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs

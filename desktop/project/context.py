@@ -1,0 +1,229 @@
+"""The open project, shared by every panel: it performs the user's store actions (one session each,
+committed before anyone is told) and announces what changed, so views refresh from the store.
+Small changes are written at once; large ones (and undo/redo, whose size is not known beforehand) by the
+StoreWriter in the background, during which further changes are refused with a note."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import DovecoteError
+from core.project import Project
+from core.storage import gallery, labels
+from core.storage.labels import ClassInfo
+from desktop.project.store_writer import StoreWriter
+
+T = TypeVar("T")
+HOTKEYS = 9  # classes 1..9 have a number key
+BACKGROUND_AT = 2_000  # label changes of this many images are written in the background
+
+
+class ProjectContext(QObject):
+    opened = Signal(object)  # the Project
+    closed = Signal()
+    images_changed = Signal()  # images added, changed or gone (an import landed)
+    labels_changed = Signal(list)  # ids of images whose label changed
+    classes_changed = Signal()  # names, colours, order or counts
+    history_changed = Signal()  # what undo / redo would do, or whether a change is being written
+    history_step = Signal(object)  # an undo or redo was stored: its labels.UndoStep
+    failed = Signal(str)  # a store action failed: a message for the user
+    message = Signal(str)  # a short note for the status bar
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project: Project | None = None
+        self._classes: list[ClassInfo] = []
+        self._by_id: dict[int, ClassInfo] = {}
+        self.can_undo = False
+        self.can_redo = False
+        self.writer = StoreWriter(self)
+        self.writer.failed.connect(self.failed)
+        self.writer.finished.connect(self._reload_history)
+
+    @property
+    def busy(self) -> bool:
+        """A background write is running: other changes wait for it."""
+        return self.writer.busy
+
+    # -- opening --------------------------------------------------------------------------------------
+    def open(self, folder: str | Path) -> Project:
+        """Open `folder` as the project (raises DovecoteError with a message for the user)."""
+        project = Project.open(folder)
+        project.mark_interrupted_runs()
+        self.close()
+        self.project = project
+        self._reload_classes()
+        self._reload_history()
+        self.opened.emit(project)
+        return project
+
+    def close(self) -> None:
+        if self.project is None:
+            return
+        self.project.close()
+        self.project = None
+        self._classes, self._by_id = [], {}
+        self.can_undo = self.can_redo = False
+        self.closed.emit()
+
+    # -- reading ----------------------------------------------------------------------------------------
+    @property
+    def classes(self) -> list[ClassInfo]:
+        return self._classes
+
+    def class_by_id(self, class_id: int | None) -> ClassInfo | None:
+        return self._by_id.get(class_id) if class_id is not None else None
+
+    def class_for_key(self, number: int) -> ClassInfo | None:
+        """The class with number key `number` (1-based, in sidebar order)."""
+        return self._classes[number - 1] if 1 <= number <= min(HOTKEYS, len(self._classes)) else None
+
+    def read(self, query: Callable[..., T], *args) -> T:
+        """Run a read-only store query in its own session."""
+        with self.project.session() as session:
+            return query(session, *args)
+
+    def counts(self) -> gallery.Counts:
+        return self.read(gallery.counts)
+
+    # -- changing -----------------------------------------------------------------------------------------
+    def set_labels(self, image_ids: list[int], class_id: int | None,
+                   then: Callable[[], None] | None = None) -> bool:
+        """Label the images (None clears). `then` runs once it is stored (or when they had that label
+        already). False when refused (no project, nothing selected, busy) or failed."""
+        if self.project is None or not image_ids or self._refuse_while_busy():
+            return False
+        label = self.class_by_id(class_id)
+        count = f"{len(image_ids):,} image{'s' if len(image_ids) != 1 else ''}"
+        note = f"Labelled {count} {label.name!r}" if label else f"Cleared the label of {count}"
+
+        def done(batch) -> None:
+            if batch is not None:
+                self._after_labels(image_ids)
+            self.message.emit(note)
+            if then is not None:
+                then()
+
+        if len(image_ids) >= BACKGROUND_AT:
+            self._in_background(f"Labelling {count}", "set_labels", (list(image_ids), class_id), done)
+            return True
+        ok, batch = self._act(lambda session: labels.set_labels(session, image_ids, class_id))
+        if ok:
+            done(batch)
+        return ok
+
+    def undo(self) -> None:
+        self._walk_history("Undid", "undo")
+
+    def redo(self) -> None:
+        self._walk_history("Redid", "redo")
+
+    def add_class(self, name: str) -> int | None:
+        ok, class_id = self._act(lambda s: labels.add_class(s, name))
+        if ok:
+            self._after_classes(f"Added class {name.strip()!r}")
+        return class_id
+
+    def rename_class(self, old: str, new: str) -> bool:
+        return self._class_action("rename_class", (old, new), f"Renaming {old!r}",
+                                  f"Renamed {old!r} to {new.strip()!r}")
+
+    def merge_classes(self, source: str, target: str) -> bool:
+        return self._class_action("merge_classes", (source, target), f"Merging {source!r}",
+                                  f"Merged {source!r} into {target!r}", self._count_of(source))
+
+    def delete_class(self, name: str) -> bool:
+        return self._class_action("delete_class", (name,), f"Deleting {name!r}", f"Deleted class {name!r}",
+                                  self._count_of(name))
+
+    def _count_of(self, name: str) -> int:
+        return next((c.count for c in self._classes if c.name == name), 0)
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _act(self, action: Callable[..., T]) -> tuple[bool, T | None]:
+        """One user action in one session, committed on return; an error becomes a message for the user."""
+        if self._refuse_while_busy():
+            return False, None
+        try:
+            with self.project.session() as session:
+                return True, action(session)
+        except DovecoteError as error:
+            self.failed.emit(str(error))
+            return False, None
+
+    def _refuse_while_busy(self) -> bool:
+        if self.busy:
+            self.message.emit("Still saving the previous change; try again in a moment.")
+        return self.busy
+
+    def _in_background(self, title: str, function: str, args: tuple, done: Callable[[object], None]) -> None:
+        """labels.<function>(session, *args) by the StoreWriter; done(result) if the project is still open."""
+        project = self.project
+        self.writer.write(project, title, f"core.storage.labels:{function}", args,
+                          lambda result: project is self.project and done(result))
+        self._reload_history()  # undo/redo are unavailable until it is stored
+
+    def _class_action(self, function: str, args: tuple, title: str, note: str, images: int = 0) -> bool:
+        def done(_result) -> None:
+            self._after_classes(note)
+            self.images_changed.emit()  # merges and deletes relabel images
+
+        if self.project is None or self._refuse_while_busy():
+            return False
+        if images >= BACKGROUND_AT:
+            self._in_background(title, function, args, done)
+            return True
+        ok, _ = self._act(lambda session: getattr(labels, function)(session, *args))
+        if ok:
+            done(None)
+        return ok
+
+    def _walk_history(self, verb: str, name: str) -> None:
+        """Undo or redo: at once when small, in the background when it relabels many images."""
+        if self.project is None or self._refuse_while_busy():
+            return
+
+        def done(result) -> None:
+            if result is None:
+                self.message.emit(f"Nothing to {name}.")
+                return
+            self._after_labels(result.image_ids)
+            self.message.emit(f"{verb}: {result.description}")
+            self.history_step.emit(result)
+
+        if self.read(gallery.history_step_size, name == "undo") >= BACKGROUND_AT:
+            self._in_background(f"{name.capitalize()}ing", name, (), done)
+            return
+        ok, result = self._act(getattr(labels, name))
+        if ok:
+            done(result)
+
+    def _after_labels(self, image_ids: list[int]) -> None:
+        self._reload_classes()
+        self._reload_history()
+        self.labels_changed.emit(list(image_ids))
+        self.classes_changed.emit()
+
+    def _after_classes(self, note: str) -> None:
+        self._reload_classes()
+        self._reload_history()
+        self.classes_changed.emit()
+        self.message.emit(note)
+
+    def _reload_classes(self) -> None:
+        self._classes = self.read(labels.list_classes)
+        self._by_id = {c.id: c for c in self._classes}
+
+    def _reload_history(self) -> None:
+        if self.project is not None:
+            self.can_undo = self.read(labels.can_undo)
+            self.can_redo = self.read(labels.can_redo)
+        self.history_changed.emit()
+
+    def refresh_classes(self) -> None:
+        """Re-read classes and counts (after an import landed)."""
+        if self.project is not None:
+            self._reload_classes()
+            self.classes_changed.emit()

@@ -1,0 +1,2 @@
+"""Small building blocks every view may use: icons, the theme, the thumbnail loader.
+Imports core and Qt only."""

@@ -1,0 +1,146 @@
+"""Thumbnails for the grid: an LRU cache of pixmaps on the GUI thread, fed by background threads.
+
+Requests are served newest first (what the user scrolled to last is what they look at), and old requests
+beyond a bound are dropped: a thumbnail scrolled past long ago is asked for again if it is painted again.
+Worker threads only build QImages (never QPixmaps, never widgets); the GUI thread turns them into pixmaps."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from core.images.decode import ImageError
+from core.images.thumbnails import THUMB_SIZE, ThumbnailCache
+
+MAX_PENDING = 600
+CACHE_BYTES = 160 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Request:
+    generation: int
+    image_id: int
+    content_hash: str
+    image_path: Path
+    side: int
+
+
+class ThumbnailLoader(QObject):
+    loaded = Signal(int)  # image id whose thumbnail (or failure) is now known
+    _delivered = Signal(int, int, object, int)  # generation, image id, QImage or reason, side
+
+    def __init__(self, threads: int = 2, parent: QObject | None = None):
+        super().__init__(parent)
+        self._cache: OrderedDict[int, tuple[QPixmap, int]] = OrderedDict()  # id → (pixmap, side asked)
+        self._bytes = 0
+        self._failed: dict[int, str] = {}
+        self._pending: OrderedDict[int, _Request] = OrderedDict()
+        self._wake = threading.Condition()
+        self._stop = False
+        self._generation = 0
+        self._root: Path | None = None
+        self._thumbs: ThumbnailCache | None = None
+        self._delivered.connect(self._store, Qt.ConnectionType.QueuedConnection)
+        self._threads = [threading.Thread(target=self._work, name=f"thumbnails-{i}", daemon=True)
+                         for i in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def set_project(self, root: Path | None, thumbnails_dir: Path | None) -> None:
+        """Forget everything (a project was opened or closed)."""
+        with self._wake:
+            self._generation += 1
+            self._pending.clear()
+            self._root = root
+            self._thumbs = ThumbnailCache(thumbnails_dir) if thumbnails_dir else None
+        self._cache.clear()
+        self._failed.clear()
+        self._bytes = 0
+
+    def pixmap(self, image_id: int, content_hash: str | None, path: str, side: int) -> QPixmap | None:
+        """The cached thumbnail (possibly of another size while the right one loads), or None.
+        Asks for a load when nothing of about `side` pixels is cached."""
+        side = min(side, THUMB_SIZE)  # the store keeps nothing larger
+        cached = self._cache.get(image_id)
+        if cached is not None:
+            self._cache.move_to_end(image_id)
+        if content_hash and image_id not in self._failed and (cached is None or cached[1] != side):
+            self._request(image_id, content_hash, path, side)
+        return cached[0] if cached is not None else None
+
+    def failure(self, image_id: int) -> str | None:
+        return self._failed.get(image_id)
+
+    def shutdown(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._pending.clear()
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    # -- GUI thread -------------------------------------------------------------------------------------
+    def _request(self, image_id: int, content_hash: str, path: str, side: int) -> None:
+        with self._wake:
+            if self._root is None:
+                return
+            self._pending[image_id] = _Request(self._generation, image_id, content_hash, self._root / path, side)
+            self._pending.move_to_end(image_id)
+            while len(self._pending) > MAX_PENDING:
+                self._pending.popitem(last=False)
+            self._wake.notify()
+
+    def _store(self, generation: int, image_id: int, result: object, side: int) -> None:
+        if generation != self._generation:
+            return
+        if isinstance(result, QImage):
+            old = self._cache.pop(image_id, None)
+            if old is not None:
+                self._bytes -= _size(old[0])
+            pixmap = QPixmap.fromImage(result)
+            self._cache[image_id] = (pixmap, side)
+            self._bytes += _size(pixmap)
+            while self._bytes > CACHE_BYTES and len(self._cache) > 1:
+                _, (evicted, _side) = self._cache.popitem(last=False)
+                self._bytes -= _size(evicted)
+        else:
+            self._failed[image_id] = str(result)
+        self.loaded.emit(image_id)
+
+    # -- worker threads -----------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._stop:
+                    self._wake.wait()
+                if self._stop:
+                    return
+                _, request = self._pending.popitem(last=True)
+                thumbs = self._thumbs
+            if thumbs is not None:
+                self._delivered.emit(request.generation, request.image_id, _load(thumbs, request), request.side)
+
+
+def _load(thumbs: ThumbnailCache, request: _Request) -> QImage | str:
+    """The thumbnail scaled to the requested side, or the reason it cannot be had."""
+    try:
+        path = thumbs.get_or_make(request.image_path, request.content_hash)
+    except ImageError as error:
+        return str(error)
+    except OSError as error:
+        return f"cannot read: {error.strerror or error}"
+    image = QImage(str(path))
+    if image.isNull():
+        return "the cached thumbnail cannot be read"
+    if max(image.width(), image.height()) > request.side:
+        image = image.scaled(QSize(request.side, request.side), Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+    return image
+
+
+def _size(pixmap: QPixmap) -> int:
+    return pixmap.width() * pixmap.height() * 4

@@ -1,0 +1,230 @@
+"""The main window. It only assembles the parts and connects them; each part lives in its own module.
+
+Extending it (training, evaluation, ...): `window.context` is the open project and its change signals;
+`add_view(title, widget)` adds a page beside the image grid, `add_panel(title, widget, area)` a dockable
+panel (with a toggle in View), `menu(title)` a menu, and `status.track(title, worker)` shows a
+background task's progress with a Cancel button."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+
+from core.storage.gallery import GalleryQuery
+from desktop.actions.class_actions import ClassActions
+from desktop.classes.sidebar import ClassSidebar
+from desktop.window.empty_state import EmptyState
+from desktop.gallery.filter_bar import FilterBar
+from desktop.window.folder_drop import FolderDrop
+from desktop.gallery.model import GalleryModel
+from desktop.gallery.view import GalleryView
+from desktop.widgets.icons import app_icon
+from desktop.project.import_controller import ImportController
+from desktop.actions.label_actions import LabelActions
+from desktop.window.menus import Menus
+from desktop.preview.pane import PreviewPane
+from desktop.project.context import ProjectContext
+from desktop.project.opener import ProjectOpener, show_error
+from desktop.project.settings import AppSettings
+from desktop.window.status_bar import MESSAGE_MS, StatusBar
+from desktop.widgets.thumbnail_loader import ThumbnailLoader
+
+APP_NAME = "Dovecote"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings | None = None):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(app_icon())
+        self.settings = settings or AppSettings()
+        self.context = ProjectContext(self)
+        self.thumbnails = ThumbnailLoader(parent=self)
+        self.model = GalleryModel(self.context, self)
+        self.grid = GalleryView(self.model, self.thumbnails)
+        self.filter_bar = FilterBar(self.context)
+        self.sidebar = ClassSidebar(self.context)
+        self.preview = PreviewPane(self.context, self.thumbnails)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.importer = ImportController(self.context, self)
+        self.opener = ProjectOpener(self.context, self.importer, self.settings, self)
+        self.label_actions = LabelActions(self.context, self.grid, self.settings, self)
+        self.class_actions = ClassActions(self.context, self.sidebar, self)
+        self.empty_state = EmptyState()
+        self.menus = Menus(self)
+
+        images_page = QWidget()
+        column = QVBoxLayout(images_page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.filter_bar)
+        column.addWidget(self.grid, 1)
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.setTabBarAutoHide(True)  # the tab bar appears once a second view is added
+        self.views.addTab(images_page, "Images")
+        self._dock_visibility: dict[QDockWidget, bool] = {}
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.empty_state)
+        self.pages.addWidget(self.views)
+        self.pages.setCurrentWidget(self.views)  # _restore() switches to the empty state, hiding the panels
+        self.setCentralWidget(self.pages)
+        self._docks = [self.add_panel("Classes", self.sidebar, Qt.DockWidgetArea.LeftDockWidgetArea),
+                       self.add_panel("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea)]
+        self.drop = FolderDrop(self)
+        self._connect()
+        self._restore()
+
+    # -- extension points -------------------------------------------------------------------------------
+    def add_view(self, title: str, widget: QWidget) -> int:
+        return self.views.addTab(widget, title)
+
+    def add_panel(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"panel-{title.lower().replace(' ', '-')}")  # saveState() needs names
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.menus.panels.addAction(dock.toggleViewAction())
+        return dock
+
+    def menu(self, title: str) -> QMenu:
+        """A menu of the menu bar (added before Help if it does not exist yet)."""
+        for action in self.menuBar().actions():
+            if action.menu() is not None and action.text().replace("&", "") == title.replace("&", ""):
+                return action.menu()
+        menu = QMenu(title, self)
+        self.menuBar().insertMenu(self.menus.help_menu.menuAction(), menu)
+        return menu
+
+    # -- wiring -------------------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        context, grid = self.context, self.grid
+        self.filter_bar.query_changed.connect(self.model.set_query)
+        self.filter_bar.zoom_changed.connect(self._zoom)
+        grid.selection_changed.connect(self._selection_changed)
+        self.sidebar.images_dropped.connect(lambda class_id, ids: self.label_actions.label_images(ids, class_id))
+        self.sidebar.class_activated.connect(lambda class_id: self.filter_bar.show_only("class", class_id))
+        self.empty_state.open_requested.connect(self.opener.choose)
+        self.empty_state.recent_requested.connect(self.opener.open)
+        self.opener.recent_changed.connect(self._show_recent)
+        self.drop.folder_dropped.connect(self.opener.open)
+        context.opened.connect(self._opened)
+        context.closed.connect(self._closed)
+        context.failed.connect(lambda message: show_error(self, "Not saved", message))
+        context.message.connect(lambda text: self.status.showMessage(text, MESSAGE_MS))
+        self._counts_timer = QTimer(self)  # one count per burst of change signals
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(0)
+        self._counts_timer.timeout.connect(self._update_counts)
+        for signal in (context.images_changed, context.labels_changed, context.classes_changed):
+            signal.connect(self._counts_timer.start)
+        self.importer.worker_started.connect(lambda worker: self.status.track("Importing", worker))
+        context.writer.started.connect(lambda title, worker: self.status.track(title, worker, cancellable=False))
+        self.importer.worker_started.connect(lambda _worker: self._update_placeholder())
+        self.importer.finished.connect(self._import_finished)
+        self.importer.failed.connect(lambda message: show_error(self, "Import stopped", message))
+        self.model.modelReset.connect(self._update_placeholder)
+        self.model.rowsInserted.connect(self._select_first_if_none)
+        self.model.modelReset.connect(self._select_first_if_none)
+
+    def _restore(self) -> None:
+        self.resize(1280, 800)
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks(self._docks, [230, 340], Qt.Orientation.Horizontal)
+        self.filter_bar.zoom.setValue(self.settings.thumbnail_size(self.grid.thumb_side))
+        self._show_recent(self.settings.recent_projects())
+        self._closed()
+
+    # -- reactions ------------------------------------------------------------------------------------------
+    def _opened(self, project) -> None:
+        self.setWindowTitle(f"{project.root.name} — {APP_NAME}")
+        self.setWindowFilePath(str(project.root))
+        self.thumbnails.set_project(project.root, project.thumbnails_dir)
+        self._show_workspace(True)
+        self.menus.update_enabled(True)
+        self._update_counts()
+        self.grid.setFocus()
+
+    def _closed(self) -> None:
+        if self.context.project is not None:
+            return
+        self.importer.cancel()
+        self.setWindowTitle(APP_NAME)
+        self.setWindowFilePath("")
+        self.thumbnails.set_project(None, None)
+        self._show_workspace(False)
+        self.menus.update_enabled(False)
+        self.status.show_counts(None)
+
+    def _show_workspace(self, show: bool) -> None:
+        """The empty state fills the window: panels are hidden until a folder is open, then come back as
+        the user left them."""
+        if show == (self.pages.currentWidget() is self.views):
+            return
+        if show:
+            for dock, visible in self._dock_visibility.items():
+                dock.setVisible(visible)
+        else:
+            self._dock_visibility = {dock: not dock.isHidden() for dock in self.findChildren(QDockWidget)}
+            for dock in self._dock_visibility:
+                dock.hide()
+        self.pages.setCurrentWidget(self.views if show else self.empty_state)
+
+    def _show_recent(self, folders: list[str]) -> None:
+        self.menus.set_recent(folders)
+        self.empty_state.set_recent(folders)
+
+    def _update_counts(self, *_args) -> None:
+        if self.context.project is not None:
+            self.status.show_counts(self.context.counts())
+
+    def _selection_changed(self) -> None:
+        count = self.grid.selected_count()
+        self.status.show_selected(count)
+        self.preview.show_image(self.grid.current_id() if count else None, count)
+
+    def _select_first_if_none(self, *_args) -> None:
+        if self.model.rowCount() and not self.grid.selectionModel().hasSelection():
+            self.grid.select_row(0)
+
+    def _update_placeholder(self) -> None:
+        if self.importer.running:
+            text = "Looking for images…"
+        elif self.model.query != GalleryQuery(sort=self.model.query.sort, descending=self.model.query.descending):
+            text = "No images match. Choose “All images” or clear the search."
+        else:
+            text = "This folder has no images yet. Add some, then choose File → Rescan Folder."
+        self.grid.set_placeholder(text)
+
+    def _import_finished(self, summary) -> None:
+        self._update_placeholder()
+        if summary is None:
+            self.status.showMessage("Import stopped; the images found so far are kept.", MESSAGE_MS)
+            return
+        text = f"{summary.found:,} images: {summary.added:,} new, {summary.updated:,} changed"
+        if summary.missing:
+            text += f", {summary.missing:,} gone"
+        if summary.unreadable:
+            text += f", {summary.unreadable:,} unreadable (Show → Unreadable lists them)"
+        self.status.showMessage(text + ".", MESSAGE_MS * 2)
+
+    def _zoom(self, side: int) -> None:
+        self.grid.set_thumb_side(side)
+        self.settings.set_thumbnail_size(self.grid.thumb_side)
+
+    def closeEvent(self, event) -> None:
+        self._show_workspace(True)  # remember the panels as they are with a folder open
+        self.settings.set_window_state(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.importer.cancel()
+        self.importer.wait()
+        self.context.writer.wait()
+        self.preview.shutdown()
+        self.thumbnails.shutdown()
+        self.context.close()
+        super().closeEvent(event)

@@ -1,0 +1,142 @@
+"""The menu bar and the toolbar, with the platform's standard shortcuts. Panels added later show up in
+View (see MainWindow.add_panel); their own commands go in menus they add with MainWindow.menu()."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QToolBar
+
+from desktop.widgets import theme
+from desktop.widgets.icons import icon
+
+if TYPE_CHECKING:
+    from desktop.window.main_window import MainWindow
+
+
+class Menus:
+    def __init__(self, window: "MainWindow"):
+        self._window = window
+        w = window
+        self.open = _action(w, "&Open Folder…", QKeySequence.StandardKey.Open, w.opener.choose, "folder-open",
+                            "Open a folder of images as a project")
+        self.rescan = _action(w, "&Rescan Folder", QKeySequence.StandardKey.Refresh, w.opener.rescan, "rescan",
+                              "Look for new, changed and removed images")
+        self.close_project = _action(w, "&Close Folder", QKeySequence.StandardKey.Close, w.context.close)
+        self.quit = _action(w, "&Quit", QKeySequence.StandardKey.Quit, w.close)
+        self.quit.setMenuRole(QAction.MenuRole.QuitRole)
+        self.select_all = _action(w, "Select &All", QKeySequence.StandardKey.SelectAll, w.grid.selectAll,
+                                  "select-all")
+        self.find = _action(w, "&Find…", QKeySequence.StandardKey.Find, _focus(w.filter_bar.search))
+        self.zoom_in = _action(w, "&Larger Thumbnails", QKeySequence.StandardKey.ZoomIn,
+                               lambda: w.filter_bar.zoom.setValue(w.filter_bar.zoom.value() + 32))
+        self.zoom_out = _action(w, "&Smaller Thumbnails", QKeySequence.StandardKey.ZoomOut,
+                                lambda: w.filter_bar.zoom.setValue(w.filter_bar.zoom.value() - 32))
+        self.about = _action(w, "&About Dovecote", None, self._show_about)
+        self.about.setMenuRole(QAction.MenuRole.AboutRole)
+
+        bar = w.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open)
+        self.recent = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(self.rescan)
+        file_menu.addSeparator()
+        file_menu.addAction(self.close_project)
+        file_menu.addAction(self.quit)
+
+        edit = bar.addMenu("&Edit")
+        labels = w.label_actions
+        edit.addActions([labels.undo, labels.redo])
+        edit.addSeparator()
+        edit.addActions([self.select_all, self.find])
+
+        self.label_menu = bar.addMenu("&Label")
+        self.label_menu.aboutToShow.connect(self._fill_label_menu)
+        self._fill_label_menu()
+
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.addActions([self.zoom_in, self.zoom_out])
+        self.view_menu.addSeparator()
+        self.view_menu.addActions([w.preview.fit_action, w.preview.actual_action])
+        self.view_menu.addSeparator()
+        self._add_theme_menu(self.view_menu.addMenu("&Theme"))
+        self.view_menu.addSeparator()
+        self.panels = self.view_menu  # panel toggles are appended here
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addAction(self.about)
+
+        toolbar = QToolBar("Main toolbar", w)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setMovable(False)
+        toolbar.addActions([self.open, self.rescan])
+        toolbar.addSeparator()
+        toolbar.addActions([labels.undo, labels.redo])
+        toolbar.addSeparator()
+        toolbar.addAction(w.class_actions.add)
+        w.addToolBar(toolbar)
+        self.toolbar = toolbar
+        for action in (self.find, self.zoom_in, self.zoom_out, self.select_all):
+            w.addAction(action)  # shortcuts also when the menu bar is hidden (macOS full screen)
+
+    def set_recent(self, folders: list[str]) -> None:
+        self.recent.clear()
+        for folder in folders:
+            action = self.recent.addAction(folder)
+            action.triggered.connect(lambda _checked=False, f=folder: self._window.opener.open(f))
+        self.recent.setEnabled(bool(folders))
+
+    def update_enabled(self, is_open: bool) -> None:
+        for action in (self.rescan, self.close_project, self.select_all, self.find, self.zoom_in, self.zoom_out):
+            action.setEnabled(is_open)
+
+    def _fill_label_menu(self) -> None:
+        menu, labels, classes = self.label_menu, self._window.label_actions, self._window.class_actions
+        menu.clear()
+        menu.addActions(labels.menu_actions())
+        menu.addAction(labels.clear)
+        menu.addSeparator()
+        menu.addActions(classes.all())
+        menu.addSeparator()
+        menu.addAction(labels.advance)
+
+    def _add_theme_menu(self, menu: QMenu) -> None:
+        group = QActionGroup(menu)
+        current = self._window.settings.theme()
+        for key, text in (("system", "Follow the System"), ("light", "Light"), ("dark", "Dark")):
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(key == current)
+            action.triggered.connect(lambda _checked=False, k=key: self._set_theme(k))
+            group.addAction(action)
+
+    def _set_theme(self, key: str) -> None:
+        self._window.settings.set_theme(key)
+        theme.apply_theme(QApplication.instance(), key)
+
+    def _show_about(self) -> None:
+        QMessageBox.about(self._window, "About Dovecote",
+                          "<b>Dovecote</b><br>Sort your images into classes and train a classifier on them, "
+                          "on your own computer.")
+
+
+def _action(parent, text: str, shortcut, slot, icon_name: str | None = None, tip: str = "") -> QAction:
+    action = QAction(text, parent)
+    if icon_name:
+        action.setIcon(icon(icon_name))
+    if shortcut is not None:
+        action.setShortcut(shortcut)
+    if tip:
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
+def _focus(line_edit):
+    def focus() -> None:
+        line_edit.setFocus()
+        line_edit.selectAll()
+    return focus
