@@ -1,0 +1,180 @@
+"""The one task runner: every background job of the window goes through TaskRunner.run().
+
+A job is a core generator function and its arguments. By default it runs in a child process (a thread
+would hold the interpreter lock for the many small Python steps of decoding, hashing and training, and the
+window would stutter; see child.py); `child=False` runs it in a thread, for work measured to be harmless.
+Its events come back to the GUI thread as queued signals: every event in order, except that Progress events
+are thinned to at most ~20 a second, the latest always delivered. Cancelling is cooperative (a flag checked
+between events; the generator is then closed and records its own state). Failures arrive as exception
+objects: a DovecoteError carries a message for the user, anything else is a bug whose traceback is logged."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Iterator
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+
+from core.events import Progress
+from desktop.tasks.child import ChildProcess
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress updates a second reach the window
+SHUTDOWN_S = 5.0  # closing the window: how long running jobs get to stop before their processes are ended
+
+
+class Task(QObject):
+    """One background job, owned by the runner until it is done. Connect before the event loop runs again."""
+
+    event = Signal(object)  # each event of the generator (Progress thinned, the latest always delivered)
+    succeeded = Signal()  # the generator ran to its end
+    cancelled = Signal()  # it stopped because cancel() was called
+    failed = Signal(object)  # the exception: DovecoteError for a message, anything else is a bug
+    done = Signal()  # after exactly one of succeeded / cancelled / failed
+
+    def __init__(self, title: str, function: Callable[..., Iterator[object]], args: tuple, child: bool,
+                 cancellable: bool):
+        super().__init__()
+        self.title = title
+        self.cancellable = cancellable
+        self.error: BaseException | None = None
+        self._function, self._args, self._child = function, args, child
+        self._cancel = threading.Event()
+        self._finished = threading.Event()
+        self._process: ChildProcess | None = None
+
+    @property
+    def cancelling(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def running(self) -> bool:
+        return not self._finished.is_set()
+
+    def cancel(self) -> None:
+        """Ask the job to stop after its current step; what it finished is kept."""
+        self._cancel.set()
+        if self._process is not None:
+            self._process.cancel()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the job has stopped (True) or `timeout_s` passed (False)."""
+        return self._finished.wait(timeout_s)
+
+    def terminate(self) -> None:
+        """End the job's child process now (window close after SHUTDOWN_S): only for jobs that did not stop
+        when asked. The store is transactional, so what was committed stays and nothing half-written does."""
+        if self._process is not None:
+            self._process.terminate()
+
+    # -- in the worker thread ---------------------------------------------------------------------------
+    def _events(self) -> Iterator[object]:
+        if self._child:
+            self._process = ChildProcess(self._function, self._args)
+            if self._cancel.is_set():
+                self._process.cancel()
+            return self._process.events(poll_s=PROGRESS_INTERVAL_S)
+        return self._function(*self._args)
+
+    def _run(self) -> None:
+        pending: Progress | None = None
+        last_progress = 0.0
+        outcome, error = self.succeeded, None
+        generator = None
+        try:
+            generator = self._events()
+            for event in generator:
+                if self._cancel.is_set():
+                    break
+                now = time.monotonic()
+                if isinstance(event, Progress) or event is None:  # None: a quiet poll of the child
+                    pending = event if event is not None else pending
+                    if pending is not None and now - last_progress >= PROGRESS_INTERVAL_S:
+                        self.event.emit(pending)
+                        pending, last_progress = None, now
+                    continue
+                if pending is not None:
+                    self.event.emit(pending)
+                    pending, last_progress = None, now
+                self.event.emit(event)
+            if self._cancel.is_set():
+                outcome = self.cancelled
+        except BaseException as exc:  # noqa: BLE001 - delivered to the GUI, which shows it
+            if self._cancel.is_set():
+                outcome = self.cancelled
+            else:
+                outcome, error = self.failed, exc
+                log.error("Task %r failed", self.title, exc_info=exc)
+        finally:
+            if generator is not None:
+                try:
+                    generator.close()  # a cancelled job records its state (the child does, for child jobs)
+                except BaseException as exc:  # noqa: BLE001
+                    log.error("Task %r failed while stopping", self.title, exc_info=exc)
+            if pending is not None and outcome is self.succeeded:
+                self.event.emit(pending)
+            self.error = error
+            self._finished.set()
+            if outcome is self.failed:
+                self.failed.emit(error)
+            else:
+                outcome.emit()
+            self.done.emit()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, task: Task):
+        super().__init__()
+        self.task = task
+
+    def run(self) -> None:
+        self.task._run()
+
+
+class TaskRunner(QObject):
+    """Starts jobs and keeps each one alive until it ends; on shutdown stops them all within SHUTDOWN_S."""
+
+    started = Signal(object)  # a Task, for progress displays
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(8)  # the threads mostly wait on child processes' pipes
+        self._tasks: set[Task] = set()
+
+    @property
+    def tasks(self) -> list[Task]:
+        return list(self._tasks)
+
+    def run(self, title: str, function: Callable[..., Iterator[object]], *args, child: bool = True,
+            cancellable: bool = True) -> Task:
+        """Run generator function `function(*args)` in the background. For child jobs (the default) the
+        function must be importable by name (a module-level function) and its arguments and events
+        picklable."""
+        task = Task(title, function, args, child, cancellable)
+        # Forgotten only after every slot of `done` has run (callers connect theirs after this).
+        task.done.connect(lambda: QTimer.singleShot(0, lambda: self._tasks.discard(task)))
+        self._tasks.add(task)
+        self.started.emit(task)
+        self._pool.start(_Runnable(task))
+        return task
+
+    def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_S) -> bool:
+        """Cancel every job and wait for them; a child that has not stopped by `timeout_s` is ended.
+        True when every job stopped by itself."""
+        self.cancel_all()
+        deadline = time.monotonic() + timeout_s
+        clean = True
+        for task in list(self._tasks):
+            if not task.wait(max(0.0, deadline - time.monotonic())):
+                log.warning("Task %r did not stop within %.0f s; ending it", task.title, timeout_s)
+                task.terminate()
+                clean = False
+        self._pool.waitForDone(int(timeout_s * 1000))
+        return clean
