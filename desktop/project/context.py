@@ -14,6 +14,7 @@ from core.project import Project
 from core.storage import gallery, labels
 from core.storage.labels import ClassInfo
 from desktop.project.store_writer import StoreWriter
+from desktop.tasks import TaskRunner
 
 T = TypeVar("T")
 HOTKEYS = 9  # classes 1..9 have a number key
@@ -28,6 +29,7 @@ class ProjectContext(QObject):
     classes_changed = Signal()  # names, colours, order or counts
     history_changed = Signal()  # what undo / redo would do, or whether a change is being written
     history_step = Signal(object)  # an undo or redo was stored: its labels.UndoStep
+    runs_changed = Signal()  # a training run started, ended, was renamed or deleted (here or elsewhere)
     failed = Signal(str)  # a store action failed: a message for the user
     message = Signal(str)  # a short note for the status bar
 
@@ -38,6 +40,7 @@ class ProjectContext(QObject):
         self._by_id: dict[int, ClassInfo] = {}
         self.can_undo = False
         self.can_redo = False
+        self.tasks = TaskRunner(self)  # every background job of this window goes through it
         self.writer = StoreWriter(self)
         self.writer.failed.connect(self.failed)
         self.writer.finished.connect(self._reload_history)

@@ -25,6 +25,7 @@ from desktop.preview.pane import PreviewPane
 from desktop.project.context import ProjectContext
 from desktop.project.opener import ProjectOpener, show_error
 from desktop.project.settings import AppSettings
+from desktop.project.training import TrainingService
 from desktop.window.status_bar import MESSAGE_MS, StatusBar
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
 
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.importer = ImportController(self.context, self)
+        self.training = TrainingService(self.context, self)  # one run at a time, for every view
         self.opener = ProjectOpener(self.context, self.importer, self.settings, self)
         self.label_actions = LabelActions(self.context, self.grid, self.settings, self)
         self.class_actions = ClassActions(self.context, self.sidebar, self)
