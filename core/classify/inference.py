@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +21,10 @@ from core.errors import DovecoteError, InvalidRequest, NotAFolder
 from core.events import Notice, Progress
 from core.images.decode import ImageError
 from core.models.preprocessing import load_preprocessed
-from core.classify.results_csv import OK, ResultsCsv
-from core.importing.scanning import walk_images
-from core.classify.sorting import UNSURE, MoveJournal, Sorter
+from core.classify.results_csv import OK, ResultsCsv, partial_path
+from core.storage.paths import escaped, shown
+from core.importing.walk import walk_images
+from core.classify.sorting import UNSURE, MoveJournal, Sorter, check_journal_path, default_destination
 
 DEFAULT_OUTPUT = "dovecote-predictions.csv"
 SORT_MODES = ("copy", "move")
@@ -71,6 +72,7 @@ class ClassifySummary:
     output: Path | None = None
     into: Path | None = None
     journal: Path | None = None
+    skipped: Counter = field(default_factory=Counter)  # reason -> entries left out (see core.importing.walk)
 
     @property
     def images_per_s(self) -> float:
@@ -102,11 +104,13 @@ def resolve_request(request: ClassifyRequest) -> ClassifyRequest:
             raise InvalidRequest("--sort needs --into DIR: the folder that gets a subfolder per class.")
         into = Path(request.into).expanduser().resolve()
         if into == target:
-            raise InvalidRequest(f"--into must be a folder of its own, not {into}; e.g. {target / 'sorted'}.")
+            raise InvalidRequest(f"--into must be a folder of its own, not {into}; e.g. {default_destination(target)}.")
         if into.exists() and not into.is_dir():
             raise NotAFolder(f"{into} is a file; --into needs a folder (it is created if missing).")
         if request.sort == "move":
             journal = Path(request.journal).expanduser().resolve() if request.journal else None
+            if journal is not None:
+                check_journal_path(journal)
     elif request.into is not None:
         raise InvalidRequest("--into needs --sort copy or --sort move.")
     ResultsCsv.check(output, request.overwrite, request.resume)
@@ -129,14 +133,16 @@ def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
         bundle = load_model(request.model, request.run_id)
     predictor = bundle.predictor(request.device)
     classes = list(bundle.classes)
-    skip = {request.into} if request.into else set()
+    # Never read what a run writes: the destination, the results and (through its marker) an earlier destination.
+    skip = {request.output, partial_path(request.output)} | ({request.into} if request.into else set())
 
     results = ResultsCsv(request.output, classes, request.overwrite, request.resume)
     sorter = journal = decoded = None
     try:
-        total = 0
-        for seen, (rel, _) in enumerate(walk_images(request.target, skip), start=1):
-            total += rel not in results.done
+        total, skipped = 0, Counter()
+        walked = walk_images(request.target, skip, skip_sorted=True, skipped=skipped)
+        for seen, (rel, _) in enumerate(walked, start=1):
+            total += escaped(rel) not in results.done
             if seen % 1000 == 0:
                 yield Progress("Looking for images", seen, None)
         if request.sort == "move":
@@ -145,12 +151,13 @@ def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
         if request.sort:
             sorter = Sorter(request.into, classes, request.sort == "move", journal)
         summary = _summary_from(results, classes, request)
+        summary.skipped = skipped
         summary.journal = journal.path if journal else None
         yield ClassifyStarted(tuple(classes), total, len(results.done), request.output, results.partial,
                               str(getattr(predictor, "device", request.device)), summary.journal)
         yield Progress(PHASE, 0, total)
         started = time.perf_counter()
-        todo = (rel for rel, _ in walk_images(request.target, skip) if rel not in results.done)
+        todo = (rel for rel, _ in walk_images(request.target, skip, skip_sorted=True) if escaped(rel) not in results.done)
         decoded = _decoded(request.target, todo, bundle.preprocessing, request.batch_size)
         for chunk in _batches(decoded, request.batch_size):
             notices = _classify_chunk(chunk, predictor, classes, request, results, sorter, summary)
@@ -187,9 +194,9 @@ def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sor
         if not isinstance(item, np.ndarray):
             summary.unreadable += 1
             if len(summary.unreadable_files) < _LISTED_UNREADABLE:
-                summary.unreadable_files.append((rel, item))
+                summary.unreadable_files.append((shown(rel), item))
             results.write(rel, item)
-            notices.append(Notice(f"{rel}: {item}"))
+            notices.append(Notice(f"{shown(rel)}: {item}"))
             continue
         probs = next(probabilities)
         best = int(np.argmax(probs))
@@ -200,7 +207,7 @@ def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sor
                 sorter.place(request.target / rel, None if unsure else classes[best])
             except OSError as error:
                 raise DovecoteError(
-                    f"Cannot {request.sort} {rel} into {request.into} ({error.strerror or error}). The results so "
+                    f"Cannot {request.sort} {shown(rel)} into {request.into} ({error.strerror or error}). The results so "
                     f"far are in {results.partial}; fix this, then run the same command with --resume.") from None
         if unsure:
             summary.unsure += 1

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from core.errors import DovecoteError
+from core.storage.paths import escaped
 
 FIXED_COLUMNS = ("path", "predicted", "confidence")
 STATUS = "status"
@@ -48,8 +49,7 @@ class ResultsCsv:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
             fresh = not self.partial.exists()
-            # surrogateescape: a file name that is not valid UTF-8 is written as its bytes, and read back the same
-            self._file = open(self.partial, "a", encoding="utf-8", errors="surrogateescape", newline="")
+            self._file = open(self.partial, "a", encoding="utf-8", newline="")
         except OSError as error:
             raise DovecoteError(f"Cannot write {self.partial} ({error.strerror}). Choose another place with "
                                 "--output FILE.") from None
@@ -76,6 +76,7 @@ class ResultsCsv:
         if not self.partial.exists():
             return
         _drop_torn_last_line(self.partial)
+        # surrogateescape: a CSV an older version wrote with raw bytes in a name still resumes
         with open(self.partial, encoding="utf-8", errors="surrogateescape", newline="") as handle:
             reader = csv.reader(handle)
             if next(reader, None) != self.columns:
@@ -85,7 +86,7 @@ class ResultsCsv:
             for row in reader:
                 if len(row) != len(self.columns):
                     continue
-                self.done.add(row[0])
+                self.done.add(escaped(row[0]))
                 self.previous[row[1] if row[status_at] == OK else "unreadable"] += 1
 
     def write(self, path: str, status: str, predicted: str = "", confidence: float | None = None,
@@ -93,7 +94,8 @@ class ResultsCsv:
         numbers = [f"{p:.6f}" for p in probabilities]
         if status != OK:
             numbers = [""] * (len(self.columns) - 4)
-        self._writer.writerow([path, predicted, "" if confidence is None else f"{confidence:.6f}", *numbers, status])
+        # valid UTF-8 whatever the name: bytes that are not UTF-8 are written as \xNN
+        self._writer.writerow([escaped(path), predicted, "" if confidence is None else f"{confidence:.6f}", *numbers, status])
 
     def flush(self) -> None:
         """Make the rows so far durable: a crash after this keeps them for --resume."""

@@ -13,6 +13,7 @@ from typing import Iterator
 
 from core.errors import DovecoteError
 from core.events import Progress
+from core.importing.walk import SORTED_MARKER
 
 UNSURE = "unsure"
 JOURNAL_KIND = "dovecote-moves"
@@ -104,14 +105,36 @@ def place_file(source: Path, folder: Path, move: bool, before_move=None) -> Path
             continue  # taken by someone else since the check: try the next number
 
 
+def check_journal_path(path: Path) -> None:
+    """Refuse, before any file moves, a journal path that names an existing file or a folder."""
+    if path.is_dir():
+        raise DovecoteError(f"{path} is a folder; --journal needs the name of a new file, e.g. "
+                            f"{path / 'moves.jsonl'}.")
+    if path.exists() or path.is_symlink():
+        raise _journal_exists(path)
+
+
+def _journal_exists(path: Path) -> DovecoteError:
+    return DovecoteError(f"The journal {path} exists already, and a journal is never overwritten (it may be "
+                         "the only way to undo an earlier move). Give a new file name with --journal, or leave "
+                         "--journal out to get a new journal beside the sorted images.")
+
+
 class MoveJournal:
     """JSON lines: a header, then one entry per folder created and per move, each on disk (fsync) before
     the change it describes, so that even a crash or power cut leaves a journal undo can follow."""
 
     def __init__(self, path: Path, root: Path, into: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "x", encoding="utf-8")  # "x": an existing journal is never replaced
+        check_journal_path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "x", encoding="utf-8")  # "x": an existing journal is never replaced
+        except FileExistsError:
+            raise _journal_exists(path) from None
+        except OSError as error:
+            raise DovecoteError(f"Cannot write the undo journal {path} ({error.strerror or error}). "
+                                "Give another place with --journal FILE.") from None
         self._write({"kind": JOURNAL_KIND, "version": 1, "root": str(root), "into": str(into),
                      "created": datetime.now().isoformat(timespec="seconds")})
 
@@ -135,12 +158,24 @@ class MoveJournal:
         self._file.close()
 
 
+def default_destination(target: Path) -> Path:
+    """Where to propose sorting `target`'s images: a folder beside it ("Photos sorted"), never inside it,
+    so that classifying the folder again does not read the copies."""
+    target = Path(target)
+    if target.parent == target:  # a drive root has nothing beside it: the marker keeps the copies out
+        return target / "sorted"
+    return target.parent / f"{target.name} sorted"
+
+
 class Sorter:
-    """Copies or moves each classified image into `into/<class folder>/`, creating folders on first use."""
+    """Copies or moves each classified image into `into/<class folder>/`, creating folders on first use.
+    `into` gets a hidden marker file, so that classifying a folder that holds it leaves it out."""
 
     def __init__(self, into: Path, classes: list[str], move: bool, journal: MoveJournal | None = None):
         if move and journal is None:
             raise ValueError("a move needs a journal")
+        into.mkdir(parents=True, exist_ok=True)
+        (into / SORTED_MARKER).touch()
         self.into = into
         self.move = move
         self.folders = class_folder_names(classes)

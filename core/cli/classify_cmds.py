@@ -12,6 +12,7 @@ from core.cli.output import follow, print_json
 from core.errors import InvalidRequest
 from core.classify.inference import SORT_MODES, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
 from core.classify.sorting import UNSURE, UndoFinished, undo_moves
+from core.importing.walk import describe_skipped
 
 
 def register(subparsers) -> None:
@@ -121,6 +122,7 @@ def cmd_classify(args) -> int:
                     "already_done": finished.already_done, "seconds": round(finished.seconds, 3),
                     "images_per_s": round(finished.images_per_s, 2), "into": finished.into,
                     "journal": finished.journal, "device": started.device if started else None,
+                    "skipped": dict(finished.skipped),
                     "unreadable_files": [{"path": p, "reason": r} for p, r in finished.unreadable_files]})
         return 0
     print(f"Classified {finished.classified} image(s) in {finished.seconds:.1f} s ({finished.images_per_s:.1f} images/s)"
@@ -131,6 +133,8 @@ def cmd_classify(args) -> int:
     for name, count in groups.items():
         if count or name in finished.counts:
             print(f"  {name:<{width}}  {count}")
+    if finished.skipped:
+        print(f"{describe_skipped(finished.skipped)}.")
     print(f"Results: {finished.output}")
     if finished.into:
         print(f"Images {'moved' if args.sort == 'move' else 'copied'} into {finished.into}")

@@ -9,6 +9,7 @@ from core.errors import InvalidRequest
 from core.project import Project
 from core.importing.scanning import ImportFinished, import_folder
 from core.storage import catalog, labels
+from core.storage.paths import shown
 
 
 def add_project_args(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,8 @@ def register(subparsers) -> None:
     add_project_args(p)
     p.add_argument("--labels-from-subfolders", action="store_true",
                    help="use each first-level subfolder's name as the class of the images in it")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also read images that links in the folder point to elsewhere (left out by default)")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     p.set_defaults(handler=cmd_import)
 
@@ -59,16 +62,22 @@ def register(subparsers) -> None:
 def cmd_import(args) -> int:
     with open_project(args) as project:
         summary = None
-        for event in follow(import_folder(project, args.labels_from_subfolders), quiet=args.json):
+        events = import_folder(project, args.labels_from_subfolders, args.follow_links)
+        for event in follow(events, quiet=args.json):
             if isinstance(event, ImportFinished):
                 summary = event.summary
     if args.json:
-        print_json(vars(summary) | {"unreadable_files": [{"path": p, "reason": r} for p, r in summary.unreadable_files]})
+        print_json(vars(summary) | {"skipped": dict(summary.skipped), "unreadable_files": [
+            {"path": shown(p), "reason": r} for p, r in summary.unreadable_files]})
     else:
         print(f"{summary.found} images found: {summary.added} new, {summary.updated} changed, "
               f"{summary.moved} moved, {summary.missing} missing, {summary.unreadable} unreadable.")
         if summary.labelled:
             print(f"{summary.labelled} labelled from their subfolder.")
+        if summary.skipped:
+            print(f"{summary.skipped_text()}.")
+        if args.follow_links:
+            print("Links to places outside the folder were followed (--follow-links).")
     return 0
 
 
@@ -79,7 +88,7 @@ def cmd_status(args) -> int:
         print_json({
             "images": s.images, "labelled": s.labelled, "unlabelled": s.unlabelled, "missing": s.missing,
             "classes": s.per_class,
-            "unreadable": [{"path": p, "reason": r} for p, r in s.unreadable],
+            "unreadable": [{"path": shown(p), "reason": r} for p, r in s.unreadable],
         })
         return 0
     print(f"{s.images} images: {s.labelled} labelled, {s.unlabelled} unlabelled"
@@ -92,7 +101,7 @@ def cmd_status(args) -> int:
     if s.unreadable:
         print(f"{len(s.unreadable)} unreadable:")
         for path, reason in s.unreadable:
-            print(f"  {path}: {reason}")
+            print(f"  {shown(path)}: {reason}")
     return 0
 
 

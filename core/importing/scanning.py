@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from core.events import Notice, Progress
-from core.images.decode import ImageError, examine, is_image_name, read_info
+from core.images.decode import ImageError, examine, read_info
+from core.images.thumbnails import ThumbnailCache
+from core.importing.walk import describe_skipped, walk_images
 from core.project import Project
 from core.storage import catalog, labels
-from core.images.thumbnails import ThumbnailCache
+from core.storage.paths import shown
 
 CHUNK = 64  # files examined and committed together: bounds memory and the work lost to a cancel
 WORKERS = min(8, (os.cpu_count() or 2) + 2)  # Pillow decodes and hashlib hashes without the GIL
@@ -31,6 +34,10 @@ class ImportSummary:
     unreadable: int = 0
     labelled: int = 0
     unreadable_files: list[tuple[str, str]] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)  # reason -> entries left out (hidden, FIFO, link loop...)
+
+    def skipped_text(self) -> str:
+        return describe_skipped(self.skipped)
 
 
 @dataclass(frozen=True)
@@ -47,36 +54,6 @@ class _Examined:
     width: int | None
     height: int | None
     error: str | None
-
-
-def walk_images(root: Path, skip: set[Path]) -> Iterator[tuple[str, os.stat_result]]:
-    """(relative POSIX path, stat) of every image below root. Skips hidden entries, the store and
-    symlink loops (a directory reached twice through links is walked once)."""
-    seen_dirs: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        try:
-            info = directory.stat()
-            key = (info.st_dev, info.st_ino)
-            if key in seen_dirs or directory.resolve() in skip:
-                continue
-            seen_dirs.add(key)
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
-            continue
-        subdirs = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir():
-                    subdirs.append(Path(entry.path))
-                elif entry.is_file() and is_image_name(entry.name):
-                    yield Path(entry.path).relative_to(root).as_posix(), entry.stat()
-            except OSError:
-                continue
-        stack.extend(reversed(subdirs))
 
 
 def content_hash(path: Path) -> str:
@@ -106,8 +83,10 @@ def _examine(root: Path, rel: str, stat: os.stat_result, thumbs: ThumbnailCache)
         return _Examined(rel, stat.st_size, stat.st_mtime, digest, None, None, f"cannot read: {error}")
 
 
-def import_folder(project: Project, labels_from_subfolders: bool = False) -> Iterator[object]:
+def import_folder(project: Project, labels_from_subfolders: bool = False, follow_links: bool = False
+                  ) -> Iterator[object]:
     """Import or rescan the project's folder. Yields Progress and Notice events, then ImportFinished.
+    Links to places outside the folder are followed only with `follow_links`.
     Closing the generator early (cancel) keeps everything committed so far."""
     root, summary = project.root, ImportSummary()
     thumbs = ThumbnailCache(project.thumbnails_dir)
@@ -116,7 +95,7 @@ def import_folder(project: Project, labels_from_subfolders: bool = False) -> Ite
 
     seen: set[str] = set()
     todo: list[tuple[str, os.stat_result]] = []
-    for rel, stat in walk_images(root, skip={project.store_dir}):
+    for rel, stat in walk_images(root, {project.store_dir}, follow_links=follow_links, skipped=summary.skipped):
         seen.add(rel)
         old = known.get(rel)
         if old is None or old.size != stat.st_size or old.mtime != stat.st_mtime or old.status == "missing":
@@ -140,7 +119,7 @@ def import_folder(project: Project, labels_from_subfolders: bool = False) -> Ite
             # Yield only after the commit: a slow consumer must not hold the store's write lock.
             for result in results:
                 if result.error:
-                    yield Notice(f"{result.path}: {result.error}")
+                    yield Notice(f"{shown(result.path)}: {result.error}")
             yield Progress("Reading images", start + len(chunk), len(todo), chunk[-1][0])
 
     with project.session() as session:
@@ -181,5 +160,6 @@ def _label_from_subfolders(session, new_ids: dict[str, int | None], summary: Imp
         if image_id is not None and "/" in rel:
             by_class.setdefault(rel.split("/", 1)[0], []).append(image_id)
     for name, ids in by_class.items():
-        labels.set_labels(session, ids, labels.ensure_class(session, name), source="imported")
+        # a folder name that is not UTF-8 names its class as a person reads it
+        labels.set_labels(session, ids, labels.ensure_class(session, shown(name)), source="imported")
         summary.labelled += len(ids)

@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.storage.paths import StoredPath
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -38,7 +40,8 @@ class Meta(Base):
 class ImageRow(Base):
     __tablename__ = "images"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(String, unique=True)  # relative to the root, POSIX separators
+    # relative to the root, POSIX separators; names that are not UTF-8 kept byte for byte (StoredPath)
+    path: Mapped[str] = mapped_column(StoredPath, unique=True)
     content_hash: Mapped[str | None] = mapped_column(String, index=True)
     size: Mapped[int] = mapped_column(Integer, default=0, index=True)  # indexed: the grid sorts by size
     mtime: Mapped[float] = mapped_column(Float, default=0.0, index=True)  # and by date

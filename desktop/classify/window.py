@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from core.events import Progress
 from core.classify.inference import DEFAULT_OUTPUT, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
 from core.classify.results_csv import partial_path
-from core.classify.sorting import UNSURE, UndoFinished, undo_moves
+from core.classify.sorting import UNSURE, UndoFinished, default_destination, undo_moves
 from desktop.classify.model_picker import ModelPicker
 from desktop.tasks.worker import GeneratorWorker, start
 
@@ -74,7 +74,7 @@ class ClassifyWindow(QWidget):
         self.sort_mode.addItem("Move images (can be undone)", "move")
         self.sort_mode.setCurrentIndex(1 if sort == "move" else 0)
         self.sort_box.setChecked(sort is not None)
-        self.into = into or self.target / "sorted"
+        self.into = into or default_destination(self.target)
         self.into_button = QPushButton()
         self.into_button.clicked.connect(self._choose_into)
         self._show_into()

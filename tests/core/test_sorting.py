@@ -3,6 +3,9 @@ import os
 
 import pytest
 
+from core.errors import DovecoteError
+from core.importing.walk import SORTED_MARKER
+
 from core.classify.sorting import (
     UNSURE,
     BadJournal,
@@ -77,7 +80,8 @@ def test_move_then_undo_puts_every_file_back(tmp_path):
     summary = list(undo_moves(journal_path))[-1].summary
     assert summary.restored == 3 and not summary.conflicts and not summary.missing
     assert [s.read_bytes() for s in sources] == [b"image a.jpg", b"image sub/b.jpg", b"image sub/a.jpg"]
-    assert sorted(p.name for p in into.iterdir()) == [journal_path.name]  # the class folders it made are gone
+    # the class folders it made are gone; the hidden marker stays, so the folder is still never classified
+    assert sorted(p.name for p in into.iterdir()) == [SORTED_MARKER, journal_path.name]
 
     again = list(undo_moves(journal_path))[-1]
     assert isinstance(again, UndoFinished) and again.summary.already_back == 3 and again.summary.restored == 0
@@ -124,7 +128,7 @@ def test_undo_rejects_files_that_are_not_journals(tmp_path):
 def test_an_existing_journal_is_never_replaced(tmp_path):
     path = tmp_path / "j.jsonl"
     path.write_text("precious")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(DovecoteError, match="exists already"):
         MoveJournal(path, tmp_path, tmp_path)
     assert path.read_text() == "precious"
 
