@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidRequest
@@ -49,12 +50,17 @@ def find_class(session: Session, name: str) -> ClassRow:
     return row
 
 
-def _check_name(session: Session, name: str) -> str:
+def _valid_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise InvalidRequest("A class name cannot be empty.")
     if len(name) > MAX_NAME or any(ord(ch) < 32 for ch in name):
         raise InvalidRequest(f"A class name must be one line of at most {MAX_NAME} characters.")
+    return name
+
+
+def _check_name(session: Session, name: str) -> str:
+    name = _valid_name(name)
     taken = session.scalar(select(ClassRow.id).where(ClassRow.name == name, ClassRow.deleted.is_(False)))
     if taken is not None:
         raise InvalidRequest(f"A class named {name!r} exists already.")
@@ -62,21 +68,41 @@ def _check_name(session: Session, name: str) -> str:
 
 
 def add_class(session: Session, name: str, colour: str | None = None, source: str = "manual") -> int:
-    name = _check_name(session, name)
+    class_id = _insert_class(session, _check_name(session, name), colour, source)
+    if class_id is None:  # another process made it between our check and our insert
+        raise InvalidRequest(f"A class named {name.strip()!r} exists already.")
+    return class_id
+
+
+def ensure_class(session: Session, name: str, source: str = "imported") -> int:
+    """The id of the live class `name`, created if there is none; safe when other processes do the same."""
+    row = _live_class(session, name.strip())
+    if row is not None:
+        return row.id
+    name = _valid_name(name)
+    class_id = _insert_class(session, name, None, source)
+    return class_id if class_id is not None else _live_class(session, name).id
+
+
+def _live_class(session: Session, name: str) -> ClassRow | None:
+    return session.scalar(select(ClassRow).where(ClassRow.name == name, ClassRow.deleted.is_(False)))
+
+
+def _insert_class(session: Session, name: str, colour: str | None, source: str) -> int | None:
+    """Insert a live class; None when one of that name exists already. The unique index on live names
+    decides, inside the write lock: a look first and an insert after would let two processes both insert."""
     live = list_classes(session)
     if colour is None:
         used = {c.colour for c in live}
         colour = next((c for c in PALETTE if c not in used), PALETTE[len(live) % len(PALETTE)])
-    row = ClassRow(name=name, colour=colour, position=max((c.position for c in live), default=-1) + 1)
-    session.add(row)
-    session.flush()
-    _new_batch(session, "class_add", source, {"class_id": row.id, "name": name})
-    return row.id
-
-
-def ensure_class(session: Session, name: str, source: str = "imported") -> int:
-    row = session.scalar(select(ClassRow).where(ClassRow.name == name.strip(), ClassRow.deleted.is_(False)))
-    return row.id if row else add_class(session, name, source=source)
+    position = max((c.position for c in live), default=-1) + 1
+    result = session.execute(insert(ClassRow).prefix_with("OR IGNORE").values(
+        name=name, colour=colour, position=position, deleted=False))
+    if result.rowcount == 0:
+        return None
+    class_id = result.inserted_primary_key[0]
+    _new_batch(session, "class_add", source, {"class_id": class_id, "name": name})
+    return class_id
 
 
 def rename_class(session: Session, old: str, new: str) -> None:
@@ -84,6 +110,16 @@ def rename_class(session: Session, old: str, new: str) -> None:
     new = _check_name(session, new)
     _new_batch(session, "class_rename", "manual", {"class_id": row.id, "old": row.name, "new": new})
     row.name = new
+    _flush_names(session, f"A class named {new!r} exists already.")
+
+
+def _flush_names(session: Session, message: str) -> None:
+    """Write pending class changes; a live name taken meanwhile (another process, or an undo that would
+    bring back a name in use) becomes a message, not a crash."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise InvalidRequest(message) from None
 
 
 def set_colour(session: Session, name: str, colour: str) -> None:
@@ -190,6 +226,8 @@ def _replay(session: Session, batch: ChangeBatch, undoing: bool) -> UndoStep:
              .where(LabelChange.batch_id == batch.id, LabelChange.image_id == ImageRow.id).scalar_subquery())
     session.execute(update(ImageRow).where(ImageRow.id.in_(in_batch)).values(class_id=value))
     _class_effect(session, batch, undoing)
+    _flush_names(session, f"Cannot {'undo' if undoing else 'redo'} '{describe(batch)}': a class of that name exists "
+                          "now. Rename or delete that class first.")
     batch.state, batch.undone_at = ("undone", utcnow()) if undoing else ("done", None)
     return UndoStep(batch.id, batch.kind, describe(batch), list(session.scalars(in_batch)))
 

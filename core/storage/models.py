@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,6 +59,8 @@ class ImageRow(Base):
 
 class ClassRow(Base):
     __tablename__ = "classes"
+    # One live class per name, so that two processes creating "cat" at once make one class, not two.
+    __table_args__ = (Index("ux_classes_live_name", "name", unique=True, sqlite_where=text("deleted = 0")),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String, index=True)
     colour: Mapped[str] = mapped_column(String)  # "#rrggbb"
