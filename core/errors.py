@@ -14,6 +14,18 @@ class StoreLocked(DovecoteError):
 
 
 class StoreCorrupt(DovecoteError):
+    """The store fails SQLite's integrity check (or is empty): only then is a backup the advice."""
+
+
+class StoreReadOnly(DovecoteError):
+    pass
+
+
+class StoreIOError(DovecoteError):
+    """A disk error, a full disk: the store may well be intact, and the message says whether it is."""
+
+
+class NotAProject(DovecoteError):
     pass
 
 

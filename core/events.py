@@ -8,8 +8,9 @@ from dataclasses import dataclass
 class Progress:
     phase: str  # what is being done, for a person: "Scanning", "Reading images", ...
     done: int
-    total: int | None  # None while unknown (e.g. still walking the folder)
+    total: int | None  # None while unknown (e.g. still walking the folder); None with done 0: not counted
     detail: str = ""
+    unit: str = "images"  # what done and total count, plural: "images", "files", "folds"
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.errors import DovecoteError, NotAFolder
-from core.storage.database import open_database, session_factory, translate_errors
+from core.errors import DovecoteError, NotAFolder, NotAProject
+from core.storage.database import DB_NAME, open_database, session_factory, translate_errors
 from core.storage.models import Meta, Run
 
 STORE_NAME = ".dovecote"
@@ -24,13 +25,19 @@ class Project:
         self._sessions = session_factory(self._engine)
 
     @classmethod
-    def open(cls, root: str | os.PathLike, store: str | os.PathLike | None = None) -> "Project":
-        """Open the project for `root`, creating its store on first use. `store` puts the store elsewhere
-        (for read-only folders)."""
+    def open(cls, root: str | os.PathLike, store: str | os.PathLike | None = None, create: bool = True
+             ) -> "Project":
+        """Open the project for `root`, creating its store on first use unless `create` is False (then a
+        folder without a store is refused with what to do). `store` puts the store elsewhere (for read-only
+        folders)."""
         root = Path(root).expanduser().resolve()
         if not root.is_dir():
             raise NotAFolder(f"{root} is not a folder. Give the folder that holds your images.")
         store_dir = Path(store).expanduser().resolve() if store else root / STORE_NAME
+        if not create and not (store_dir / DB_NAME).exists():
+            raise NotAProject(
+                f"{root} is not a Dovecote project yet: run 'dovecote import {shlex.quote(str(root))}"
+                + (f" --store {shlex.quote(str(store_dir))}" if store else "") + "' (or open it in the app).")
         try:
             store_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -263,8 +263,8 @@ def undo_moves(path: Path) -> Iterator[object]:
             except FileExistsError:
                 summary.conflicts.append((str(source), str(destination)))
         if done % 100 == 0:
-            yield Progress("Putting files back", done, len(moves))
-    yield Progress("Putting files back", len(moves), len(moves))
+            yield Progress("Putting files back", done, len(moves), unit="files")
+    yield Progress("Putting files back", len(moves), len(moves), unit="files")
     for entry in reversed([e for e in entries if e.get("op") == "mkdir"]):
         try:
             Path(entry["path"]).rmdir()  # only if empty: files someone put there since stay

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from core.cli.output import follow, print_json
-from core.cli.project_cmds import add_project_args, open_project
+from core.cli.project_cmds import add_project_args, default_output, open_project
 
 TOP_SUSPECTS = 20
 CORNER = "given \\ predicted"
@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("report", help="write a run's report (a model card) as one self-contained HTML file")
     add_project_args(p)
     _add_run_arg(p)
-    p.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write, e.g. report.html")
+    p.add_argument("--out", metavar="FILE", help="the HTML file to write (default: dovecote-report-run-N.html "
+                   "in FOLDER, or in the store with --store)")
     p.add_argument("--top", type=int, default=24, metavar="N", help="thumbnails of the N worst mistakes (default 24)")
     p.set_defaults(handler=cmd_report)
 
@@ -138,7 +139,8 @@ def cmd_report(args) -> int:
 
     with open_project(args) as project:
         run_id = _evaluated_run(project, args.run, quiet=False)
-        out = write_report(project, run_id, args.out, max(args.top, 0))
+        out = args.out or default_output(project, args, f"dovecote-report-run-{run_id}.html")
+        out = write_report(project, run_id, out, max(args.top, 0))
     print(f"Report for run {run_id} written to {out}")
     return 0
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
+import re
 import sys
 from typing import Callable, Sequence
 
@@ -23,7 +25,20 @@ GuiHandler = Callable[[argparse.Namespace], int]
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit status 2, as argparse does, with a hint
-        self.exit(2, f"dovecote: error: {message} (see 'dovecote --help')\n")
+        self.exit(2, f"dovecote: error: {_with_suggestion(message)} (see '{self.prog} --help')\n")
+
+
+def _with_suggestion(message: str) -> str:
+    """argparse's "invalid choice: 'trian' (choose from ...)" becomes "... Did you mean 'train'?"."""
+    match = re.search(r"invalid choice: '?([^'\s]*)'? \(choose from (.*)\)", message)
+    if match is None:
+        return message
+    given = match.group(1)
+    choices = [c.strip(" '\"") for c in match.group(2).split(",")]
+    close = difflib.get_close_matches(given, choices, n=1, cutoff=0.5)
+    what = "command" if message.startswith("argument COMMAND") else "choice"
+    text = f"{given!r} is not a {what}" + (f"; did you mean {close[0]!r}?" if close else "")
+    return text + f" (choose from {', '.join(choices)})"
 
 
 def build_parser() -> argparse.ArgumentParser:

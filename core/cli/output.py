@@ -1,9 +1,13 @@
-"""How commands talk: JSON for scripts, a progress bar and plain lines for people."""
+"""How commands talk: JSON for scripts, a progress bar and plain lines for people.
+
+On a terminal, progress is a bar that redraws itself. Piped to a file or another program, a redrawing bar
+is noise, so each phase is one line, written when the phase ends: "Reading images: 120 of 120 images, 3.4 s"."""
 from __future__ import annotations
 
 import json
 import sys
-from typing import Iterable, Iterator
+import time
+from typing import Iterable, Iterator, TextIO
 
 from tqdm import tqdm
 
@@ -15,30 +19,92 @@ def print_json(data) -> None:
     sys.stdout.write("\n")
 
 
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        return False
+
+
 def follow(events: Iterable[object], quiet: bool = False) -> Iterator[object]:
-    """Show Progress as a bar with rate and ETA and Notices as lines (on stderr); pass other events on."""
-    bar: tqdm | None = None
-    phase = None
+    """Show Progress (a bar, or a line per phase when stderr is not a terminal) and Notices as lines, on
+    stderr; pass other events on."""
+    display = (_Bar if is_terminal(sys.stderr) else PhaseLines)(sys.stderr)
     try:
         for event in events:
             if isinstance(event, Progress):
-                if quiet:
-                    continue
-                if bar is None or event.phase != phase:
-                    if bar is not None:
-                        bar.close()
-                    phase = event.phase
-                    bar = tqdm(total=event.total, desc=event.phase, unit="img", file=sys.stderr,
-                               dynamic_ncols=True, leave=True)
-                if event.total is not None and bar.total != event.total:
-                    bar.total = event.total
-                bar.n = event.done
-                bar.refresh()
+                if not quiet:
+                    display.show(event)
             elif isinstance(event, Notice):
                 if not quiet:
-                    (tqdm.write if bar else print)(f"  ! {event.message}", file=sys.stderr)
+                    display.note(f"  ! {event.message}")
             else:
                 yield event
     finally:
-        if bar is not None:
-            bar.close()
+        display.close()
+
+
+def counted(event: Progress) -> str:
+    """ "120 of 4,000 images", "120 images", or "" for a phase that counts nothing (loading a model)."""
+    if event.total is None:
+        return f"{event.done:,} {event.unit}" if event.done else ""
+    return f"{event.done:,} of {event.total:,} {event.unit}"
+
+
+class PhaseLines:
+    """One line per phase, when it ends (or when the run stops during it): no redraws."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.last: Progress | None = None
+        self.started = 0.0
+
+    def show(self, event: Progress) -> None:
+        if self.last is not None and event.phase != self.last.phase:
+            self._finish()
+        if self.last is None:
+            self.started = time.perf_counter()
+        self.last = event
+
+    def note(self, text: str) -> None:
+        print(text, file=self.stream)
+
+    def close(self) -> None:
+        if self.last is not None:
+            self._finish()
+
+    def _finish(self) -> None:
+        count = counted(self.last)
+        seconds = time.perf_counter() - self.started
+        print(f"{self.last.phase}: {count + ', ' if count else ''}{seconds:.1f} s", file=self.stream, flush=True)
+        self.last = None
+
+
+class _Bar:
+    """A tqdm bar per phase, in the phase's unit; a phase that counts nothing shows its name alone."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.bar: tqdm | None = None
+        self.phase: str | None = None
+
+    def show(self, event: Progress) -> None:
+        if self.bar is None or event.phase != self.phase:
+            self.close()
+            self.phase = event.phase
+            uncounted = event.total is None and event.done == 0
+            self.bar = tqdm(total=event.total, desc=event.phase, unit=f" {event.unit}", file=self.stream,
+                            dynamic_ncols=True, leave=True,
+                            bar_format="{desc}…" if uncounted else None)
+        if event.total is not None and self.bar.total != event.total:
+            self.bar.total = event.total
+        self.bar.n = event.done
+        self.bar.refresh()
+
+    def note(self, text: str) -> None:
+        (tqdm.write if self.bar else print)(text, file=self.stream)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

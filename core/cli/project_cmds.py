@@ -17,10 +17,17 @@ def add_project_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="DIR", help="keep the project store here instead of FOLDER/.dovecote")
 
 
-def open_project(args: argparse.Namespace) -> Project:
-    project = Project.open(args.folder, args.store)
+def open_project(args: argparse.Namespace, create: bool = False) -> Project:
+    """Only import makes a new project: any other command on a folder without one says to import it."""
+    project = Project.open(args.folder, args.store, create=create)
     project.mark_interrupted_runs()
     return project
+
+
+def default_output(project: Project, args: argparse.Namespace, name: str) -> Path:
+    """Where a command writes when --out is not given: the project folder, or the store when it was put
+    elsewhere (--store, for a folder that is read-only)."""
+    return (project.store_dir if args.store else project.root) / name
 
 
 def register(subparsers) -> None:
@@ -53,14 +60,15 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("label", help="set the class of images")
     add_project_args(p)
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--class", dest="class_name", metavar="NAME", help="the class (created if new)")
+    group.add_argument("--class", dest="class_name", metavar="NAME", help="the class (one that exists)")
     group.add_argument("--clear", action="store_true", help="remove the label")
+    p.add_argument("--create", action="store_true", help="with --class: create the class if there is none yet")
     p.add_argument("paths", nargs="+", metavar="PATH", help="images, relative to FOLDER or absolute")
     p.set_defaults(handler=cmd_label)
 
 
 def cmd_import(args) -> int:
-    with open_project(args) as project:
+    with open_project(args, create=True) as project:
         summary = None
         events = import_folder(project, args.labels_from_subfolders, args.follow_links)
         for event in follow(events, quiet=args.json):
@@ -139,11 +147,21 @@ def cmd_label(args) -> int:
         if unknown:
             raise InvalidRequest(
                 f"Not in the project: {', '.join(unknown)}. Run 'dovecote import' first if they are new.")
-        class_id = None if args.clear else labels.ensure_class(session, args.class_name, source="manual")
+        class_id = None if args.clear else _class_id(session, args.class_name, args.create)
         labels.set_labels(session, ids, class_id, source="manual")
     print(f"{'Cleared' if args.clear else 'Labelled'} {len(ids)} image(s)"
           + ("" if args.clear else f" as {args.class_name!r}") + ".")
     return 0
+
+
+def _class_id(session, name: str, create: bool) -> int:
+    """A typo must not become a class: a new name needs --create."""
+    if create:
+        return labels.ensure_class(session, name, source="manual")
+    try:
+        return labels.find_class(session, name).id
+    except InvalidRequest as error:
+        raise InvalidRequest(f"{error} To make a new class, add --create.") from None
 
 
 def _relative(root: Path, raw: str) -> str | None:

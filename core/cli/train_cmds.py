@@ -7,8 +7,8 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from core.models.backbones import DEFAULT_BACKBONE, list_backbones
-from core.cli.output import follow, print_json
-from core.cli.project_cmds import add_project_args, open_project
+from core.cli.output import follow, is_terminal, print_json
+from core.cli.project_cmds import add_project_args, default_output, open_project
 from core.errors import InvalidRequest
 
 
@@ -43,7 +43,8 @@ def register(subparsers) -> None:
     add_project_args(p)
     p.add_argument("--run", type=int, metavar="ID", help="the run whose model to export (default: the latest)")
     p.add_argument("--format", required=True, choices=("onnx", "torchscript"))
-    p.add_argument("--out", required=True, metavar="PATH", help="the file to write")
+    p.add_argument("--out", metavar="PATH", help="the file to write (default: dovecote-run-N.onnx or .pt in "
+                   "FOLDER, or in the store with --store)")
     p.set_defaults(handler=cmd_export)
 
 
@@ -91,34 +92,59 @@ def cmd_train(args) -> int:
 
 
 def _show_epochs(events, config, quiet: bool):
-    """The head's epochs as one bar (they take milliseconds), each fine-tuning epoch as a line."""
+    """The head's epochs as one bar (they take milliseconds), or one line when it ends if stderr is not a
+    terminal; each fine-tuning epoch as a line."""
     from core.models.heads import EpochEnded
 
-    bar = None
+    head = _HeadBar() if is_terminal(sys.stderr) else _HeadLine()
     try:
         for event in events:
             if isinstance(event, EpochEnded) and not quiet:
                 if event.phase == "head":
-                    if bar is None:
-                        bar = tqdm(total=config.head.max_epochs, desc="Training the head", unit="epoch",
-                                   file=sys.stderr, dynamic_ncols=True)
-                    bar.n = event.epoch
-                    if event.eta_s == 0:
-                        bar.total = event.epoch  # stopped early: the best weights are kept
-                    bar.set_postfix_str(_epoch_text(event), refresh=True)
+                    head.show(event, config.head.max_epochs)
                 else:
-                    if bar is not None:
-                        bar.close()
-                        bar = None
+                    head.close()
                     tqdm.write(f"Fine-tuning epoch {event.epoch}/{config.fine_tune.epochs}: {_epoch_text(event)}"
                                + (f", about {_duration(event.eta_s)} left" if event.eta_s else ""), file=sys.stderr)
-            elif bar is not None and not isinstance(event, EpochEnded):
-                bar.close()
-                bar = None
+            elif not isinstance(event, EpochEnded):
+                head.close()
             yield event
     finally:
-        if bar is not None:
-            bar.close()
+        head.close()
+
+
+class _HeadBar:
+    def __init__(self):
+        self.bar = None
+
+    def show(self, event, max_epochs: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=max_epochs, desc="Training the head", unit=" epochs", file=sys.stderr,
+                            dynamic_ncols=True)
+        self.bar.n = event.epoch
+        if event.eta_s == 0:
+            self.bar.total = event.epoch  # stopped early: the best weights are kept
+        self.bar.set_postfix_str(_epoch_text(event), refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _HeadLine:
+    """Not a terminal: the head's training as one line, with its last epoch, when it ends."""
+
+    def __init__(self):
+        self.last = None
+
+    def show(self, event, max_epochs: int) -> None:
+        self.last = event
+
+    def close(self) -> None:
+        if self.last is not None:
+            print(f"Training the head: {self.last.epoch} epochs, {_epoch_text(self.last)}", file=sys.stderr, flush=True)
+            self.last = None
 
 
 def _epoch_text(e) -> str:
@@ -193,10 +219,12 @@ def cmd_runs(args) -> int:
 def cmd_export(args) -> int:
     from core.models.bundles import export_model, load_model
 
-    with open_project(args):
+    with open_project(args) as project:
         pass  # marks crashed runs as interrupted and checks the folder before loading
     bundle = load_model(args.folder, args.run, args.store)
-    out = export_model(bundle, args.format, args.out)
+    suffix = ".onnx" if args.format == "onnx" else ".pt"
+    out = export_model(bundle, args.format,
+                       args.out or default_output(project, args, f"dovecote-run-{bundle.metadata.get('run_id')}{suffix}"))
     print(f"Exported run {bundle.metadata.get('run_id')} ({', '.join(bundle.classes)}) as {args.format}: {out}")
     print(f"Input: images [N, 3, {bundle.preprocessing.input_size}, {bundle.preprocessing.input_size}], "
           f"normalised with mean {list(bundle.preprocessing.mean)} and std {list(bundle.preprocessing.std)}; "

@@ -59,14 +59,14 @@ def out_of_fold(
     folds = fold_count(y, k)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     proba = np.zeros((len(y), n_classes), dtype=np.float32)
-    yield Progress(PHASE, 0, folds, f"{len(y)} images, {folds} folds")
+    yield Progress(PHASE, 0, folds, f"{len(y)} images, {folds} folds", unit="folds")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*members.*", category=UserWarning)  # small classes: expected
         splits = list(splitter.split(np.zeros(len(y)), y))
     for done, (train, test) in enumerate(splits, start=1):
         model = fit(X[train], y[train])
         proba[test] = _full_width(model, model.predict_proba(X[test]), n_classes)
-        yield Progress(PHASE, done, folds, f"fold {done} of {folds}")
+        yield Progress(PHASE, done, folds, f"fold {done} of {folds}", unit="folds")
     yield OutOfFold(proba, folds)
 
 

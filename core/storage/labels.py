@@ -1,6 +1,7 @@
 """Classes, the current label of each image, and the change history that undo/redo walk."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
@@ -45,9 +46,17 @@ def list_classes(session: Session) -> list[ClassInfo]:
 def find_class(session: Session, name: str) -> ClassRow:
     row = session.scalar(select(ClassRow).where(ClassRow.name == name, ClassRow.deleted.is_(False)))
     if row is None:
-        known = ", ".join(c.name for c in list_classes(session)) or "none yet"
-        raise InvalidRequest(f"There is no class named {name!r} (classes: {known}).")
+        raise InvalidRequest(f"There is no class named {name!r}{_suggest(session, name)}.")
     return row
+
+
+def _suggest(session: Session, name: str) -> str:
+    """ "; did you mean 'cats'? (classes: cats, dogs)": the closest names first, then every one."""
+    names = [c.name for c in list_classes(session)]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    close += [n for n in names if n.casefold() == name.casefold() and n not in close]
+    hint = f"; did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
+    return hint + f" (classes: {', '.join(names) or 'none yet'})"
 
 
 def _valid_name(name: str) -> str:

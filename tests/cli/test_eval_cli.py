@@ -66,4 +66,7 @@ def test_compare_and_clear_errors(capsys, folder, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     code, _, err = run(capsys, "report", empty, "--out", tmp_path / "r.html")
+    assert code == 1 and "not a Dovecote project yet" in err and not (empty / ".dovecote").exists()
+    run(capsys, "import", empty)
+    code, _, err = run(capsys, "report", empty, "--out", tmp_path / "r.html")
     assert code == 1 and "no trained model yet" in err

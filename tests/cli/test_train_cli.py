@@ -88,6 +88,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(capsys, trained, monkeypa
         return "..."
 
     monkeypatch.setattr(train_cmds, "_epoch_text", interrupt_on_third_epoch)
+    monkeypatch.setattr(train_cmds, "is_terminal", lambda stream: True)  # the bar shows each epoch as it ends
     code, out, _ = run(capsys, "train", trained, "--epochs", "20")
     assert code == 130 and "recorded as cancelled" in out and "Model: " in out
     monkeypatch.undo()
