@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_path
+from core.models import bundle_schema as schema
 from core.models.backbones import BackboneSpec, Preprocessing, cache_dir, get_backbone, with_preprocessing
 from core.errors import DovecoteError
 from core.models.heads import HeadModel
 
-FORMAT = "dovecote-model"
+FORMAT = schema.FORMAT
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 _HEAD, _BACKBONE = "head.", "backbone."
@@ -85,14 +86,19 @@ class ModelBundle:
             raise BundleError(f"{path} is not a model file. Give a .safetensors model or a project folder.")
         try:
             with safe_open(str(path), framework="numpy") as handle:
-                header = json.loads((handle.metadata() or {}).get(FORMAT, "null"))
+                header = schema.parse_header((handle.metadata() or {}).get(FORMAT))
                 if not isinstance(header, dict):
                     raise BundleError(f"{path} is not a Dovecote model (a safetensors file without our metadata).")
+                schema.check_header(header, FORMAT_VERSION)
                 tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            schema.check_tensors(tensors, HeadModel.KEYS, _HEAD, _BACKBONE, len(header["classes"]),
+                                 get_backbone(header["backbone"]).feature_dim, header.get("includes_backbone"))
+        except schema.NewerFormat:
+            raise BundleError(f"{path} was made by a newer Dovecote ({header.get('app_version')}); update to use it.") from None
+        except schema.SchemaError as error:
+            raise BundleError(f"{path} is a damaged Dovecote model ({error}).") from None
         except (SafetensorError, OSError, ValueError) as error:
             raise BundleError(f"{path} is not a readable Dovecote model ({error}).") from None
-        if int(header.get("format_version", 0)) > FORMAT_VERSION:
-            raise BundleError(f"{path} was made by a newer Dovecote ({header.get('app_version')}); update to use it.")
         try:
             head = HeadModel({k[len(_HEAD):]: v for k, v in tensors.items() if k.startswith(_HEAD)})
             backbone_state = {k[len(_BACKBONE):]: v for k, v in tensors.items() if k.startswith(_BACKBONE)}
@@ -101,8 +107,6 @@ class ModelBundle:
                          backbone_state=backbone_state or None, metadata=header, path=path)
         except (KeyError, TypeError, ValueError) as error:
             raise BundleError(f"{path} is a damaged Dovecote model ({error}).") from None
-        if head.n_classes != len(bundle.classes) or head.feature_dim != get_backbone(bundle.backbone).feature_dim:
-            raise BundleError(f"{path} is a damaged Dovecote model (its head does not match its classes or backbone).")
         return bundle
 
     def backbone_weights_file(self) -> Path | None:
