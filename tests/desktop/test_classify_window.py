@@ -65,6 +65,12 @@ def test_from_the_file_manager_the_last_model_is_offered(qtbot, colour_project, 
     assert window.picker.box.currentData() == str(folder) and window.start_button.isEnabled()
 
 
+def test_the_proposed_destination_is_beside_the_folder_not_inside(qtbot, colour_project, new_photos):
+    folder, _ = colour_project
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
+    assert window.into == new_photos.parent / "new photos sorted"  # classifying again never reads the copies
+
+
 def test_a_folder_without_a_model_is_explained(qtbot, new_photos, tmp_path):
     (tmp_path / "empty project" / ".dovecote").mkdir(parents=True)
     window = show(qtbot, ClassifyWindow(new_photos, model=str(tmp_path / "empty project")))
@@ -80,7 +86,8 @@ def test_sorting_with_unsure_images_set_aside(qtbot, colour_project, new_photos,
     wait_until_done(qtbot, window)
     table = summary_table(window)
     assert table["red"] + table["blue"] + table["unsure"] == 10 and table["unreadable"] == 1
-    assert sorted(p.name for p in into.iterdir()) == sorted(n for n in ("red", "blue", "unsure") if table[n])
+    folders = sorted(p.name for p in into.iterdir() if not p.name.startswith("."))  # less the hidden marker
+    assert folders == sorted(n for n in ("red", "blue", "unsure") if table[n])
     assert window.open_sorted_button.isVisible()
 
 
