@@ -9,6 +9,7 @@ import re
 import sys
 from typing import Callable, Sequence
 
+from core.cli.output import safe_streams
 from core.errors import DovecoteError
 
 # Each module has register(subparsers); its commands set `handler(args) -> int` as a default.
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> int:
     """Run one command; returns the exit status. `gui` runs commands that open windows (from desktop/)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv or ["gui"])
     try:

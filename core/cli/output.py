@@ -4,6 +4,8 @@ On a terminal, progress is a bar that redraws itself. Piped to a file or another
 is noise, so each phase is one line, written when the phase ends: "Reading images: 120 of 120 images, 3.4 s"."""
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import sys
 import time
@@ -12,6 +14,25 @@ from typing import Iterable, Iterator, TextIO
 from tqdm import tqdm
 
 from core.events import Notice, Progress
+
+
+def _replace_undecodable(error: UnicodeError):
+    """A file name that is not UTF-8 printed anywhere: its odd bytes as the replacement character, not a
+    UnicodeEncodeError (core.storage.paths.shown does the same where a command formats a path itself)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    utf8 = codecs.lookup(error.encoding).name == "utf-8"  # a handler may give UTF-8 only as bytes
+    return (b"\xef\xbf\xbd" if utf8 else b"?") * (error.end - error.start), error.end
+
+
+codecs.register_error("dovecote-shown", _replace_undecodable)
+
+
+def safe_streams() -> None:
+    """Make stdout and stderr print any path without failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="dovecote-shown")
 
 
 def print_json(data) -> None:

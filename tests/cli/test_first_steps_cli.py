@@ -158,3 +158,13 @@ def test_classifying_again_does_not_read_the_sorted_copies_or_the_results(capsys
         with open(results, newline="", encoding="utf-8") as handle:
             assert sorted(r["path"] for r in csv.DictReader(handle)) == [f"{i}.png" for i in range(4)]
     assert "1 skipped: 1 folder an earlier classify --sort filled" in out
+
+
+def test_any_command_prints_such_names_without_failing(monkeypatch):
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", stream)
+    output.safe_streams()  # what main() does first
+    print(os.fsdecode(b"suspect_\xff.png"))  # e.g. a path in 'dovecote evaluate's table
+    stream.flush()
+    assert raw.getvalue().decode("utf-8") == "suspect_\ufffd.png\n"
