@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Iterator
@@ -94,7 +95,9 @@ def store_error(db_path: Path, error: Exception) -> DovecoteError:
         return StoreLocked(
             f"The project store {db_path} is busy in another Dovecote window or command "
             f"and did not free up within {LOCK_TIMEOUT_S:.0f} s. Close the other one, or try again.")
-    if code.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
+    cannot_open = code.startswith("SQLITE_CANTOPEN") or "unable to open" in text
+    if (code.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text
+            or (cannot_open and db_path.parent.is_dir() and not os.access(db_path.parent, os.W_OK))):
         return StoreReadOnly(
             f"The project store {db_path} is read-only ({reason}), so nothing was changed; your labels are "
             "safe. Make it writable (the folder's permissions, or a disk mounted read-only), or copy the "
@@ -110,7 +113,7 @@ def store_error(db_path: Path, error: Exception) -> DovecoteError:
         return StoreIOError(
             f"Reading or writing the project store {db_path} failed ({reason}), but it passes its integrity "
             "check: nothing is lost. Check the disk (or network share, or USB stick) and try again.")
-    if intact is None or code.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+    if intact is None or cannot_open or code.startswith("SQLITE_IOERR"):
         return StoreIOError(
             f"The project store {db_path} cannot be reached ({reason}). Check the disk (or network share, or "
             "USB stick) and try again; do not delete the .dovecote folder, it holds your labels.")

@@ -16,6 +16,7 @@ from core.events import Notice, Progress
 from core.classify.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, _decoded, classify_folder
 from core.classify.results_csv import OutputExists
 from core.classify.sorting import undo_moves
+from core.importing.walk import SORTED_MARKER
 from imagegen import bad_files
 
 PREP = Preprocessing(16, 16, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), version=1)
@@ -164,7 +165,7 @@ def test_copy_into_class_folders_with_uncertain_images_set_aside(photos, tmp_pat
     before = snapshot(photos)
     summary = run(ClassifyRequest(photos, sort="copy", into=into, min_confidence=0.6))[-1].summary
     tree = sorted(p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file())
-    assert tree == ["blue/blue-2.png", "blue/blue.jpg", "green/green-1.png", "green/green.jpg",
+    assert tree == [SORTED_MARKER, "blue/blue-2.png", "blue/blue.jpg", "green/green-1.png", "green/green.jpg",
                     "red/red-0.png", "red/red.jpg", "unsure/grey.png"]
     assert summary.unsure == 1 and summary.counts == {"red": 2, "green": 2, "blue": 2}
     rows = {r["path"]: r for r in read_csv(photos / "dovecote-predictions.csv")}
