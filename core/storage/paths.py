@@ -7,6 +7,8 @@ CSV all refuse it. The store keeps each of those bytes as a character of the las
 the rest of the code sees the name exactly as os.scandir gave it."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import String
 from sqlalchemy.types import TypeDecorator
 
@@ -18,13 +20,17 @@ _TO_STORE = {_SURROGATE + b: _STORED + b for b in _BYTES}
 _FROM_STORE = {_STORED + b: _SURROGATE + b for b in _BYTES}
 
 
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_KEPT = re.compile("[\U0010ff80-\U0010ffff]")
+
+
 def is_undecodable(name: str) -> bool:
-    return any(_SURROGATE + 0x80 <= ord(ch) <= _SURROGATE + 0xFF for ch in name)
+    return not name.isascii() and _ESCAPED.search(name) is not None
 
 
 def uses_reserved(name: str) -> bool:
     """A decodable name with characters the store uses for undecodable bytes (so it cannot be kept apart)."""
-    return any(_STORED + 0x80 <= ord(ch) <= _STORED + 0xFF for ch in name)
+    return not name.isascii() and _KEPT.search(name) is not None
 
 
 def shown(name: str) -> str:
@@ -43,8 +49,13 @@ class StoredPath(TypeDecorator):
     impl = String
     cache_ok = True
 
+    # isascii() is a flag lookup and the regex a C scan: names without odd bytes pass through untouched
     def process_bind_param(self, value, dialect):
-        return value.translate(_TO_STORE) if isinstance(value, str) else value
+        if isinstance(value, str) and not value.isascii() and _ESCAPED.search(value):
+            return value.translate(_TO_STORE)
+        return value
 
     def process_result_value(self, value, dialect):
-        return value.translate(_FROM_STORE) if isinstance(value, str) else value
+        if isinstance(value, str) and not value.isascii() and _KEPT.search(value):
+            return value.translate(_FROM_STORE)
+        return value
