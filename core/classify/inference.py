@@ -47,6 +47,7 @@ class ClassifyRequest:
     min_confidence: float | None = None  # below it an image is "unsure" instead of its most likely class
     batch_size: int = 32
     device: str = "auto"
+    follow_links: bool = False  # also read images that links point to outside the target
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def resolve_request(request: ClassifyRequest) -> ClassifyRequest:
         raise InvalidRequest("--into needs --sort copy or --sort move.")
     ResultsCsv.check(output, request.overwrite, request.resume)
     return ClassifyRequest(target, request.model, request.run_id, output, request.overwrite, request.resume,
-                           request.sort, into, journal, request.min_confidence, request.batch_size, request.device)
+                           request.sort, into, journal, request.min_confidence, request.batch_size, request.device,
+                           request.follow_links)
 
 
 def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
@@ -140,7 +142,8 @@ def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
     sorter = journal = decoded = None
     try:
         total, skipped = 0, Counter()
-        walked = walk_images(request.target, skip, skip_sorted=True, skipped=skipped)
+        walked = walk_images(request.target, skip, follow_links=request.follow_links, skip_sorted=True,
+                             skipped=skipped)
         for seen, (rel, _) in enumerate(walked, start=1):
             total += escaped(rel) not in results.done
             if seen % 1000 == 0:
@@ -157,7 +160,8 @@ def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
                               str(getattr(predictor, "device", request.device)), summary.journal)
         yield Progress(PHASE, 0, total)
         started = time.perf_counter()
-        todo = (rel for rel, _ in walk_images(request.target, skip, skip_sorted=True) if escaped(rel) not in results.done)
+        todo = (rel for rel, _ in walk_images(request.target, skip, follow_links=request.follow_links, skip_sorted=True)
+                if escaped(rel) not in results.done)
         decoded = _decoded(request.target, todo, bundle.preprocessing, request.batch_size)
         for chunk in _batches(decoded, request.batch_size):
             notices = _classify_chunk(chunk, predictor, classes, request, results, sorter, summary)

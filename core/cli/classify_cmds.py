@@ -31,6 +31,8 @@ def register(subparsers) -> None:
     p.add_argument("--min-confidence", type=float, metavar="X",
                    help="images whose top probability is below X (0-1) are 'unsure' (and go to unsure/)")
     p.add_argument("--journal", metavar="FILE", help="with --sort move: where the undo journal goes (default: in DIR)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also classify images that links in TARGET point to elsewhere (left out by default)")
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per batch (default 32)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--json", action="store_true", help="print a summary as JSON (no progress bar)")
@@ -65,7 +67,7 @@ def request_from(args) -> ClassifyRequest:
         output=Path(args.output) if args.output else None, overwrite=args.overwrite, resume=args.resume,
         sort=args.sort, into=Path(args.into) if args.into else None,
         journal=Path(args.journal) if args.journal else None, min_confidence=args.min_confidence,
-        batch_size=args.batch_size, device=args.device)
+        batch_size=args.batch_size, device=args.device, follow_links=args.follow_links)
 
 
 @contextlib.contextmanager

@@ -217,3 +217,15 @@ def test_a_folder_sorted_into_is_never_classified_again(tmp_path, colour_project
     again = list(classify_folder(ClassifyRequest(target, model=folder, overwrite=True)))[-1].summary
     assert again.classified == 3  # the originals only, not their copies
     assert again.skipped == {walk.SORTED_OUTPUT: 1}
+
+
+def test_classify_follows_a_link_outside_the_folder_only_when_asked(tmp_path, colour_project):
+    folder, _ = colour_project
+    target = tmp_path / "new"
+    solid(target / "a.png", (220, 40, 30))
+    (target / "b.png").symlink_to(solid(tmp_path / "elsewhere" / "b.png", (30, 60, 220)))
+    plain = list(classify_folder(ClassifyRequest(target, model=folder, device="cpu")))[-1].summary
+    assert plain.classified == 1 and plain.skipped == {walk.OUTSIDE: 1}
+    followed = list(classify_folder(ClassifyRequest(target, model=folder, device="cpu", overwrite=True,
+                                                    follow_links=True)))[-1].summary
+    assert followed.classified == 2 and not followed.skipped
