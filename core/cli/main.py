@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from typing import Callable, Sequence
 
 from core.errors import DovecoteError
+from core.logs import log_path, setup_logging
+
+log = logging.getLogger(__name__)
 
 # Each module has register(subparsers); its commands set `handler(args) -> int` as a default.
 # Listed in the order of a user's work, which is the order `dovecote --help` shows them in.
@@ -21,6 +25,11 @@ COMMAND_MODULES = [
 GuiHandler = Callable[[argparse.Namespace], int]
 
 
+class _Version(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):  # looked up only when asked for
+        parser.exit(0, f"dovecote {_version()}\n")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit status 2, as argparse does, with a hint
         self.exit(2, f"dovecote: error: {message} (see 'dovecote --help')\n")
@@ -31,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dovecote",
         description="Train an image classifier on your own folder of images, locally.",
     )
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
+    parser.add_argument("--log-path", action="store_true",
+                        help="print where the log file is (what went wrong, with details) and exit")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     gui = subparsers.add_parser("gui", help="open the Dovecote window (the default with no command)")
     gui.add_argument("folder", nargs="?", help="a folder of images to open as a project")
@@ -45,6 +57,12 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv or ["gui"])
+    if args.log_path:
+        print(log_path())
+        return 0
+    setup_logging()
+    command = argv[0] if argv else "gui"
+    log.info("dovecote %s: %s", _version(), " ".join(argv) or command)
     try:
         if getattr(args, "needs_gui", False) or getattr(args, "gui", False) is True:
             if gui is None:
@@ -52,6 +70,7 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
             return gui(args)
         return args.handler(args)
     except DovecoteError as error:
+        log.info("%s stopped: %s", command, error)
         print(f"dovecote: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -62,3 +81,12 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
         # Point stdout at devnull so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception:
+        log.exception("%s failed", command)  # a bug: its traceback is printed as well, and kept in the log
+        raise
+
+
+def _version() -> str:
+    from core.models.bundles import app_version
+
+    return app_version()
