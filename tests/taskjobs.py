@@ -64,3 +64,13 @@ def held_classify(request, gate: str) -> Iterator[object]:
         yield event
         if isinstance(event, Progress) and event.phase == "Classifying" and event.done:
             wait_for(gate)
+
+
+def held_import(project, labels_from_subfolders: bool, gate: str) -> Iterator[object]:
+    """import_folder, held after its first committed chunk until `gate` exists."""
+    from core.importing.scanning import import_folder
+
+    for event in import_folder(project, labels_from_subfolders):
+        yield event
+        if isinstance(event, Progress) and event.phase == "Reading images" and event.done:
+            wait_for(gate)

@@ -6,6 +6,7 @@ decodes without the GIL) while the network runs on the batch before, and each ba
 closing the generator (cancel, Ctrl+C) leaves a consistent partial CSV that `resume` continues."""
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -24,6 +25,8 @@ from core.models.preprocessing import load_preprocessed
 from core.classify.results_csv import OK, ResultsCsv
 from core.importing.scanning import walk_images
 from core.classify.sorting import UNSURE, MoveJournal, Sorter
+
+log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = "dovecote-predictions.csv"
 SORT_MODES = ("copy", "move")
@@ -185,6 +188,7 @@ def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sor
     for rel, item in chunk:
         summary.classified += 1
         if not isinstance(item, np.ndarray):
+            log.info("Skipped unreadable %s: %s", rel, item)
             summary.unreadable += 1
             if len(summary.unreadable_files) < _LISTED_UNREADABLE:
                 summary.unreadable_files.append((rel, item))

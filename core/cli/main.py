@@ -27,7 +27,8 @@ GuiHandler = Callable[[argparse.Namespace], int]
 
 class _Version(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):  # looked up only when asked for
-        parser.exit(0, f"dovecote {_version()}\n")
+        print(f"dovecote {_version()}")
+        parser.exit()
 
 
 class _Parser(argparse.ArgumentParser):

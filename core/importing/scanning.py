@@ -5,6 +5,7 @@ reappears elsewhere with the same content takes over the old record, label inclu
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from core.images.decode import ImageError, examine, is_image_name, read_info
 from core.project import Project
 from core.storage import catalog, labels
 from core.images.thumbnails import ThumbnailCache
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64  # files examined and committed together: bounds memory and the work lost to a cancel
 WORKERS = min(8, (os.cpu_count() or 2) + 2)  # Pillow decodes and hashlib hashes without the GIL
@@ -156,6 +159,7 @@ def _record(session, result: _Examined, known, moved_from, vanished, summary: Im
                   width=result.width, height=result.height,
                   status="unreadable" if result.error else "ok", error=result.error)
     if result.error:
+        log.info("Skipped unreadable %s: %s", result.path, result.error)
         summary.unreadable += 1
         summary.unreadable_files.append((result.path, result.error))
     old = known.get(result.path)

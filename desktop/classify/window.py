@@ -198,7 +198,7 @@ class ClassifyWindow(QWidget):
         self.progress.setRange(0, 0)
         self.status.setStyleSheet("")
         self.status.setText("Loading the model…")
-        self._run("Classifying", classify_folder, request, on_finished=self._on_finished)
+        self._watch(self.tasks.run("Classifying", classify_folder, request), self._on_finished)
 
     def undo_move(self) -> None:
         """Put the moved images back where they were (the run's journal says where)."""
@@ -208,10 +208,11 @@ class ClassifyWindow(QWidget):
         self.table.hide()
         self.progress.setRange(0, 0)
         self.status.setText("Putting the images back…")
-        self._run("Putting images back", undo_moves, journal, on_finished=self._on_undone)
+        self._watch(self.tasks.run("Putting images back", undo_moves, journal), self._on_undone)
 
-    def _run(self, title: str, function, *args, on_finished) -> None:
-        self.task = task = self.tasks.run(title, function, *args)  # a child process: see the module's note
+    def _watch(self, task: Task, on_finished) -> None:
+        """Show `task` (a child process: see the module's note) until it is done."""
+        self.task = task
         task.event.connect(self._on_event)
         task.succeeded.connect(on_finished)
         task.cancelled.connect(self._on_aborted)
