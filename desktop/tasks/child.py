@@ -6,9 +6,9 @@ and the window stutters for hundreds of milliseconds. A child has its own interp
 waits on a pipe, which releases the lock.
 
 Cancelling stays cooperative: cancel() sets an event the child checks between events; the child then closes
-its generator (which records its state, e.g. a training run as cancelled) and exits. terminate() is only for
-a child that did not stop when asked: on POSIX it first raises KeyboardInterrupt in the child (which core
-treats as a cancel: a training run is still stored as cancelled), and kills it if that does not end it.
+its generator (which records its state, e.g. a training run as cancelled) and exits. interrupt() is only for
+a child that did not stop when asked: on POSIX it raises KeyboardInterrupt in the child (which core treats
+as a cancel: a training run is still stored as cancelled); kill() ends one that does not stop even then.
 
 Logging: the child does not open the log file (two processes rotating one file lose records). Its records
 travel back over the same pipe as its events, in order, and the parent hands them to its own handlers.
@@ -29,7 +29,7 @@ from core.errors import DovecoteError
 _EVENT, _LOG, _DONE, _ERROR, _CRASH = "event", "log", "done", "error", "crash"
 CHILD_NICENESS = 5
 JOIN_S = 10
-KILL_AFTER_S = 1.0  # terminate(): how long the interrupted child gets to record its state before it is killed
+KILL_AFTER_S = 1.0  # how long an interrupted child gets to record its state before it is killed
 
 
 class TaskCrashed(RuntimeError):
@@ -56,13 +56,13 @@ class ChildProcess:
     def cancel(self) -> None:
         self._cancel.set()
 
-    def terminate(self) -> None:
-        """Interrupt the child now (POSIX: SIGTERM, which it turns into KeyboardInterrupt so that its generator
-        records its state), and kill it if it is still there KILL_AFTER_S later."""
-        if not self._process.is_alive():
-            return
-        self._process.terminate()
-        self._process.join(KILL_AFTER_S)
+    def interrupt(self) -> None:
+        """Stop the child now: on POSIX SIGTERM, which it turns into KeyboardInterrupt so that its generator
+        records its state (elsewhere the process just ends). kill() it if it is still there KILL_AFTER_S later."""
+        if self._process.is_alive():
+            self._process.terminate()
+
+    def kill(self) -> None:
         if self._process.is_alive():
             self._process.kill()
 

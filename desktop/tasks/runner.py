@@ -65,11 +65,16 @@ class Task(QObject):
         """Block until the job has stopped (True) or `timeout_s` passed (False)."""
         return self._finished.wait(timeout_s)
 
-    def terminate(self) -> None:
-        """End the job's child process now (window close after SHUTDOWN_S): only for jobs that did not stop
-        when asked. The store is transactional, so what was committed stays and nothing half-written does."""
+    def interrupt(self) -> None:
+        """Stop the job's child process now (window close, a job that did not stop when asked): it may still
+        record its state. The store is transactional: what was committed stays, nothing half-written does."""
         if self._process is not None:
-            self._process.terminate()
+            self._process.interrupt()
+
+    def kill(self) -> None:
+        """End the job's child process without a word (one that did not stop when interrupted)."""
+        if self._process is not None:
+            self._process.kill()
 
     # -- in the worker thread ---------------------------------------------------------------------------
     def _events(self) -> Iterator[object]:
@@ -178,16 +183,19 @@ class TaskRunner(QObject):
 
     def shutdown(self, timeout_s: float = SHUTDOWN_S) -> bool:
         """Cancel every job and wait for them; a child still running near the end of `timeout_s` is
-        interrupted, then killed (see ChildProcess.terminate), so that this returns within about
+        interrupted, then killed (see ChildProcess.interrupt), so that this returns within about
         `timeout_s`. True when every job stopped by itself."""
         self.cancel_all()
         asked_until = time.monotonic() + max(0.0, timeout_s - KILL_AFTER_S - 0.5)
         late = [task for task in list(self._tasks) if not task.wait(max(0.0, asked_until - time.monotonic()))]
         for task in late:
-            log.warning("Task %r did not stop when asked; ending it", task.title)
-            task.terminate()
-        deadline = asked_until + KILL_AFTER_S + 0.5
+            log.warning("Task %r did not stop when asked; interrupting it", task.title)
+            task.interrupt()
+        killed_at = asked_until + KILL_AFTER_S
         for task in late:
-            if not task.wait(max(0.0, deadline - time.monotonic())):
+            if not task.wait(max(0.0, killed_at - time.monotonic())):
+                task.kill()
+        for task in late:
+            if not task.wait(max(0.0, killed_at + 0.5 - time.monotonic())):
                 log.error("Task %r (a thread) is still running at exit", task.title)
         return not late
