@@ -17,6 +17,7 @@ FILE_NAME = "dovecote.log"
 MAX_BYTES = 1_000_000
 BACKUPS = 3  # dovecote.log.1 .. .3: a few sessions of history, a few MB at most
 FORMAT = "%(asctime)s %(process)d %(levelname)-7s %(name)s: %(message)s"
+QUIET = ("alembic", "PIL", "urllib3")  # chatty at INFO on every store opened or image decoded: warnings only
 
 
 def log_dir() -> Path:
@@ -49,11 +50,18 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
         print(f"dovecote: cannot write the log in {path.parent}: {error}", file=sys.stderr)
         return None
     handler.setFormatter(logging.Formatter(FORMAT))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level)
+    logging.getLogger().addHandler(handler)
+    set_levels(level)
     logging.captureWarnings(True)
     return path
+
+
+def set_levels(level: int) -> None:
+    """What is logged: `level` and above from Dovecote, warnings from the chatty libraries. Also used by
+    task child processes, which send their records to the parent instead of writing the file."""
+    logging.getLogger().setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def configured_path() -> Path | None:

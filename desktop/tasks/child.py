@@ -25,6 +25,7 @@ import traceback
 from typing import Callable, Iterator
 
 from core.errors import DovecoteError
+from core.logs import set_levels
 
 _EVENT, _LOG, _DONE, _ERROR, _CRASH = "event", "log", "done", "error", "crash"
 CHILD_NICENESS = 5
@@ -151,7 +152,7 @@ def _child_main(function, args: tuple, connection, cancel, level: int) -> None:
     sender = _Sender(connection)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(sender)]  # formats the record, picklable, for the parent
-    root.setLevel(level)
+    set_levels(level)
     if os.name == "posix":
         signal.signal(signal.SIGTERM, _interrupt)
     try:

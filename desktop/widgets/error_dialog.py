@@ -43,5 +43,6 @@ def show_failure(parent: QWidget | None, title: str, error: BaseException) -> QM
 
 
 def _one_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    """The message as one line: wrapped sentences joined, an embedded traceback left to the Details."""
+    line = " ".join(text.split("Traceback (most recent call last)")[0].split())
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
