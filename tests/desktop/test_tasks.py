@@ -177,3 +177,23 @@ def test_closing_the_window_during_an_import_exits_in_seconds_and_keeps_the_stor
     assert check == "ok"
     assert classes == {"cats": 4, "dogs": 4}  # the labels are still there
     assert counts.images > 8  # and the chunk committed before the close is kept
+
+
+def test_closing_the_window_during_training_stores_the_run_as_cancelled(qtbot, window, tmp_path, open_folder):
+    from colourproject import colour_images
+    from core.models.heads import HeadConfig
+    from core.storage import runs
+    from core.training.runner import TrainConfig
+
+    root = colour_images(tmp_path / "colours", per_class=8)
+    open_folder(window, root, subfolders_as_classes=True)
+    started = []
+    window.training.run_started.connect(started.append)
+    window.training.start(TrainConfig(head=HeadConfig(max_epochs=100_000, patience=None), device="cpu"))
+    qtbot.waitUntil(lambda: bool(started), timeout=120_000)  # the run is stored: now it is running
+    closing = time.monotonic()
+    window.close()
+    assert time.monotonic() - closing < 5.5
+    with Project.open(root) as project:
+        with project.session() as session:
+            assert runs.get_run(session, started[0]).status == "cancelled"
