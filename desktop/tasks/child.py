@@ -29,7 +29,8 @@ from core.logs import set_levels
 
 _EVENT, _LOG, _DONE, _ERROR, _CRASH = "event", "log", "done", "error", "crash"
 CHILD_NICENESS = 5
-JOIN_S = 10
+JOIN_S = 10  # how long a child that vanished gets to report its exit code
+EXIT_WAIT_S = 0.2
 KILL_AFTER_S = 1.0  # how long an interrupted child gets to record its state before it is killed
 
 
@@ -103,7 +104,9 @@ class ChildProcess:
                 self._cancel.set()
                 self._drain()
             self._receiver.close()
-            self._process.join(JOIN_S)
+            # Its work is done and committed; tearing down torch and ONNX Runtime can take seconds more, and
+            # nobody needs to wait for that (multiprocessing reaps the process when it has gone).
+            self._process.join(EXIT_WAIT_S)
 
     def _drain(self) -> None:
         """Read until the child says it is done (it may be committing its last step)."""
@@ -170,5 +173,7 @@ def _child_main(function, args: tuple, connection, cancel, level: int) -> None:
     except BaseException:  # noqa: BLE001 - reported to the parent, which shows and logs it
         sender.try_send((_CRASH, traceback.format_exc()))
     finally:
+        if os.name == "posix":
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the job is over: ending it now loses nothing
         logging.shutdown()
         sender.close()
