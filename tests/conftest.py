@@ -34,3 +34,14 @@ def dovecote_cache_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_ENV, str(folder))
         yield folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dovecote_log_dir(tmp_path_factory):
+    """The log file in a folder of this test session: tests never write the user's log."""
+    from core.logs import LOG_ENV
+
+    folder = tmp_path_factory.mktemp("dovecote-log")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LOG_ENV, str(folder))
+        yield folder

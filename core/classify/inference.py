@@ -6,6 +6,7 @@ decodes without the GIL) while the network runs on the batch before, and each ba
 closing the generator (cancel, Ctrl+C) leaves a consistent partial CSV that `resume` continues."""
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter, deque
@@ -25,6 +26,8 @@ from core.classify.results_csv import OK, ResultsCsv, partial_path
 from core.storage.paths import escaped, shown
 from core.importing.walk import walk_images
 from core.classify.sorting import UNSURE, MoveJournal, Sorter, check_journal_path, default_destination
+
+log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = "dovecote-predictions.csv"
 SORT_MODES = ("copy", "move")
@@ -196,6 +199,7 @@ def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sor
     for rel, item in chunk:
         summary.classified += 1
         if not isinstance(item, np.ndarray):
+            log.info("Skipped unreadable %s: %s", rel, item)
             summary.unreadable += 1
             if len(summary.unreadable_files) < _LISTED_UNREADABLE:
                 summary.unreadable_files.append((shown(rel), item))

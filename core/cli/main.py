@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import logging
 import os
 import re
 import sys
@@ -11,6 +12,9 @@ from typing import Callable, Sequence
 
 from core.cli.output import safe_streams
 from core.errors import DovecoteError
+from core.logs import log_path, setup_logging
+
+log = logging.getLogger(__name__)
 
 # Each module has register(subparsers); its commands set `handler(args) -> int` as a default.
 # Listed in the order of a user's work, which is the order `dovecote --help` shows them in.
@@ -22,6 +26,12 @@ COMMAND_MODULES = [
 ]
 
 GuiHandler = Callable[[argparse.Namespace], int]
+
+
+class _Version(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):  # looked up only when asked for
+        print(f"dovecote {_version()}")
+        parser.exit()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dovecote",
         description="Train an image classifier on your own folder of images, locally.",
     )
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
+    parser.add_argument("--log-path", action="store_true",
+                        help="print where the log file is (what went wrong, with details) and exit")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     gui = subparsers.add_parser("gui", help="open the Dovecote window (the default with no command)")
     gui.add_argument("folder", nargs="?", help="a folder of images to open as a project")
@@ -62,6 +75,12 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
     safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv or ["gui"])
+    if args.log_path:
+        print(log_path())
+        return 0
+    setup_logging()
+    command = argv[0] if argv else "gui"
+    log.info("dovecote %s: %s", _version(), " ".join(argv) or command)
     try:
         if getattr(args, "needs_gui", False) or getattr(args, "gui", False) is True:
             if gui is None:
@@ -69,6 +88,7 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
             return gui(args)
         return args.handler(args)
     except DovecoteError as error:
+        log.info("%s stopped: %s", command, error)
         print(f"dovecote: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -79,3 +99,12 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
         # Point stdout at devnull so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception:
+        log.exception("%s failed", command)  # a bug: its traceback is printed as well, and kept in the log
+        raise
+
+
+def _version() -> str:
+    from core.models.bundles import app_version
+
+    return app_version()

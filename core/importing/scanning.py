@@ -5,6 +5,7 @@ reappears elsewhere with the same content takes over the old record, label inclu
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from core.importing.walk import describe_skipped, walk_images
 from core.project import Project
 from core.storage import catalog, labels
 from core.storage.paths import shown
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64  # files examined and committed together: bounds memory and the work lost to a cancel
 WORKERS = min(8, (os.cpu_count() or 2) + 2)  # Pillow decodes and hashlib hashes without the GIL
@@ -135,6 +138,7 @@ def _record(session, result: _Examined, known, moved_from, vanished, summary: Im
                   width=result.width, height=result.height,
                   status="unreadable" if result.error else "ok", error=result.error)
     if result.error:
+        log.info("Skipped unreadable %s: %s", result.path, result.error)
         summary.unreadable += 1
         summary.unreadable_files.append((result.path, result.error))
     old = known.get(result.path)

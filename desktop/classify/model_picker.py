@@ -1,13 +1,17 @@
 """Choosing the model that classifies: a project folder (its latest finished run) or an exported model
-file, with the ones used before offered first (remembered in the app's settings file)."""
+file, with the ones used before offered first (remembered in the app's settings file). The chosen model's
+file is read by a task (never on the GUI thread), to say what it classifies or why it cannot be used."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
-from core.errors import DovecoteError
+from desktop.tasks import Task, TaskRunner
+from desktop.widgets.error_dialog import describe_failure
 
 RECENT_KEY = "classify/recent_models"
 MAX_RECENT = 8
@@ -29,27 +33,39 @@ class RecentModels:
         self._store.sync()
 
 
-def describe_model(path: str):
-    """(bundle, one line for a person) for a project folder or model file; raises DovecoteError."""
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    classes: tuple[str, ...]
+    description: str  # one line for a person
+
+
+def describe_model(path: str) -> Iterator[ModelInfo]:
+    """The model in a project folder or model file, as a task; raises DovecoteError when it cannot be used.
+    A thread job: reading a bundle's JSON and head weights is brief I/O (benchmarks/bench_gui_classify.py
+    measures the window's stalls while it runs)."""
     from core.models.bundles import load_model
 
     bundle = load_model(path)
     run = bundle.metadata.get("run_id")
     classes = ", ".join(bundle.classes)
-    return bundle, f"{len(bundle.classes)} classes: {classes}" + (f" · run {run}" if run else "")
+    yield ModelInfo(path, tuple(bundle.classes),
+                    f"{len(bundle.classes)} classes: {classes}" + (f" · run {run}" if run else ""))
 
 
 class ModelPicker(QWidget):
     """A list of models with a Choose… menu, and a line saying what the chosen one classifies (or why it
-    cannot be used). Loading a model's file here is quick: the network itself is built when classifying."""
+    cannot be used). Only the model's description is read here: the network is built when classifying."""
 
-    changed = Signal()  # `bundle` and `path` changed
+    changed = Signal()  # `model` and `path` changed (`model` is None while loading and when unusable)
 
-    def __init__(self, start_folder: Path, wanted: str | None = None):
+    def __init__(self, start_folder: Path, tasks: TaskRunner, wanted: str | None = None):
         super().__init__()
         self.start_folder = start_folder
         self.recent = RecentModels()
-        self.bundle = None
+        self.model: ModelInfo | None = None
+        self._tasks = tasks
+        self._loading: Task | None = None
         self.box = QComboBox()
         self.box.setMinimumContentsLength(28)
         self.box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -73,6 +89,10 @@ class ModelPicker(QWidget):
     @property
     def path(self) -> str | None:
         return self.box.currentData()
+
+    @property
+    def loading(self) -> bool:
+        return self._loading is not None
 
     def remember(self) -> None:
         if self.path:
@@ -110,12 +130,30 @@ class ModelPicker(QWidget):
             self._fill(path)
 
     def _selected(self, index: int) -> None:
-        self.bundle = None
-        try:
-            self.bundle, text = describe_model(self.box.itemData(index))
-            self.info.setStyleSheet("")
-        except DovecoteError as error:
-            text = str(error)
-            self.info.setStyleSheet("color: #c0392b")
-        self.info.setText(text)
+        self.model = None
+        if self._loading is not None:
+            self._loading.cancel()
+        path = self.box.itemData(index)
+        self.info.setStyleSheet("")
+        self.info.setText("Reading the model…")
+        task = self._tasks.run("Reading the model", describe_model, path, child=False)
+        task.event.connect(lambda info: self._loaded(task, info))
+        task.failed.connect(lambda error: self._unusable(task, error))
+        task.done.connect(lambda: self._finished(task))
+        self._loading = task
         self.changed.emit()
+
+    def _loaded(self, task: Task, info: ModelInfo) -> None:
+        if task is self._loading:
+            self.model = info
+            self.info.setText(info.description)
+
+    def _unusable(self, task: Task, error: BaseException) -> None:
+        if task is self._loading:
+            self.info.setStyleSheet("color: #c0392b")
+            self.info.setText(describe_failure(error)[0])  # a bug's traceback is in the log
+
+    def _finished(self, task: Task) -> None:
+        if task is self._loading:
+            self._loading = None
+            self.changed.emit()

@@ -1,6 +1,8 @@
 """The small window of "Classify with Dovecote" (a folder's right-click menu, or `dovecote classify --gui`):
 pick a model, optionally sort into class folders, watch the progress, then read a summary and open the
-results. The work is core.classify.inference.classify_folder, run by the one worker of desktop/."""
+results. The work is core.classify.inference.classify_folder, a task of this window's own TaskRunner (it
+runs without a main window): in a child process, where it cannot stall the window (see
+benchmarks/bench_gui_classify.py). Closing the window stops the run within seconds; its rows are kept."""
 from __future__ import annotations
 
 import argparse
@@ -9,19 +11,23 @@ import time
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
     QMessageBox, QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from core.events import Progress
-from core.classify.inference import DEFAULT_OUTPUT, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
+from core.classify.inference import (
+    DEFAULT_OUTPUT, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder,
+)
 from core.classify.results_csv import partial_path
 from core.classify.sorting import UNSURE, UndoFinished, default_destination, undo_moves
+from core.errors import DovecoteError
+from core.events import Progress
 from desktop.classify.model_picker import ModelPicker
-from desktop.tasks.worker import GeneratorWorker, start
+from desktop.tasks import Task, TaskRunner
+from desktop.widgets.error_dialog import describe_failure, show_failure
 
 RESUME, REPLACE = "resume", "overwrite"
 
@@ -49,15 +55,15 @@ class ClassifyWindow(QWidget):
         super().__init__()
         self.target = Path(target).expanduser().resolve()
         self.output = output or self.target / DEFAULT_OUTPUT
-        self.worker: GeneratorWorker | None = None
-        self._last_worker: GeneratorWorker | None = None
+        self.tasks = TaskRunner(self)
+        self.task: Task | None = None  # the classification or undo running
         self.summary = None
         self._undone = None
         self._rate_start: tuple[float, int] | None = None
-        self._close_when_done = False
+        self._start_when_ready = False
         self.setWindowTitle(f"Classify {self.target.name} — Dovecote")
-        self.picker = ModelPicker(self.target.parent, model)
-        self.picker.changed.connect(lambda: self.start_button.setEnabled(self._ready()))
+        self.picker = ModelPicker(self.target.parent, self.tasks, model)
+        self.picker.changed.connect(self._model_changed)
         self._build(sort, into, min_confidence)
 
     # ---- layout
@@ -147,7 +153,18 @@ class ClassifyWindow(QWidget):
         self.into_button.setText(str(self.into))
 
     def _ready(self) -> bool:
-        return self.picker.bundle is not None and self.worker is None
+        return self.picker.model is not None and self.task is None
+
+    def start_when_ready(self) -> None:
+        """Start as soon as the chosen model has been read (`dovecote classify --gui --model M`)."""
+        self._start_when_ready = True
+        self._model_changed()
+
+    def _model_changed(self) -> None:
+        self.start_button.setEnabled(self._ready())
+        if self._start_when_ready and not self.picker.loading:
+            self._start_when_ready = False
+            self.start()
 
     def _choose_into(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Put the class folders into", str(self.into.parent))
@@ -172,7 +189,7 @@ class ClassifyWindow(QWidget):
             again = ask_existing_results(self, self.output)
             if again is None:
                 return
-        request, bundle = self.request(again), self.picker.bundle
+        request = self.request(again)
         self.picker.remember()
         self.summary = None
         self._rate_start = None
@@ -181,32 +198,31 @@ class ClassifyWindow(QWidget):
         self.progress.setRange(0, 0)
         self.status.setStyleSheet("")
         self.status.setText("Loading the model…")
-        self._run(lambda: classify_folder(request, bundle), self._on_finished)
+        self._watch(self.tasks.run("Classifying", classify_folder, request), self._on_finished)
 
     def undo_move(self) -> None:
         """Put the moved images back where they were (the run's journal says where)."""
-        if self.worker is not None or self.summary is None or self.summary.journal is None:
+        if self.task is not None or self.summary is None or self.summary.journal is None:
             return
         journal = self.summary.journal
         self.table.hide()
         self.progress.setRange(0, 0)
         self.status.setText("Putting the images back…")
-        self._run(lambda: undo_moves(journal), self._on_undone)
+        self._watch(self.tasks.run("Putting images back", undo_moves, journal), self._on_undone)
 
-    def _run(self, make_generator, on_finished) -> None:
-        self.worker = GeneratorWorker(make_generator)
-        signals = self.worker.signals
-        signals.yielded.connect(self._on_event)
-        signals.finished.connect(on_finished)
-        signals.aborted.connect(self._on_aborted)
-        signals.errored.connect(self._on_error)
-        signals.done.connect(self._on_done)
+    def _watch(self, task: Task, on_finished) -> None:
+        """Show `task` (a child process: see the module's note) until it is done."""
+        self.task = task
+        task.event.connect(self._on_event)
+        task.succeeded.connect(on_finished)
+        task.cancelled.connect(self._on_aborted)
+        task.failed.connect(self._on_error)
+        task.done.connect(self._on_done)
         self._set_running(True)
-        start(self.worker)
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        if self.task is not None:
+            self.task.cancel()
             self.cancel_button.setEnabled(False)
             self.status.setText("Stopping after this batch…")
 
@@ -283,22 +299,21 @@ class ClassifyWindow(QWidget):
         self.status.setText(f"Stopped. The images classified so far are in {partial.name}; press Classify to "
                             "continue where it stopped." if partial.exists() else "Stopped.")
 
-    def _on_error(self, message: str) -> None:
+    def _on_error(self, error: BaseException) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status.setStyleSheet("color: #c0392b")
-        self.status.setText(message)
+        self.status.setText(describe_failure(error)[0])
+        if not isinstance(error, DovecoteError) and self.isVisible():  # a bug: the Details go with it
+            show_failure(self, "Classification stopped", error)
 
     def _on_done(self) -> None:
-        self._last_worker = self.worker  # not deleted inside its own signal
-        self.worker = None
+        self.task = None
         self._set_running(False)
-        if self._close_when_done:
-            self.close()
 
     def _set_running(self, running: bool) -> None:
         finished = self.summary is not None and not running
-        self.start_button.setEnabled(not running and self.picker.bundle is not None)
+        self.start_button.setEnabled(not running and self.picker.model is not None)
         self.start_button.setText("Classify again" if finished else "Classify")
         self.cancel_button.setEnabled(running)
         self.cancel_button.setVisible(running)
@@ -314,12 +329,12 @@ class ClassifyWindow(QWidget):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
     def closeEvent(self, event) -> None:
-        """Closing while classifying stops the run cleanly first (its rows are kept for a later resume)."""
-        if self.worker is not None:
-            self._close_when_done = True
-            self.cancel()
-            event.ignore()
-            return
+        """Closing while classifying stops the run first, within a few seconds (its rows are kept for a
+        later resume; a move is journalled file by file, so it can still be undone)."""
+        if self.tasks.tasks:
+            self.status.setText("Stopping…")
+            self.repaint()
+        self.tasks.shutdown()
         super().closeEvent(event)
 
 
@@ -342,8 +357,6 @@ def run_classify_window(args: argparse.Namespace) -> int:
     window = ClassifyWindow(Path(args.target), args.model, Path(args.output) if args.output else None,
                             args.sort, Path(args.into) if args.into else None, args.min_confidence)
     window.show()
-    if args.model and window.picker.bundle is not None:
-        QTimer.singleShot(0, window.start)
-    code = app.exec()
-    QThreadPool.globalInstance().waitForDone()  # a worker still returning must not outlive its objects
-    return code
+    if args.model:
+        window.start_when_ready()
+    return app.exec()

@@ -1,7 +1,8 @@
 """The open project, shared by every panel: it performs the user's store actions (one session each,
 committed before anyone is told) and announces what changed, so views refresh from the store.
-Small changes are written at once; large ones (and undo/redo, whose size is not known beforehand) by the
-StoreWriter in the background, during which further changes are refused with a note."""
+Small changes are written at once; large ones (labelling 100,000 images, undoing that, merging a big class)
+by a task in a child process (a thread would hold the interpreter lock and the window would stutter), during
+which further changes are refused with a note. Nothing is shown as done before it is stored."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,8 @@ from core.errors import DovecoteError
 from core.project import Project
 from core.storage import gallery, labels
 from core.storage.labels import ClassInfo
-from desktop.project.store_writer import StoreWriter
-from desktop.tasks import TaskRunner
+from desktop.tasks import Task, TaskRunner
+from desktop.tasks.jobs import StoreActionDone, store_action
 
 T = TypeVar("T")
 HOTKEYS = 9  # classes 1..9 have a number key
@@ -30,7 +31,7 @@ class ProjectContext(QObject):
     history_changed = Signal()  # what undo / redo would do, or whether a change is being written
     history_step = Signal(object)  # an undo or redo was stored: its labels.UndoStep
     runs_changed = Signal()  # a training run started, ended, was renamed or deleted (here or elsewhere)
-    failed = Signal(str)  # a store action failed: a message for the user
+    failed = Signal(object)  # a store action failed: the exception (DovecoteError: a message for the user)
     message = Signal(str)  # a short note for the status bar
 
     def __init__(self, parent: QObject | None = None):
@@ -41,14 +42,12 @@ class ProjectContext(QObject):
         self.can_undo = False
         self.can_redo = False
         self.tasks = TaskRunner(self)  # every background job of this window goes through it
-        self.writer = StoreWriter(self)
-        self.writer.failed.connect(self.failed)
-        self.writer.finished.connect(self._reload_history)
+        self._write: Task | None = None  # the change being written in the background
 
     @property
     def busy(self) -> bool:
         """A background write is running: other changes wait for it."""
-        return self.writer.busy
+        return self._write is not None
 
     # -- opening --------------------------------------------------------------------------------------
     def open(self, folder: str | Path) -> Project:
@@ -110,7 +109,7 @@ class ProjectContext(QObject):
                 then()
 
         if len(image_ids) >= BACKGROUND_AT:
-            self._in_background(f"Labelling {count}", "set_labels", (list(image_ids), class_id), done)
+            self._in_background(f"Labelling {count}", labels.set_labels, (list(image_ids), class_id), done)
             return True
         ok, batch = self._act(lambda session: labels.set_labels(session, image_ids, class_id))
         if ok:
@@ -118,10 +117,10 @@ class ProjectContext(QObject):
         return ok
 
     def undo(self) -> None:
-        self._walk_history("Undid", "undo")
+        self._walk_history("Undid", "undo", labels.undo)
 
     def redo(self) -> None:
-        self._walk_history("Redid", "redo")
+        self._walk_history("Redid", "redo", labels.redo)
 
     def add_class(self, name: str) -> int | None:
         ok, class_id = self._act(lambda s: labels.add_class(s, name))
@@ -130,15 +129,15 @@ class ProjectContext(QObject):
         return class_id
 
     def rename_class(self, old: str, new: str) -> bool:
-        return self._class_action("rename_class", (old, new), f"Renaming {old!r}",
+        return self._class_action(labels.rename_class, (old, new), f"Renaming {old!r}",
                                   f"Renamed {old!r} to {new.strip()!r}")
 
     def merge_classes(self, source: str, target: str) -> bool:
-        return self._class_action("merge_classes", (source, target), f"Merging {source!r}",
+        return self._class_action(labels.merge_classes, (source, target), f"Merging {source!r}",
                                   f"Merged {source!r} into {target!r}", self._count_of(source))
 
     def delete_class(self, name: str) -> bool:
-        return self._class_action("delete_class", (name,), f"Deleting {name!r}", f"Deleted class {name!r}",
+        return self._class_action(labels.delete_class, (name,), f"Deleting {name!r}", f"Deleted class {name!r}",
                                   self._count_of(name))
 
     def _count_of(self, name: str) -> int:
@@ -153,7 +152,7 @@ class ProjectContext(QObject):
             with self.project.session() as session:
                 return True, action(session)
         except DovecoteError as error:
-            self.failed.emit(str(error))
+            self.failed.emit(error)
             return False, None
 
     def _refuse_while_busy(self) -> bool:
@@ -161,14 +160,29 @@ class ProjectContext(QObject):
             self.message.emit("Still saving the previous change; try again in a moment.")
         return self.busy
 
-    def _in_background(self, title: str, function: str, args: tuple, done: Callable[[object], None]) -> None:
-        """labels.<function>(session, *args) by the StoreWriter; done(result) if the project is still open."""
+    def _in_background(self, title: str, function: Callable[..., object], args: tuple,
+                       done: Callable[[object], None]) -> None:
+        """function(session, *args) in a child process; done(its result) here once it is committed, if the
+        project is still open."""
         project = self.project
-        self.writer.write(project, title, f"core.storage.labels:{function}", args,
-                          lambda result: project is self.project and done(result))
+        task = self.tasks.run(title, store_action, str(project.root), str(project.store_dir), function, *args,
+                              cancellable=False)  # a half-done relabel would be rolled back: let it finish
+        results: list[object] = []
+        task.event.connect(lambda event: isinstance(event, StoreActionDone) and results.append(event.result))
+        task.failed.connect(self.failed)
+        task.done.connect(lambda: self._written(task, project, results, done))
+        self._write = task
         self._reload_history()  # undo/redo are unavailable until it is stored
 
-    def _class_action(self, function: str, args: tuple, title: str, note: str, images: int = 0) -> bool:
+    def _written(self, task: Task, project: Project, results: list, done: Callable[[object], None]) -> None:
+        if task is self._write:
+            self._write = None
+        if results and project is self.project:
+            done(results[0])
+        self._reload_history()
+
+    def _class_action(self, function: Callable[..., object], args: tuple, title: str, note: str,
+                      images: int = 0) -> bool:
         def done(_result) -> None:
             self._after_classes(note)
             self.images_changed.emit()  # merges and deletes relabel images
@@ -178,12 +192,12 @@ class ProjectContext(QObject):
         if images >= BACKGROUND_AT:
             self._in_background(title, function, args, done)
             return True
-        ok, _ = self._act(lambda session: getattr(labels, function)(session, *args))
+        ok, _ = self._act(lambda session: function(session, *args))
         if ok:
             done(None)
         return ok
 
-    def _walk_history(self, verb: str, name: str) -> None:
+    def _walk_history(self, verb: str, name: str, step: Callable[..., object]) -> None:
         """Undo or redo: at once when small, in the background when it relabels many images."""
         if self.project is None or self._refuse_while_busy():
             return
@@ -197,9 +211,9 @@ class ProjectContext(QObject):
             self.history_step.emit(result)
 
         if self.read(gallery.history_step_size, name == "undo") >= BACKGROUND_AT:
-            self._in_background(f"{name.capitalize()}ing", name, (), done)
+            self._in_background(f"{name.capitalize()}ing", step, (), done)
             return
-        ok, result = self._act(getattr(labels, name))
+        ok, result = self._act(step)
         if ok:
             done(result)
 

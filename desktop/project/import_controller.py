@@ -1,30 +1,29 @@
-"""Importing (or rescanning) the open folder in the background, with progress and cancel. The grid shows
-what the store has at once; as chunks of images are committed, the views are told (at most a few times a
-second, so a 100,000-image import does not spend its time redrawing)."""
+"""Importing (or rescanning) the open folder in the background (a task of context.tasks), with progress and
+cancel. The grid shows what the store has at once; as chunks of images are committed, the views are told (at
+most a few times a second, so a 100,000-image import does not spend its time redrawing)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.events import Progress
-from core.importing.scanning import ImportFinished, ImportSummary
-from desktop.tasks.child_process import run_in_child
+from core.importing.scanning import ImportFinished, ImportSummary, import_folder
 from desktop.project.context import ProjectContext
-from desktop.tasks.worker import GeneratorWorker
+from desktop.tasks import Task
+from desktop.tasks.jobs import in_project
 
 REFRESH_MS = 500
 
 
 class ImportController(QObject):
-    worker_started = Signal(object)  # the GeneratorWorker, for progress displays
+    started = Signal(object)  # the Task
     finished = Signal(object)  # the ImportSummary; None when cancelled or failed
-    failed = Signal(str)
+    failed = Signal(object)  # the exception (DovecoteError: a message for the user; anything else: a bug)
 
     def __init__(self, context: ProjectContext, parent: QObject | None = None):
         super().__init__(parent)
         self._context = context
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._worker: GeneratorWorker | None = None
+        self._task: Task | None = None
+        self._next: bool | None = None  # labels_from_subfolders of an import waiting for the current to stop
         self._summary: ImportSummary | None = None
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -33,33 +32,30 @@ class ImportController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._task is not None
 
-    def start(self, labels_from_subfolders: bool = False) -> GeneratorWorker | None:
-        """Import the open project's folder. A running import (of another project) is cancelled first;
-        the pool's single thread runs the new one once the old one has stopped."""
+    def start(self, labels_from_subfolders: bool = False) -> None:
+        """Import the open project's folder. A running import (of this or another project) is cancelled
+        first, and the new one starts once it has stopped: two imports never write one store at once."""
+        if self._context.project is None:
+            return
+        if self._task is not None:
+            self._next = labels_from_subfolders
+            self._task.cancel()
+            return
         project = self._context.project
-        if project is None:
-            return None
-        self.cancel()
-        # In a child process: see desktop/child_process.py for why a thread is not enough.
-        args = (str(project.root), str(project.store_dir), labels_from_subfolders)
-        worker = GeneratorWorker(lambda: run_in_child("desktop.tasks.child_process:import_project", *args))
-        worker.signals.yielded.connect(lambda event: worker is self._worker and self._on_event(event))
-        worker.signals.errored.connect(lambda message: worker is self._worker and self.failed.emit(message))
-        worker.signals.done.connect(lambda: self._done(worker))
-        self._worker, self._summary = worker, None
-        self._pool.start(worker)
-        self.worker_started.emit(worker)
-        return worker
+        task = self._context.tasks.run("Importing", in_project, str(project.root), str(project.store_dir),
+                                       import_folder, labels_from_subfolders)
+        task.event.connect(self._on_event)
+        task.failed.connect(self.failed)
+        task.done.connect(self._done)
+        self._task, self._summary = task, None
+        self.started.emit(task)
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-
-    def wait(self, msecs: int = 30_000) -> bool:
-        """Block until the worker has stopped (used when the window closes, after cancel())."""
-        return self._pool.waitForDone(msecs)
+        self._next = None
+        if self._task is not None:
+            self._task.cancel()
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, Progress) and event.total and not self._refresh.isActive():
@@ -72,10 +68,12 @@ class ImportController(QObject):
             self._context.images_changed.emit()
             self._context.refresh_classes()
 
-    def _done(self, worker: GeneratorWorker) -> None:
-        if worker is not self._worker:
-            return
-        self._worker = None
+    def _done(self) -> None:
+        self._task = None
         self._refresh.stop()
         self._landed()
+        if self._next is not None:  # superseded: the one asked for since starts now
+            labels_from_subfolders, self._next = self._next, None
+            self.start(labels_from_subfolders)
+            return
         self.finished.emit(self._summary)

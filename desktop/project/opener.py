@@ -14,6 +14,7 @@ from core.storage import gallery
 from desktop.project.import_controller import ImportController
 from desktop.project.context import ProjectContext
 from desktop.project.settings import AppSettings
+from desktop.widgets.error_dialog import show_error
 
 
 class ProjectOpener(QObject):
@@ -82,6 +83,3 @@ def ask_subfolder_classes(parent: QWidget, names: list[str]) -> bool:
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
     return answer == QMessageBox.StandardButton.Yes
 
-
-def show_error(parent: QWidget, title: str, message: str) -> None:
-    QMessageBox.warning(parent, title, message)

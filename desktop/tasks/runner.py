@@ -16,8 +16,9 @@ from typing import Callable, Iterator
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
+from core.errors import DovecoteError
 from core.events import Progress
-from desktop.tasks.child import ChildProcess
+from desktop.tasks.child import KILL_AFTER_S, ChildProcess, TaskCrashed
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class Task(QObject):
         self.error: BaseException | None = None
         self._function, self._args, self._child = function, args, child
         self._cancel = threading.Event()
-        self._finished = threading.Event()
+        self._stopped = False  # its outcome is known (set before the signals that say so)
+        self._finished = threading.Event()  # and every signal has been sent
         self._process: ChildProcess | None = None
 
     @property
@@ -51,7 +53,7 @@ class Task(QObject):
 
     @property
     def running(self) -> bool:
-        return not self._finished.is_set()
+        return not self._stopped
 
     def cancel(self) -> None:
         """Ask the job to stop after its current step; what it finished is kept."""
@@ -63,11 +65,16 @@ class Task(QObject):
         """Block until the job has stopped (True) or `timeout_s` passed (False)."""
         return self._finished.wait(timeout_s)
 
-    def terminate(self) -> None:
-        """End the job's child process now (window close after SHUTDOWN_S): only for jobs that did not stop
-        when asked. The store is transactional, so what was committed stays and nothing half-written does."""
+    def interrupt(self) -> None:
+        """Stop the job's child process now (window close, a job that did not stop when asked): it may still
+        record its state. The store is transactional: what was committed stays, nothing half-written does."""
         if self._process is not None:
-            self._process.terminate()
+            self._process.interrupt()
+
+    def kill(self) -> None:
+        """End the job's child process without a word (one that did not stop when interrupted)."""
+        if self._process is not None:
+            self._process.kill()
 
     # -- in the worker thread ---------------------------------------------------------------------------
     def _events(self) -> Iterator[object]:
@@ -84,7 +91,7 @@ class Task(QObject):
         outcome, error = self.succeeded, None
         generator = None
         try:
-            generator = self._events()
+            generator = (e for e in ()) if self._cancel.is_set() else self._events()  # cancelled while queued
             for event in generator:
                 if self._cancel.is_set():
                     break
@@ -106,7 +113,7 @@ class Task(QObject):
                 outcome = self.cancelled
             else:
                 outcome, error = self.failed, exc
-                log.error("Task %r failed", self.title, exc_info=exc)
+                _log_failure(self.title, exc)
         finally:
             if generator is not None:
                 try:
@@ -115,13 +122,22 @@ class Task(QObject):
                     log.error("Task %r failed while stopping", self.title, exc_info=exc)
             if pending is not None and outcome is self.succeeded:
                 self.event.emit(pending)
-            self.error = error
-            self._finished.set()
+            self.error, self._stopped = error, True
             if outcome is self.failed:
                 self.failed.emit(error)
             else:
                 outcome.emit()
             self.done.emit()
+            self._finished.set()  # last: whoever waited may now delete this object
+
+
+def _log_failure(title: str, error: BaseException) -> None:
+    if isinstance(error, DovecoteError):  # a message for the user, not a bug
+        log.info("Task %r stopped: %s", title, error)
+    elif isinstance(error, TaskCrashed):  # the traceback is the child's
+        log.error("Task %r failed: %s\n%s", title, error, error.details)
+    else:
+        log.error("Task %r failed", title, exc_info=error)
 
 
 class _Runnable(QRunnable):
@@ -166,15 +182,20 @@ class TaskRunner(QObject):
             task.cancel()
 
     def shutdown(self, timeout_s: float = SHUTDOWN_S) -> bool:
-        """Cancel every job and wait for them; a child that has not stopped by `timeout_s` is ended.
-        True when every job stopped by itself."""
+        """Cancel every job and wait for them; a child still running near the end of `timeout_s` is
+        interrupted, then killed (see ChildProcess.interrupt), so that this returns within about
+        `timeout_s`. True when every job stopped by itself."""
         self.cancel_all()
-        deadline = time.monotonic() + timeout_s
-        clean = True
-        for task in list(self._tasks):
-            if not task.wait(max(0.0, deadline - time.monotonic())):
-                log.warning("Task %r did not stop within %.0f s; ending it", task.title, timeout_s)
-                task.terminate()
-                clean = False
-        self._pool.waitForDone(int(timeout_s * 1000))
-        return clean
+        asked_until = time.monotonic() + max(0.0, timeout_s - KILL_AFTER_S - 0.5)
+        late = [task for task in list(self._tasks) if not task.wait(max(0.0, asked_until - time.monotonic()))]
+        for task in late:
+            log.warning("Task %r did not stop when asked; interrupting it", task.title)
+            task.interrupt()
+        killed_at = asked_until + KILL_AFTER_S
+        for task in late:
+            if not task.wait(max(0.0, killed_at - time.monotonic())):
+                task.kill()
+        for task in late:
+            if not task.wait(max(0.0, killed_at + 0.5 - time.monotonic())):
+                log.error("Task %r (a thread) is still running at exit", task.title)
+        return not late

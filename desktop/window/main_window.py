@@ -2,8 +2,8 @@
 
 Extending it (training, evaluation, ...): `window.context` is the open project and its change signals;
 `add_view(title, widget)` adds a page beside the image grid, `add_panel(title, widget, area)` a dockable
-panel (with a toggle in View), `menu(title)` a menu, and `status.track(title, worker)` shows a
-background task's progress with a Cancel button."""
+panel (with a toggle in View), `menu(title)` a menu. Every task of `context.tasks` shows its progress in the
+status bar with a Cancel button; closing the window cancels them all and waits at most a few seconds."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
@@ -23,10 +23,11 @@ from desktop.actions.label_actions import LabelActions
 from desktop.window.menus import Menus
 from desktop.preview.pane import PreviewPane
 from desktop.project.context import ProjectContext
-from desktop.project.opener import ProjectOpener, show_error
+from desktop.project.opener import ProjectOpener
 from desktop.project.settings import AppSettings
 from desktop.project.training import TrainingService
 from desktop.window.status_bar import MESSAGE_MS, StatusBar
+from desktop.widgets.error_dialog import show_failure
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
 
 APP_NAME = "Dovecote"
@@ -53,7 +54,9 @@ class MainWindow(QMainWindow):
         self.label_actions = LabelActions(self.context, self.grid, self.settings, self)
         self.class_actions = ClassActions(self.context, self.sidebar, self)
         self.empty_state = EmptyState()
-        self.menus = Menus(self)
+        self.menus = Menus(self, context=self.context, opener=self.opener, grid=self.grid,
+                           filter_bar=self.filter_bar, preview=self.preview, label_actions=self.label_actions,
+                           class_actions=self.class_actions, settings=self.settings)
 
         images_page = QWidget()
         column = QVBoxLayout(images_page)
@@ -114,7 +117,8 @@ class MainWindow(QMainWindow):
         self.drop.folder_dropped.connect(self.opener.open)
         context.opened.connect(self._opened)
         context.closed.connect(self._closed)
-        context.failed.connect(lambda message: show_error(self, "Not saved", message))
+        context.failed.connect(lambda error: show_failure(self, "Not saved", error))
+        context.tasks.started.connect(self.status.track)
         context.message.connect(lambda text: self.status.showMessage(text, MESSAGE_MS))
         self._counts_timer = QTimer(self)  # one count per burst of change signals
         self._counts_timer.setSingleShot(True)
@@ -122,11 +126,9 @@ class MainWindow(QMainWindow):
         self._counts_timer.timeout.connect(self._update_counts)
         for signal in (context.images_changed, context.labels_changed, context.classes_changed):
             signal.connect(self._counts_timer.start)
-        self.importer.worker_started.connect(lambda worker: self.status.track("Importing", worker))
-        context.writer.started.connect(lambda title, worker: self.status.track(title, worker, cancellable=False))
-        self.importer.worker_started.connect(lambda _worker: self._update_placeholder())
+        self.importer.started.connect(lambda _task: self._update_placeholder())
         self.importer.finished.connect(self._import_finished)
-        self.importer.failed.connect(lambda message: show_error(self, "Import stopped", message))
+        self.importer.failed.connect(lambda error: show_failure(self, "Import stopped", error))
         self.model.modelReset.connect(self._update_placeholder)
         self.model.rowsInserted.connect(self._select_first_if_none)
         self.model.modelReset.connect(self._select_first_if_none)
@@ -223,9 +225,7 @@ class MainWindow(QMainWindow):
         self._show_workspace(True)  # remember the panels as they are with a folder open
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
-        self.importer.cancel()
-        self.importer.wait()
-        self.context.writer.wait()
+        self.context.tasks.shutdown()  # cancels every task (a training run is stored as cancelled): <= 5 s
         self.preview.shutdown()
         self.thumbnails.shutdown()
         self.context.close()

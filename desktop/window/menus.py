@@ -1,38 +1,48 @@
 """The menu bar and the toolbar, with the platform's standard shortcuts. Panels added later show up in
-View (see MainWindow.add_panel); their own commands go in menus they add with MainWindow.menu()."""
+View (see MainWindow.add_panel); their own commands go in menus they add with MainWindow.menu().
+It is given the parts whose commands it offers; it never reaches into the window."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox, QToolBar
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QToolBar
-
+from core.logs import configured_path, log_path
+from desktop.actions.class_actions import ClassActions
+from desktop.actions.label_actions import LabelActions
+from desktop.gallery.filter_bar import FilterBar
+from desktop.gallery.view import GalleryView
+from desktop.preview.pane import PreviewPane
+from desktop.project.context import ProjectContext
+from desktop.project.opener import ProjectOpener
+from desktop.project.settings import AppSettings
 from desktop.widgets import theme
 from desktop.widgets.icons import icon
 
-if TYPE_CHECKING:
-    from desktop.window.main_window import MainWindow
-
 
 class Menus:
-    def __init__(self, window: "MainWindow"):
-        self._window = window
+    def __init__(self, window: QMainWindow, *, context: ProjectContext, opener: ProjectOpener,
+                 grid: GalleryView, filter_bar: FilterBar, preview: PreviewPane, label_actions: LabelActions,
+                 class_actions: ClassActions, settings: AppSettings):
+        self._window, self._opener, self._settings = window, opener, settings
+        self._label_actions, self._class_actions = label_actions, class_actions
         w = window
-        self.open = _action(w, "&Open Folder…", QKeySequence.StandardKey.Open, w.opener.choose, "folder-open",
+        self.open = _action(w, "&Open Folder…", QKeySequence.StandardKey.Open, opener.choose, "folder-open",
                             "Open a folder of images as a project")
-        self.rescan = _action(w, "&Rescan Folder", QKeySequence.StandardKey.Refresh, w.opener.rescan, "rescan",
+        self.rescan = _action(w, "&Rescan Folder", QKeySequence.StandardKey.Refresh, opener.rescan, "rescan",
                               "Look for new, changed and removed images")
-        self.close_project = _action(w, "&Close Folder", QKeySequence.StandardKey.Close, w.context.close)
+        self.close_project = _action(w, "&Close Folder", QKeySequence.StandardKey.Close, context.close)
         self.quit = _action(w, "&Quit", QKeySequence.StandardKey.Quit, w.close)
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
-        self.select_all = _action(w, "Select &All", QKeySequence.StandardKey.SelectAll, w.grid.selectAll,
+        self.select_all = _action(w, "Select &All", QKeySequence.StandardKey.SelectAll, grid.selectAll,
                                   "select-all")
-        self.find = _action(w, "&Find…", QKeySequence.StandardKey.Find, _focus(w.filter_bar.search))
+        self.find = _action(w, "&Find…", QKeySequence.StandardKey.Find, _focus(filter_bar.search))
         self.zoom_in = _action(w, "&Larger Thumbnails", QKeySequence.StandardKey.ZoomIn,
-                               lambda: w.filter_bar.zoom.setValue(w.filter_bar.zoom.value() + 32))
+                               lambda: filter_bar.zoom.setValue(filter_bar.zoom.value() + 32))
         self.zoom_out = _action(w, "&Smaller Thumbnails", QKeySequence.StandardKey.ZoomOut,
-                                lambda: w.filter_bar.zoom.setValue(w.filter_bar.zoom.value() - 32))
+                                lambda: filter_bar.zoom.setValue(filter_bar.zoom.value() - 32))
+        self.show_log = _action(w, "Show &Log", None, show_log, tip="Open the log file: what went wrong, with "
+                                "the details to send with a bug report")
         self.about = _action(w, "&About Dovecote", None, self._show_about)
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -46,7 +56,7 @@ class Menus:
         file_menu.addAction(self.quit)
 
         edit = bar.addMenu("&Edit")
-        labels = w.label_actions
+        labels = label_actions
         edit.addActions([labels.undo, labels.redo])
         edit.addSeparator()
         edit.addActions([self.select_all, self.find])
@@ -58,12 +68,13 @@ class Menus:
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addActions([self.zoom_in, self.zoom_out])
         self.view_menu.addSeparator()
-        self.view_menu.addActions([w.preview.fit_action, w.preview.actual_action])
+        self.view_menu.addActions([preview.fit_action, preview.actual_action])
         self.view_menu.addSeparator()
         self._add_theme_menu(self.view_menu.addMenu("&Theme"))
         self.view_menu.addSeparator()
         self.panels = self.view_menu  # panel toggles are appended here
         self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addAction(self.show_log)
         self.help_menu.addAction(self.about)
 
         toolbar = QToolBar("Main toolbar", w)
@@ -75,7 +86,7 @@ class Menus:
         toolbar.addSeparator()
         toolbar.addActions([labels.undo, labels.redo])
         toolbar.addSeparator()
-        toolbar.addAction(w.class_actions.add)
+        toolbar.addAction(class_actions.add)
         w.addToolBar(toolbar)
         self.toolbar = toolbar
         for action in (self.find, self.zoom_in, self.zoom_out, self.select_all):
@@ -85,7 +96,7 @@ class Menus:
         self.recent.clear()
         for folder in folders:
             action = self.recent.addAction(folder)
-            action.triggered.connect(lambda _checked=False, f=folder: self._window.opener.open(f))
+            action.triggered.connect(lambda _checked=False, f=folder: self._opener.open(f))
         self.recent.setEnabled(bool(folders))
 
     def update_enabled(self, is_open: bool) -> None:
@@ -93,7 +104,7 @@ class Menus:
             action.setEnabled(is_open)
 
     def _fill_label_menu(self) -> None:
-        menu, labels, classes = self.label_menu, self._window.label_actions, self._window.class_actions
+        menu, labels, classes = self.label_menu, self._label_actions, self._class_actions
         menu.clear()
         menu.addActions(labels.menu_actions())
         menu.addAction(labels.clear)
@@ -104,7 +115,7 @@ class Menus:
 
     def _add_theme_menu(self, menu: QMenu) -> None:
         group = QActionGroup(menu)
-        current = self._window.settings.theme()
+        current = self._settings.theme()
         for key, text in (("system", "Follow the System"), ("light", "Light"), ("dark", "Dark")):
             action = menu.addAction(text)
             action.setCheckable(True)
@@ -113,13 +124,25 @@ class Menus:
             group.addAction(action)
 
     def _set_theme(self, key: str) -> None:
-        self._window.settings.set_theme(key)
+        self._settings.set_theme(key)
         theme.apply_theme(QApplication.instance(), key)
 
     def _show_about(self) -> None:
+        from core.models.bundles import app_version  # not at start-up: the window opens without it
+
         QMessageBox.about(self._window, "About Dovecote",
-                          "<b>Dovecote</b><br>Sort your images into classes and train a classifier on them, "
-                          "on your own computer.")
+                          f"<b>Dovecote</b> {app_version()}<br>Sort your images into classes and train a "
+                          "classifier on them, on your own computer.<br><br>"
+                          f"Log: {configured_path() or log_path()}")
+
+
+def show_log() -> None:
+    """Open the log file in the system's viewer; its folder when nothing was logged yet."""
+    path = configured_path() or log_path()
+    if not path.exists():
+        path = path.parent
+        path.mkdir(parents=True, exist_ok=True)
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 def _action(parent, text: str, shortcut, slot, icon_name: str | None = None, tip: str = "") -> QAction:

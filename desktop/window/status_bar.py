@@ -1,6 +1,5 @@
-"""The status bar: image counts on the left, and background tasks (import, and later training) on the
-right with their progress and a Cancel button. Any GeneratorWorker that yields core Progress events can be
-tracked."""
+"""The status bar: image counts on the left, and background tasks (every Task of the window's runner:
+import, large label changes, training) on the right with their progress and a Cancel button."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,8 +9,8 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWi
 
 from core.events import Progress
 from core.storage.gallery import Counts
+from desktop.tasks import Task
 from desktop.widgets.icons import icon
-from desktop.tasks.worker import GeneratorWorker
 
 MESSAGE_MS = 6000
 
@@ -35,7 +34,7 @@ class StatusBar(QStatusBar):
             self.addPermanentWidget(widget)
             widget.hide()
         self.addPermanentWidget(self.counts)
-        self._tasks: list[_Task] = []
+        self._tasks: list[_Shown] = []
         self._selected = 0
         self._counts: Counts | None = None
         self.cancel.clicked.connect(self._cancel)
@@ -61,24 +60,24 @@ class StatusBar(QStatusBar):
         self.counts.setText("   ·   ".join(parts))
 
     # -- background tasks -------------------------------------------------------------------------------
-    def track(self, title: str, worker: GeneratorWorker, cancellable: bool = True) -> None:
-        """Show `worker`'s progress until it is done (the newest task shows when several run); Cancel asks
-        it to stop."""
-        self._tasks.append(_Task(worker, title, cancellable))
-        worker.signals.yielded.connect(lambda event: self._on_event(worker, event))
-        worker.signals.done.connect(lambda: self._finish(worker))
+    def track(self, task: Task) -> None:
+        """Show `task`'s progress until it is done (the newest shows when several run); Cancel asks it to
+        stop. Connect it to TaskRunner.started."""
+        self._tasks.append(_Shown(task))
+        task.event.connect(lambda event: self._on_event(task, event))
+        task.done.connect(lambda: self._finish(task))
         self._render_task()
 
     @property
     def busy(self) -> bool:
         return bool(self._tasks)
 
-    def _on_event(self, worker: GeneratorWorker, event: object) -> None:
+    def _on_event(self, task: Task, event: object) -> None:
         if isinstance(event, Progress):
-            for task in self._tasks:
-                if task.worker is worker:
-                    task.progress = event
-            if self._tasks and self._tasks[-1].worker is worker:
+            for shown in self._tasks:
+                if shown.task is task:
+                    shown.progress = event
+            if self._tasks and self._tasks[-1].task is task:
                 self._render_task()
 
     def _render_task(self) -> None:
@@ -86,11 +85,11 @@ class StatusBar(QStatusBar):
             widget.setVisible(bool(self._tasks))
         if not self._tasks:
             return
-        task = self._tasks[-1]
+        shown = self._tasks[-1]
+        task, event = shown.task, shown.progress
         self.cancel.setVisible(task.cancellable)
-        self.cancel.setEnabled(not task.worker.cancelled)
-        event = task.progress
-        if task.worker.cancelled:
+        self.cancel.setEnabled(not task.cancelling)
+        if task.cancelling:
             self.task.setText(f"{task.title}: stopping…")
         elif event is None:
             self.task.setText(f"{task.title}…")
@@ -106,17 +105,15 @@ class StatusBar(QStatusBar):
 
     def _cancel(self) -> None:
         if self._tasks:
-            self._tasks[-1].worker.cancel()
+            self._tasks[-1].task.cancel()
             self._render_task()
 
-    def _finish(self, worker: GeneratorWorker) -> None:
-        self._tasks = [task for task in self._tasks if task.worker is not worker]
+    def _finish(self, task: Task) -> None:
+        self._tasks = [shown for shown in self._tasks if shown.task is not task]
         self._render_task()
 
 
 @dataclass
-class _Task:
-    worker: GeneratorWorker
-    title: str
-    cancellable: bool
+class _Shown:
+    task: Task
     progress: Progress | None = None

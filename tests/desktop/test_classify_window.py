@@ -1,13 +1,14 @@
 """The "Classify with Dovecote" window, driven like a user would, on a tiny folder with the trained project."""
 import csv
-import threading
+import time
+from functools import partial as bound
 
 import pytest
 from PySide6.QtCore import Qt
 
 import desktop.classify.window as classify_window
+import taskjobs
 from colourproject import colour_images
-from core.events import Progress
 from desktop.classify.window import RESUME, ClassifyWindow
 from desktop.classify.model_picker import RecentModels
 
@@ -20,9 +21,11 @@ def new_photos(tmp_path):
 
 
 def show(qtbot, window):
+    """Shown, with its model read (a background task)."""
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: not window.picker.loading, timeout=20_000)
     return window
 
 
@@ -31,7 +34,7 @@ def summary_table(window):
 
 
 def wait_until_done(qtbot, window):
-    qtbot.waitUntil(lambda: window.worker is None and not window.cancel_button.isVisible(), timeout=60_000)
+    qtbot.waitUntil(lambda: window.task is None and not window.cancel_button.isVisible(), timeout=60_000)
 
 
 def test_classifying_shows_a_summary_and_opens_the_results(qtbot, colour_project, new_photos, monkeypatch):
@@ -63,6 +66,7 @@ def test_from_the_file_manager_the_last_model_is_offered(qtbot, colour_project, 
     RecentModels().add(str(folder))
     window = show(qtbot, ClassifyWindow(new_photos))
     assert window.picker.box.currentData() == str(folder) and window.start_button.isEnabled()
+    assert "2 classes" in window.picker.info.text()
 
 
 def test_the_proposed_destination_is_beside_the_folder_not_inside(qtbot, colour_project, new_photos):
@@ -91,24 +95,16 @@ def test_sorting_with_unsure_images_set_aside(qtbot, colour_project, new_photos,
     assert window.open_sorted_button.isVisible()
 
 
-def test_cancel_keeps_the_work_and_classify_continues_it(qtbot, colour_project, new_photos, monkeypatch):
+def test_cancel_keeps_the_work_and_classify_continues_it(qtbot, colour_project, new_photos, monkeypatch, tmp_path):
     folder, _ = colour_project
-    real = classify_window.classify_folder
-    gate = threading.Event()
-
-    def held_after_first_batch(request, bundle):
-        for event in real(request, bundle):
-            yield event
-            if isinstance(event, Progress) and event.phase == "Classifying" and event.done:
-                gate.wait(30)  # the worker waits here until the user has pressed Cancel
-
-    monkeypatch.setattr(classify_window, "classify_folder", held_after_first_batch)
+    gate = tmp_path / "cancel pressed"  # the job waits after its first batch until the user has pressed Cancel
+    monkeypatch.setattr(classify_window, "classify_folder", bound(taskjobs.held_classify, gate=str(gate)))
     colour_images(new_photos / "more", per_class=40)  # several batches of 32
     window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
     window.start()
     qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=60_000)
     qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
-    gate.set()
+    gate.touch()
     wait_until_done(qtbot, window)
     assert "Stopped" in window.status.text() and window.start_button.isEnabled()
     partial = new_photos / "dovecote-predictions.partial.csv"
@@ -127,14 +123,22 @@ def test_cancel_keeps_the_work_and_classify_continues_it(qtbot, colour_project, 
     assert f"({kept} before)" in window.status.text()
 
 
-def test_closing_while_running_stops_cleanly(qtbot, colour_project, new_photos):
+def test_closing_while_running_stops_within_seconds_and_keeps_the_rows(qtbot, colour_project, new_photos,
+                                                                     monkeypatch, tmp_path):
     folder, _ = colour_project
+    gate = tmp_path / "never"  # the run is held after its first batch: the window closes mid-run
+    monkeypatch.setattr(classify_window, "classify_folder", bound(taskjobs.held_classify, gate=str(gate)))
+    colour_images(new_photos / "more", per_class=40)
     window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
     window.start()
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=60_000)
+    started = time.monotonic()
     window.close()
-    assert window.isVisible()  # waits for the run to stop, then closes
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
-    assert window.worker is None
+    assert not window.isVisible() and time.monotonic() - started < 6
+    assert not window.tasks.tasks or not any(task.running for task in window.tasks.tasks)
+    with open(new_photos / "dovecote-predictions.partial.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 32 and all(row["path"] for row in rows)  # the classified batch is kept, whole
 
 
 def test_a_move_can_be_undone_from_the_window(qtbot, colour_project, new_photos, tmp_path):

@@ -2,6 +2,7 @@
 every file the app opens at run time is collected where the code looks for it, every module the CLI
 imports by name is included, torchvision is left out, and each platform gets the programs it needs."""
 import ast
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -106,15 +107,42 @@ def test_report_template_resources_and_default_weights_are_collected(linux_spec)
 def test_modules_imported_by_name_are_hidden_imports(linux_spec):
     hidden = set(linux_spec["Analysis"][0].kwargs["hiddenimports"])
     assert set(COMMAND_MODULES) <= hidden
-    child_targets = []  # run_in_child("module:function") in desktop/: the child imports it by name
-    for source in (bundle.ROOT / "desktop").rglob("*.py"):
-        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "run_in_child"
-                    and node.args and isinstance(node.args[0], ast.Constant)):
-                child_targets.append(node.args[0].value.split(":")[0])
-    assert child_targets and set(child_targets) <= hidden
     # What the migration scripts import (Alembic loads them from files, unseen by PyInstaller).
     assert {"alembic.op", "alembic.context", "sqlalchemy", "core.storage.models"} <= hidden
+
+
+def test_background_jobs_are_functions_the_bundle_holds(linux_spec):
+    """A task's child process unpickles its function by module and name: the function must be a module-level
+    one, imported by the code that runs it (so PyInstaller sees and bundles its module), never a string."""
+    hidden = set(linux_spec["Analysis"][0].kwargs["hiddenimports"])
+    jobs = []
+    for source in (bundle.ROOT / "desktop").rglob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        imported = {alias.asname or alias.name: node.module for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module for alias in node.names}
+        for node in ast.walk(tree):
+            assert not (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                        and re.fullmatch(r"(core|desktop)(\.\w+)+:\w+", node.value)), f"{source}: {node.value}"
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"
+                    and ast.unparse(node.func.value).endswith("tasks") and len(node.args) >= 2):
+                function = node.args[1]
+                assert isinstance(function, ast.Name), f"{source}: {ast.unparse(function)} is not a function name"
+                jobs.append((function.id, imported.get(function.id)))
+    assert {"in_project", "store_action", "classify_folder", "undo_moves", "describe_model"} <= {j for j, _ in jobs}
+    for name, module in jobs:
+        assert module is None or module in hidden, (name, module)  # None: defined in the same module
+
+
+def test_the_frozen_app_turns_spawned_children_into_tasks_before_anything_else():
+    """Task children are started with "spawn", which runs the frozen executable again: freeze_support()
+    must run first in the entry script, or every background task would open a second window."""
+    tree = ast.parse(bundle.ENTRY.read_text(encoding="utf-8"))
+    (main_block,) = [node for node in tree.body if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)]
+    first = main_block.body[0]
+    assert ast.unparse(first).strip() == "multiprocessing.freeze_support()"
+    assert not [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+                and any(alias.name.split(".")[0] in ("desktop", "core") for alias in node.names)
+                + (getattr(node, "module", "") or "").startswith(("desktop", "core"))]  # nothing of ours before it
 
 
 def test_torchvision_is_left_out_of_the_lean_bundle(linux_spec):
