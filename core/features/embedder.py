@@ -69,7 +69,7 @@ class Embedder:
             self._input = self._session.get_inputs()[0].name
             self.device = "cpu (ONNX Runtime)"
         else:
-            from core.models.backbones import build_feature_extractor
+            from core.models.backbone_nets import build_feature_extractor
 
             self._model = build_feature_extractor(spec, weights_path).to(self._torch_device)
             self.device = f"{self._torch_device} (torch)"

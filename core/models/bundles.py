@@ -130,7 +130,7 @@ class ModelBundle:
         """The whole classifier in torch: preprocessed images [N, 3, S, S] -> probabilities [N, C]."""
         import torch
 
-        from core.models.backbones import build_feature_extractor
+        from core.models.backbone_nets import build_feature_extractor
 
         extractor = build_feature_extractor(self.spec, self.backbone_weights_file(), pretrained=True)
         return torch.nn.Sequential(extractor, self.head.to_module(), torch.nn.Softmax(dim=1)).eval()

@@ -5,7 +5,7 @@ import warnings
 from pathlib import Path
 
 from core.atomic import atomic_path
-from core.models.backbones import BackboneSpec, build_feature_extractor, cache_dir, weights_identity
+from core.models.backbones import BackboneSpec, cache_dir, weights_identity
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "features"

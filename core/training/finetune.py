@@ -226,7 +226,7 @@ class FineTuner:
     def _model(self):
         import torch
 
-        from core.models.backbones import build_feature_extractor
+        from core.models.backbone_nets import build_feature_extractor
 
         extractor = build_feature_extractor(self.spec, self.weights_path)
         blocks = extractor.blocks

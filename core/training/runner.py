@@ -284,7 +284,7 @@ class _Run:
         """A backbone loaded from a weights file travels inside the bundle (stock weights need not)."""
         if self.config.weights_path is None:
             return None
-        from core.models.backbones import build_feature_extractor
+        from core.models.backbone_nets import build_feature_extractor
 
         extractor = build_feature_extractor(spec, self.config.weights_path)
         return {k: v.numpy() for k, v in extractor.state_dict().items()}

@@ -9,13 +9,12 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 
 from core.models import backbone_nets
+from core.models.backbone_nets import build_feature_extractor, build_imagenet_classifier
 from core.models.backbones import (
     DEFAULT_BACKBONE,
     Preprocessing,
     UnknownBackbone,
     WeightsUnavailable,
-    build_feature_extractor,
-    build_imagenet_classifier,
     fit_to_images,
     get_backbone,
     list_backbones,

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from core.models.backbones import Preprocessing, build_feature_extractor, get_backbone, with_preprocessing
+from core.models.backbone_nets import build_feature_extractor
+from core.models.backbones import Preprocessing, get_backbone, with_preprocessing
 from core.models.bundles import BundleError, ModelBundle, export_model, load_model
 from core.features.cache import Embedder
 from core.models.heads import HeadModel
