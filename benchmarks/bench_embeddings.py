@@ -171,7 +171,7 @@ def main() -> None:
 
     import torch
 
-    from core.features.embedder import cpu_threads
+    from core.images.decode_ahead import cpu_threads
 
     print(f"{cpu_threads()} CPU core(s); torch {torch.__version__} with {torch.get_num_threads()} threads")
     throughput(args.batch_size)

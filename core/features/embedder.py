@@ -2,12 +2,11 @@
 times faster than torch eager there), torch on CUDA or Apple's MPS."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from core.models.backbones import BackboneSpec
 from core.errors import DovecoteError
+from core.images.decode_ahead import cpu_threads
+from core.models.backbones import BackboneSpec
 
 
 class DeviceUnavailable(DovecoteError):
@@ -43,14 +42,6 @@ def resolve_device(name: str = "auto") -> str:
             raise DeviceUnavailable("MPS (Apple GPU) was asked for, but it is not available here. Use cpu or auto.")
         return "mps"
     raise DeviceUnavailable(f"Unknown device {name!r}. Use auto, cpu, cuda, cuda:N or mps.")
-
-
-def cpu_threads() -> int:
-    """Cores this process may use (respects affinity masks and containers' CPU sets)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 class Embedder:

@@ -9,6 +9,7 @@ from core.models.backbone_nets import build_feature_extractor
 from core.models.backbones import Preprocessing, get_backbone, with_preprocessing
 from core.models.bundles import BundleError, ModelBundle, export_model, load_model
 from core.features.cache import Embedder
+from core.features.predictor import Predictor
 from core.models.heads import HeadModel
 
 SPEC = get_backbone("efficientnet_lite0")
@@ -29,7 +30,7 @@ def torch_probs(bundle: ModelBundle, batch: np.ndarray) -> np.ndarray:
     import torch
 
     with torch.no_grad():
-        return bundle.classifier_module()(torch.from_numpy(batch)).numpy()
+        return bundle.classifier(probabilities=True)(torch.from_numpy(batch)).numpy()
 
 
 def test_round_trip_keeps_everything_and_is_a_plain_safetensors_file(tmp_path):
@@ -66,7 +67,7 @@ def test_files_that_are_not_models_are_refused_clearly(tmp_path):
 
 def test_predictor_matches_the_torch_classifier(tmp_path):
     bundle = ModelBundle.load(ModelBundle(["a", "b", "c"], SPEC.name, SMALL, random_head()).save(tmp_path / "m.safetensors"))
-    predictor = bundle.predictor("cpu")
+    predictor = Predictor(bundle, "cpu")
     batch = images()
     probs = predictor.predict(batch)
     assert probs.shape == (3, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
@@ -85,7 +86,7 @@ def test_a_bundled_backbone_is_used_instead_of_the_stock_one(tmp_path):
     tuned = ModelBundle.load(tuned.save(tmp_path / "tuned.safetensors"))
     assert tuned.fine_tuned and set(tuned.backbone_state) == set(state)
     batch = images()
-    probs = tuned.predictor("cpu").predict(batch)
+    probs = Predictor(tuned, "cpu").predict(batch)
     with torch.no_grad():
         expected = tuned.head.predict_proba(extractor(torch.from_numpy(batch)).numpy())
     assert np.allclose(probs, expected, atol=1e-4)
