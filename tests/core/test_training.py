@@ -204,3 +204,15 @@ def test_fine_tuning_is_reproducible_with_the_same_seed(tmp_path):
 
     first = epochs()
     assert len(first) == 2 and first == epochs()
+
+
+def test_early_stopping_keeps_the_lowest_loss_and_stops_after_patience():
+    from core.models.early_stopping import EarlyStopping
+
+    stopping = EarlyStopping(patience=2, min_gain=0.1)
+    kept = [stopping.update(epoch, loss, 0.5) for epoch, loss in enumerate([1.0, 0.95, 0.8, 0.79, 0.9], start=1)]
+    assert kept == [True, False, True, False, False]  # 0.95 and 0.79 are less than 10% better
+    assert (stopping.best_epoch, stopping.best_val_loss, stopping.should_stop) == (3, 0.8, True)
+    unvalidated = EarlyStopping(patience=1)
+    assert all(unvalidated.update(epoch, None, None) for epoch in (1, 2, 3))
+    assert unvalidated.best_epoch == 3 and not unvalidated.should_stop  # without validation: the last, all epochs
