@@ -17,9 +17,8 @@ import numpy as np
 from core.errors import DovecoteError, InvalidRequest, NotAFolder
 from core.events import Notice, Progress
 from core.features.predictor import Predictor
-from core.images.decode import ImageError
 from core.images.decode_ahead import cpu_threads, decode_ahead
-from core.models.preprocessing import load_preprocessed
+from core.models.preprocessing import preprocessed_or_reason
 from core.classify.results_csv import OK, ResultsCsv
 from core.importing.scanning import walk_images
 from core.classify.sorting import UNSURE, MoveJournal, Sorter
@@ -214,14 +213,8 @@ def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sor
 
 def _load(path: Path, prep) -> np.ndarray | str:
     """The network input for one file, or the reason it cannot be had (never raises for a bad file)."""
-    try:
-        return load_preprocessed(path, prep, views=(0,))[0]
-    except ImageError as error:
-        return str(error)
-    except OSError as error:
-        return f"cannot read: {error.strerror or error}"
-    except (ValueError, MemoryError) as error:  # what Pillow raises for oddities images.py does not foresee
-        return f"cannot decode: {error or type(error).__name__}"
+    loaded = preprocessed_or_reason(path, prep)
+    return loaded if isinstance(loaded, str) else loaded[0]
 
 
 def _decoded(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:

@@ -13,9 +13,8 @@ from core.models.backbones import BackboneSpec, weights_identity
 from core.features.embedder import DeviceUnavailable, Embedder, resolve_device
 from core.errors import DovecoteError
 from core.events import Notice, Progress
-from core.images.decode import ImageError
 from core.images.decode_ahead import decode_ahead
-from core.models.preprocessing import VIEW_NAMES, load_preprocessed, preprocess
+from core.models.preprocessing import VIEW_NAMES, load_preprocessed, preprocess, preprocessed_or_reason
 from core.storage import embeddings as store
 
 __all__ = [
@@ -120,15 +119,12 @@ def load_embeddings(project, content_hashes: list[str], key: str, view: int = 0)
 def _load_item(root, item, spec: BackboneSpec) -> list[np.ndarray] | str:
     """Arrays for the wanted views, from the first copy of this content that decodes; else the reason."""
     _, rows, wanted = item
-    reason = "cannot be read"
+    loaded = "cannot be read"
     for row in rows:
-        try:
-            return load_preprocessed(root / row.path, spec.preprocessing, wanted)
-        except ImageError as error:
-            reason = str(error)
-        except OSError as error:
-            reason = f"cannot read: {error.strerror or error}"
-    return reason
+        loaded = preprocessed_or_reason(root / row.path, spec.preprocessing, wanted)
+        if not isinstance(loaded, str):
+            break
+    return loaded
 
 
 def _embed_and_store(project, embedder: Embedder, key: str, pending) -> None:

@@ -15,13 +15,12 @@ from typing import Iterator
 import numpy as np
 
 from core.events import Notice, Progress
-from core.images.decode import ImageError
 from core.images.decode_ahead import decode_ahead
 from core.models.backbones import BackboneSpec, Preprocessing
 from core.models.bundles import split_tensors
 from core.models.early_stopping import EarlyStopping
 from core.models.heads import EpochEnded, HeadModel, class_weights, epoch_seed
-from core.models.preprocessing import load_preprocessed
+from core.models.preprocessing import preprocessed_or_reason
 
 FINE_TUNE_PHASE = "fine-tune"
 PROGRESS_PHASE = "Fine-tuning"
@@ -103,10 +102,10 @@ class _Images:
             return self.failed[index]
         if self._cache is not None and self._loaded[index]:
             return self._cache[index]
-        try:
-            array = load_preprocessed(self.paths[index], self.prep)[0]
-        except (ImageError, OSError) as error:
-            return str(error)
+        loaded = preprocessed_or_reason(self.paths[index], self.prep)
+        if isinstance(loaded, str):
+            return loaded
+        array = loaded[0]
         if self._cache is not None:
             self._cache[index], self._loaded[index] = array, True
         return array

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from core.images.decode_ahead import decode_ahead
+from core.images.decode import ImageError
+from core.models import preprocessing
 from core.models.backbones import Preprocessing
 from core.training import finetune
 
@@ -52,10 +54,10 @@ def test_fine_tuning_decodes_the_next_batches_while_the_step_runs(monkeypatch):
         if index >= 3:  # batch 2 of order 0..8 in batches of 3
             next_batch_decoding.set()
         if index in (4, 7):
-            raise finetune.ImageError("not an image")
+            raise ImageError("not an image")
         return [np.full((3, 8, 8), index, np.float32)]
 
-    monkeypatch.setattr(finetune, "load_preprocessed", fake_load)
+    monkeypatch.setattr(preprocessing, "load_preprocessed", fake_load)
     images = finetune._Images([Path(f"{i}.png") for i in range(9)], PREP)
     batches = images.batches(np.arange(9), batch_size=3)
     batch, kept = next(batches)
