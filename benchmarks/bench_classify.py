@@ -84,7 +84,7 @@ def baseline(paths: list[Path], bundle, batch_size: int) -> tuple[float, dict[st
     from PIL import Image
 
     prep = bundle.preprocessing
-    model = bundle.classifier_module()  # backbone + head + softmax, torch eager
+    model = bundle.classifier(probabilities=True)  # backbone + head + softmax, torch eager
     mean = np.array(prep.mean, np.float32)
     std = np.array(prep.std, np.float32)
 
@@ -119,7 +119,8 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from core.features.embedder import cpu_threads
+    from core.features.predictor import Predictor
+    from core.images.decode_ahead import cpu_threads
 
     with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
         folder = Path(tmp) / "photos"
@@ -128,7 +129,7 @@ def main() -> None:
         paths = make_folder(folder, args.images)
         megabytes = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
         bundle = random_bundle()
-        bundle.predictor("cpu")  # the one-off ONNX export, outside the timings
+        Predictor(bundle, "cpu")  # the one-off ONNX export, outside the timings
         print(f"{cpu_threads()} CPU core(s), torch {torch.__version__} with {torch.get_num_threads()} threads; "
               f"{megabytes:.1f} MB per photo")
 

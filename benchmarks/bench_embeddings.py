@@ -63,7 +63,8 @@ def end_to_end(count: int, batch_size: int) -> None:
     from PIL import Image
 
     from bench_classify import SIZE, make_folder
-    from core.models.backbones import DEFAULT_BACKBONE, build_feature_extractor, get_backbone
+    from core.models.backbone_nets import build_feature_extractor
+    from core.models.backbones import DEFAULT_BACKBONE, get_backbone
     from core.events import Progress
     from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings
     from core.models.onnx_export import ensure_onnx
@@ -170,7 +171,7 @@ def main() -> None:
 
     import torch
 
-    from core.features.embedder import cpu_threads
+    from core.images.decode_ahead import cpu_threads
 
     print(f"{cpu_threads()} CPU core(s); torch {torch.__version__} with {torch.get_num_threads()} threads")
     throughput(args.batch_size)

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from core.features.predictor import Predictor  # noqa: E402
 from core.models.bundles import load_model  # noqa: E402
 from core.events import Progress  # noqa: E402
 from core.training.finetune import FineTuneConfig  # noqa: E402
@@ -133,7 +134,7 @@ def digits_folders(workdir: Path, seed: int = 0):
 
 def test_accuracy(model_path: Path, folder: Path) -> float:
     bundle = load_model(model_path)
-    predictor = bundle.predictor("cpu")
+    predictor = Predictor(bundle, "cpu")
     files = sorted(folder.glob("*/*.png"))
     truth = np.array([bundle.classes.index(f.parent.name) for f in files])
     predicted = []

@@ -9,19 +9,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from core.features.embedder import cpu_threads
 from core.errors import DovecoteError, InvalidRequest, NotAFolder
 from core.events import Notice, Progress
-from core.images.decode import ImageError
-from core.models.preprocessing import load_preprocessed
+from core.features.predictor import Predictor
+from core.images.decode_ahead import cpu_threads, decode_ahead
+from core.models.preprocessing import preprocessed_or_reason
 from core.classify.results_csv import OK, ResultsCsv, partial_path
 from core.storage.paths import escaped, shown
 from core.importing.walk import walk_images
@@ -123,11 +122,13 @@ def resolve_request(request: ClassifyRequest) -> ClassifyRequest:
                            request.follow_links)
 
 
-def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
+def classify_folder(request: ClassifyRequest, bundle=None, predictor=None) -> Iterator[object]:
     """Classify every image under request.target (recursively, hidden files and the --into folder left out).
 
-    `bundle` is a loaded model (core.models.bundles.ModelBundle); without it request.model is loaded. Yields
-    Progress, ClassifyStarted, a Notice per unreadable file, then ClassifyFinished once the CSV is complete."""
+    `bundle` is a loaded model (core.models.bundles.ModelBundle); without it request.model is loaded.
+    `predictor` turns its preprocessed batches into probabilities (default: core.features.predictor.Predictor
+    on request.device). Yields Progress, ClassifyStarted, a Notice per unreadable file, then ClassifyFinished
+    once the CSV is complete."""
     request = resolve_request(request)
     yield Progress("Loading the model", 0, None)
     if bundle is None:
@@ -136,7 +137,8 @@ def classify_folder(request: ClassifyRequest, bundle=None) -> Iterator[object]:
         from core.models.bundles import load_model
 
         bundle = load_model(request.model, request.run_id)
-    predictor = bundle.predictor(request.device)
+    if predictor is None:
+        predictor = Predictor(bundle, request.device)
     classes = list(bundle.classes)
     # Never read what a run writes: the destination, the results and (through its marker) an earlier destination.
     skip = {request.output, partial_path(request.output)} | ({request.into} if request.into else set())
@@ -227,32 +229,13 @@ def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sor
 
 def _load(path: Path, prep) -> np.ndarray | str:
     """The network input for one file, or the reason it cannot be had (never raises for a bad file)."""
-    try:
-        return load_preprocessed(path, prep, views=(0,))[0]
-    except ImageError as error:
-        return str(error)
-    except OSError as error:
-        return f"cannot read: {error.strerror or error}"
-    except (ValueError, MemoryError) as error:  # what Pillow raises for oddities images.py does not foresee
-        return f"cannot decode: {error or type(error).__name__}"
+    loaded = preprocessed_or_reason(path, prep)
+    return loaded if isinstance(loaded, str) else loaded[0]
 
 
 def _decoded(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:
     """(relative path, array or reason) in walk order, decoding up to two batches ahead in threads."""
-    ahead = 2 * batch_size + cpu_threads()
-    queue: deque[tuple[str, Future]] = deque()
-    pool = ThreadPoolExecutor(cpu_threads(), thread_name_prefix="classify-decode")
-    try:
-        for rel in paths:
-            queue.append((rel, pool.submit(_load, root / rel, prep)))
-            if len(queue) >= ahead:
-                rel, future = queue.popleft()
-                yield rel, future.result()
-        while queue:
-            rel, future = queue.popleft()
-            yield rel, future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    return decode_ahead(lambda rel: _load(root / rel, prep), paths, 2 * batch_size + cpu_threads(), "classify-decode")
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:

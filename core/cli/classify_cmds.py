@@ -181,7 +181,8 @@ def cmd_undo(args) -> int:
 
 
 def cmd_integrate(args) -> int:
-    from core.integration import INSTALLED, MENU_LABEL, for_this_system
+    from core.integration import for_this_system
+    from core.integration.entries import INSTALLED, MENU_LABEL
 
     command = [str(Path(args.dovecote).expanduser().resolve())] if args.dovecote else None
     integration = for_this_system(command)

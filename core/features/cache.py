@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import numpy as np
 
 from core.models.backbones import BackboneSpec, weights_identity
-from core.features.embedder import DeviceUnavailable, Embedder, cpu_threads, resolve_device
+from core.features.embedder import DeviceUnavailable, Embedder, resolve_device
 from core.errors import DovecoteError
 from core.events import Notice, Progress
-from core.images.decode import ImageError
-from core.models.preprocessing import VIEW_NAMES, load_preprocessed, preprocess
+from core.images.decode_ahead import decode_ahead
+from core.models.preprocessing import VIEW_NAMES, load_preprocessed, preprocess, preprocessed_or_reason
 from core.storage import embeddings as store
 
 __all__ = [
@@ -76,10 +75,9 @@ def ensure_embeddings(
 
     yield Progress(PHASE, 0, len(todo))
     embedder = None  # made for the first batch (none if nothing decodes); the first ONNX export takes seconds
-    pool = ThreadPoolExecutor(max(1, cpu_threads()), thread_name_prefix="decode")
+    ahead = max(2, _PREFETCH_BATCHES * batch_size // len(views))  # in images; each brings its views
+    decoded = decode_ahead(lambda item: _load_item(project.root, item, spec), todo, ahead, "embed-decode")
     try:
-        ahead = max(2, _PREFETCH_BATCHES * batch_size // len(views))  # in images; each brings its views
-        decoded = _decode_ahead(pool, project.root, todo, spec, ahead)
         pending: list[tuple[str, list[int], list[np.ndarray]]] = []
         done = 0
         for (content_hash, rows, wanted), result in decoded:
@@ -99,7 +97,7 @@ def ensure_embeddings(
             if not pending or done == len(todo):
                 yield Progress(PHASE, done, len(todo), rows[-1].path)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        decoded.close()
     yield EmbeddingsReady(key, failed, embedder.device if embedder else "")
 
 
@@ -118,34 +116,15 @@ def load_embeddings(project, content_hashes: list[str], key: str, view: int = 0)
     return np.stack([np.frombuffer(found[h], dtype="<f4") for h in content_hashes]).astype(np.float32)
 
 
-def _decode_ahead(pool: ThreadPoolExecutor, root, todo, spec: BackboneSpec, ahead: int):
-    """(item, list of arrays | failure reason) in order, decoding up to `ahead` items in the background."""
-    queue: list[tuple[tuple, Future]] = []
-    items = iter(todo)
-    for item in items:
-        queue.append((item, pool.submit(_load_item, root, item, spec)))
-        if len(queue) >= ahead:
-            break
-    while queue:
-        item, future = queue.pop(0)
-        nxt = next(items, None)
-        if nxt is not None:
-            queue.append((nxt, pool.submit(_load_item, root, nxt, spec)))
-        yield item, future.result()
-
-
 def _load_item(root, item, spec: BackboneSpec) -> list[np.ndarray] | str:
     """Arrays for the wanted views, from the first copy of this content that decodes; else the reason."""
     _, rows, wanted = item
-    reason = "cannot be read"
+    loaded = "cannot be read"
     for row in rows:
-        try:
-            return load_preprocessed(root / row.path, spec.preprocessing, wanted)
-        except ImageError as error:
-            reason = str(error)
-        except OSError as error:
-            reason = f"cannot read: {error.strerror or error}"
-    return reason
+        loaded = preprocessed_or_reason(root / row.path, spec.preprocessing, wanted)
+        if not isinstance(loaded, str):
+            break
+    return loaded
 
 
 def _embed_and_store(project, embedder: Embedder, key: str, pending) -> None:

@@ -2,12 +2,11 @@
 times faster than torch eager there), torch on CUDA or Apple's MPS."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from core.models.backbones import BackboneSpec
 from core.errors import DovecoteError
+from core.images.decode_ahead import cpu_threads
+from core.models.backbones import BackboneSpec
 
 
 class DeviceUnavailable(DovecoteError):
@@ -45,14 +44,6 @@ def resolve_device(name: str = "auto") -> str:
     raise DeviceUnavailable(f"Unknown device {name!r}. Use auto, cpu, cuda, cuda:N or mps.")
 
 
-def cpu_threads() -> int:
-    """Cores this process may use (respects affinity masks and containers' CPU sets)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 class Embedder:
     """[N, 3, S, S] float32 (preprocessed) -> [N, feature_dim] float32.
 
@@ -69,7 +60,7 @@ class Embedder:
             self._input = self._session.get_inputs()[0].name
             self.device = "cpu (ONNX Runtime)"
         else:
-            from core.models.backbones import build_feature_extractor
+            from core.models.backbone_nets import build_feature_extractor
 
             self._model = build_feature_extractor(spec, weights_path).to(self._torch_device)
             self.device = f"{self._torch_device} (torch)"

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from core.errors import DovecoteError
-from core.integration import (
+from core.integration.entries import (
     ABSENT,
     ARGS,
     DESCRIPTION,

@@ -9,7 +9,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from core.integration import ABSENT, ARGS, INSTALLED, MENU_LABEL, OUTDATED, Entry, write_atomically
+from core.integration.entries import ABSENT, ARGS, INSTALLED, MENU_LABEL, OUTDATED, Entry, write_atomically
 
 MARKER = "dovecote integrate"
 PBS = Path("/System/Library/CoreServices/pbs")  # refreshes the Services menu without logging out

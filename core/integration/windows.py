@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from core.integration import ABSENT, ARGS, INSTALLED, MENU_LABEL, OUTDATED, Entry
+from core.integration.entries import ABSENT, ARGS, INSTALLED, MENU_LABEL, OUTDATED, Entry
 
 CLASSES = "Software\\Classes"
 VERB = "DovecoteClassify"

@@ -3,7 +3,6 @@
 torchvision is imported only for its own backbones: the default EfficientNet-Lite0 needs torch alone."""
 from __future__ import annotations
 
-import hashlib
 import importlib
 import urllib.error
 from pathlib import Path
@@ -68,11 +67,14 @@ def _grid_pool(x: torch.Tensor, grid: int) -> torch.Tensor:
     return torch.stack(cells, dim=2).flatten(1)
 
 
-def imagenet_classifier(spec: BackboneSpec, weights_path, pretrained: bool) -> nn.Module:
+def build_imagenet_classifier(spec: BackboneSpec, weights_path=None, pretrained: bool = True) -> nn.Module:
+    """The whole eval-mode network with its ImageNet head: [N, 3, S, S] -> logits [N, 1000]."""
     return _classifier(spec, weights_path, pretrained).eval()
 
 
-def feature_extractor(spec: BackboneSpec, weights_path, pretrained: bool) -> FeatureExtractor:
+def build_feature_extractor(spec: BackboneSpec, weights_path=None, pretrained: bool = True) -> FeatureExtractor:
+    """An eval-mode module mapping normalised images [N, 3, S, S] to pooled features [N, feature_dim].
+    Its `blocks` (an nn.ModuleList, input to output) are what fine-tuning unfreezes from the end."""
     state = _read_weights(Path(weights_path)) if weights_path is not None else None
     if state is not None and any(key.startswith("blocks.") for key in state):
         # A fine-tuned extractor saved by Dovecote: same layout as ours.
@@ -211,10 +213,3 @@ def _load(model: nn.Module, state: dict, spec: BackboneSpec, source, allow_missi
 def _is_head(key: str) -> bool:
     return key.startswith(("_fc.", "fc.", "classifier."))
 
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -1,19 +1,18 @@
 """Registry of pretrained backbones: name -> title, feature size, preprocessing, where the weights come from.
 
-Importing this module is cheap (no torch): the GUI lists backbones without loading a network. The networks
-themselves are built in core.models.backbone_nets, imported only when one is needed."""
+Importing this module is cheap (no torch): the GUI lists backbones without loading a network, and hashing a
+weights file needs no torch. The networks are built by core.models.backbone_nets, which imports this module
+(never the other way): callers import it, lazily, where they need a network."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from core.errors import DovecoteError
-
-if TYPE_CHECKING:
-    import torch
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 # Overrides the per-user cache folder (exported ONNX models, downloaded weights): tests, portable installs.
@@ -84,7 +83,7 @@ _REGISTRY: dict[str, BackboneSpec] = {
             DEFAULT_BACKBONE,
             "EfficientNet-Lite0 (fast, works offline)",
             # Stages 4 and 5 pooled 2x2 (80*4 + 112*4), stages 6, 7 and the head conv pooled globally
-            # (192 + 320 + 1280): see core/backbone_nets.py for why.
+            # (192 + 320 + 1280): see core/models/backbone_nets.py for why.
             feature_dim=2560,
             # The TF-Lite weights expect inputs in [-1, 1].
             preprocessing=Preprocessing(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), version=1),
@@ -145,29 +144,17 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("dovecote", appauthor=False))
 
 
-def build_feature_extractor(
-    spec: BackboneSpec, weights_path: str | os.PathLike | None = None, pretrained: bool = True
-) -> "torch.nn.Module":
-    """An eval-mode module mapping normalised images [N, 3, S, S] to pooled features [N, feature_dim].
-    Its `blocks` (an nn.ModuleList, input to output) are what fine-tuning unfreezes from the end."""
-    from core.models import backbone_nets
-
-    return backbone_nets.feature_extractor(spec, weights_path, pretrained)
-
-
-def build_imagenet_classifier(
-    spec: BackboneSpec, weights_path: str | os.PathLike | None = None, pretrained: bool = True
-) -> "torch.nn.Module":
-    """The whole eval-mode network with its ImageNet head: [N, 3, S, S] -> logits [N, 1000]."""
-    from core.models import backbone_nets
-
-    return backbone_nets.imagenet_classifier(spec, weights_path, pretrained)
-
-
 def weights_identity(spec: BackboneSpec, weights_path: str | os.PathLike | None = None) -> str:
     """A short name for the weights in use: part of the embedding cache key and of ONNX file names."""
     if weights_path is None:
         return "imagenet"
-    from core.models import backbone_nets
+    return "file-" + file_digest(Path(weights_path))[:16]
 
-    return "file-" + backbone_nets.file_digest(Path(weights_path))[:16]
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (weights files are tens of megabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -23,7 +23,8 @@ from core.models.heads import HeadModel
 FORMAT = schema.FORMAT
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
-_HEAD, _BACKBONE = "head.", "backbone."
+# The tensors' names are core.models.classifier.Classifier's parameter names: its `backbone` and `head`.
+_BACKBONE, _HEAD = "backbone.", "head."
 
 
 class BundleError(DovecoteError):
@@ -64,9 +65,7 @@ class ModelBundle:
         from safetensors.numpy import save_file
 
         path = Path(path)
-        tensors = {_HEAD + k: v for k, v in self.head.state_dict().items()}
-        for key, value in (self.backbone_state or {}).items():
-            tensors[_BACKBONE + key] = np.ascontiguousarray(value)
+        tensors = join_tensors(self.backbone_state or {}, self.head.state_dict())
         header = {**self.metadata, "format": FORMAT, "format_version": FORMAT_VERSION, "classes": self.classes,
                   "backbone": self.backbone, "preprocessing": self.preprocessing.to_dict(),
                   "includes_backbone": self.backbone_state is not None}
@@ -100,8 +99,8 @@ class ModelBundle:
         except (SafetensorError, OSError, ValueError) as error:
             raise BundleError(f"{path} is not a readable Dovecote model ({error}).") from None
         try:
-            head = HeadModel({k[len(_HEAD):]: v for k, v in tensors.items() if k.startswith(_HEAD)})
-            backbone_state = {k[len(_BACKBONE):]: v for k, v in tensors.items() if k.startswith(_BACKBONE)}
+            backbone_state, head_state = split_tensors(tensors)
+            head = HeadModel(head_state)
             bundle = cls(classes=[str(c) for c in header["classes"]], backbone=str(header["backbone"]),
                          preprocessing=Preprocessing.from_dict(header["preprocessing"]), head=head,
                          backbone_state=backbone_state or None, metadata=header, path=path)
@@ -127,39 +126,34 @@ class ModelBundle:
             _write(path, lambda temp: save_file(state, str(temp)))
         return path
 
-    def predictor(self, device: str = "auto") -> "Predictor":
-        return Predictor(self, device)
-
-    def classifier_module(self):
-        """The whole classifier in torch: preprocessed images [N, 3, S, S] -> probabilities [N, C]."""
+    def classifier(self, dropout: float = 0.0, probabilities: bool = False):
+        """The whole classifier in torch (core.models.classifier.Classifier, eval mode): preprocessed images
+        [N, 3, S, S] -> logits [N, C], or probabilities. The bundle's tensors load into it by name."""
         import torch
 
-        from core.models.backbones import build_feature_extractor
+        from core.models.backbone_nets import build_feature_extractor
+        from core.models.classifier import Classifier
 
-        extractor = build_feature_extractor(self.spec, self.backbone_weights_file(), pretrained=True)
-        return torch.nn.Sequential(extractor, self.head.to_module(), torch.nn.Softmax(dim=1)).eval()
+        bundled = self.backbone_state is not None
+        model = Classifier(build_feature_extractor(self.spec, pretrained=not bundled),
+                           self.head.to_module(dropout), probabilities)
+        if bundled:
+            model.backbone.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
+                                            for k, v in self.backbone_state.items()})
+        return model.eval()
 
 
-class Predictor:
-    """Probabilities for preprocessed batches: the (stock or bundled) backbone through the features
-    engineer's Embedder (ONNX Runtime on the CPU, torch on a GPU), then the head in numpy."""
+def split_tensors(tensors: dict) -> tuple[dict, dict]:
+    """A bundle's (or a Classifier's state dict's) tensors -> (the backbone's, the head's), names unprefixed."""
+    backbone = {k[len(_BACKBONE):]: v for k, v in tensors.items() if k.startswith(_BACKBONE)}
+    head = {k[len(_HEAD):]: v for k, v in tensors.items() if k.startswith(_HEAD)}
+    return backbone, head
 
-    def __init__(self, bundle: ModelBundle, device: str = "auto"):
-        from core.features.cache import Embedder
 
-        self.bundle = bundle
-        self.classes = list(bundle.classes)
-        self._embedder = Embedder(bundle.spec, device, bundle.backbone_weights_file())
-        self.device = self._embedder.device
-
-    @property
-    def input_size(self) -> int:
-        return self.bundle.preprocessing.input_size
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        if len(batch) == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
-        return self.bundle.head.predict_proba(self._embedder.embed(batch))
+def join_tensors(backbone: dict, head: dict) -> dict[str, np.ndarray]:
+    """The inverse of split_tensors: one flat dict of contiguous arrays, named as the Classifier's parameters."""
+    named = {_BACKBONE + k: v for k, v in backbone.items()} | {_HEAD + k: v for k, v in head.items()}
+    return {k: np.ascontiguousarray(v) for k, v in named.items()}
 
 
 def bundle_path(models_dir: Path, run_id: int) -> Path:
@@ -198,37 +192,24 @@ def export_model(bundle: ModelBundle, fmt: str, out: str | os.PathLike) -> Path:
 
     import torch
 
+    from core.models.onnx_export import export_onnx
+
     if fmt not in EXPORT_FORMATS:
         raise BundleError(f"Unknown export format {fmt!r}; choose {' or '.join(EXPORT_FORMATS)}.")
     out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    module = bundle.classifier_module()
+    module = bundle.classifier(probabilities=True)
     size = bundle.preprocessing.input_size
-    example = torch.zeros(1, 3, size, size)
     info = json.dumps({"classes": bundle.classes, "backbone": bundle.backbone,
                        "preprocessing": bundle.preprocessing.to_dict(), "input": "images [N, 3, S, S], normalised",
                        "output": "probabilities [N, C] in the order of classes", "app_version": app_version(),
                        "metrics": bundle.metadata.get("metrics", {})})
+    if fmt == "onnx":
+        return export_onnx(module, size, out, "probabilities", {"dovecote": info}, durable=True)
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notices mean nothing to a user
-        if fmt == "onnx":
-            _write(out, lambda temp: _write_onnx(module, example, temp, info))
-        else:
-            traced = torch.jit.trace(module, example)
-            _write(out, lambda temp: torch.jit.save(traced, str(temp), _extra_files={"dovecote.json": info}))
+        warnings.simplefilter("ignore")  # the tracer's and TorchScript's deprecation notices mean nothing to a user
+        traced = torch.jit.trace(module, torch.zeros(1, 3, size, size))
+        _write(out, lambda temp: torch.jit.save(traced, str(temp), _extra_files={"dovecote.json": info}))
     return out
-
-
-def _write_onnx(module, example, temp: Path, info: str) -> None:
-    import onnx
-    import torch
-
-    torch.onnx.export(module, (example,), str(temp), dynamo=False, input_names=["images"],
-                      output_names=["probabilities"], opset_version=17,
-                      dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}})
-    model = onnx.load(str(temp))
-    model.metadata_props.add(key="dovecote", value=info)
-    onnx.save(model, str(temp))
 
 
 def _write(path: Path, write) -> None:

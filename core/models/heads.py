@@ -12,6 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from core.errors import InvalidRequest
+from core.models.early_stopping import EarlyStopping
 
 HEAD_PHASE = "head"
 # A validation loss must fall by this fraction to count as better: tiny gains on an easy problem must
@@ -87,39 +88,27 @@ class HeadModel:
         return dict(self.tensors)
 
     def to_module(self, dropout: float = 0.0):
-        """The head as a torch module producing logits (for fine-tuning and export)."""
+        """The head as a torch module producing logits (core.models.classifier.HeadNet: same names)."""
         import torch
 
-        net = _head_net(self.feature_dim, self.n_classes, self.tensors["fc1.weight"].shape[0], dropout)
-        with torch.no_grad():
-            net[0].weight.copy_(torch.from_numpy(self.tensors["fc1.weight"]))
-            net[0].bias.copy_(torch.from_numpy(self.tensors["fc1.bias"]))
-            net[3].weight.copy_(torch.from_numpy(self.tensors["fc2.weight"]))
-            net[3].bias.copy_(torch.from_numpy(self.tensors["fc2.bias"]))
+        from core.models.classifier import HeadNet
+
+        net = HeadNet(self.feature_dim, self.n_classes, self.tensors["fc1.weight"].shape[0], dropout)
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in self.tensors.items()})
         return net
 
     @classmethod
-    def from_module(cls, net, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> "HeadModel":
-        """From a module made by `_head_net`; `mean`/`scale` (the standardisation its input had) are folded."""
-        w1 = net[0].weight.detach().cpu().double().numpy()
-        b1 = net[0].bias.detach().cpu().double().numpy()
+    def from_state(cls, state: dict, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> "HeadModel":
+        """From a HeadNet's state dict (torch tensors); `mean`/`scale` (the standardisation its input had)
+        are folded into fc1."""
+        w1 = state["fc1.weight"].detach().cpu().double().numpy()
+        b1 = state["fc1.bias"].detach().cpu().double().numpy()
         if mean is not None:
             # ((x - m) * s) @ W.T + b == x @ (W * s).T + (b - W @ (m * s))
             b1 = b1 - w1 @ (mean * scale)
             w1 = w1 * scale[None, :]
-        return cls({
-            "fc1.weight": w1, "fc1.bias": b1,
-            "fc2.weight": net[3].weight.detach().cpu().numpy(), "fc2.bias": net[3].bias.detach().cpu().numpy(),
-        })
-
-
-@dataclass(frozen=True)
-class HeadTrained:
-    model: HeadModel
-    best_epoch: int  # the epoch whose weights were kept
-    val_loss: float | None
-    val_acc: float | None
-    epochs: int  # epochs run
+        return cls({"fc1.weight": w1, "fc1.bias": b1, "fc2.weight": state["fc2.weight"].detach().cpu().float().numpy(),
+                    "fc2.bias": state["fc2.bias"].detach().cpu().float().numpy()})
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -137,12 +126,6 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def _head_net(dim: int, n_classes: int, hidden: int, dropout: float):
-    from torch import nn
-
-    return nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes))
-
-
 def epoch_seed(seed: int, epoch: int, step: int = 0) -> int:
     """A torch seed per (run seed, epoch, step): reseeding at each stretch of work between two yields keeps a
     run reproducible even if other code draws from torch's global generator while the run is paused."""
@@ -151,7 +134,8 @@ def epoch_seed(seed: int, epoch: int, step: int = 0) -> int:
 
 class HeadTrainer:
     """Mini-batch AdamW with early stopping on the validation loss, keeping the best weights.
-    `epochs()` yields an EpochEnded per epoch; `best_model()` is the best head so far (also after a cancel)."""
+    `epochs()` yields an EpochEnded per epoch; `best_model()` is the best head so far (also after a cancel),
+    `stopping` says which epoch that is."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig, seed: int,
                  X_val: np.ndarray | None = None, y_val: np.ndarray | None = None):
@@ -172,18 +156,17 @@ class HeadTrainer:
         self.X_val = ((np.asarray(X_val, np.float32) - self.mean) * self.scale).astype(np.float32) if has_val else None
         self.y_val = np.asarray(y_val, np.int64) if has_val else None
         self.weights = class_weights(self.y, n_classes) if config.class_weighting else np.ones(n_classes, np.float32)
-        self.best_epoch = 0
-        self.best_val_loss: float | None = None
-        self.best_val_acc: float | None = None
-        self.epochs_run = 0
+        self.stopping = EarlyStopping(config.patience, MIN_GAIN)
         self._best_state = None
 
     def epochs(self) -> Iterator[EpochEnded]:
         import torch
 
+        from core.models.classifier import HeadNet
+
         cfg = self.config
         torch.manual_seed(epoch_seed(self.seed, 0))
-        net = _head_net(self.X.shape[1], self.n_classes, cfg.hidden, cfg.dropout)
+        net = HeadNet(self.X.shape[1], self.n_classes, cfg.hidden, cfg.dropout)
         optimiser = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(self.weights))
         X, y = torch.from_numpy(self.X), torch.from_numpy(self.y)
@@ -200,29 +183,21 @@ class HeadTrainer:
     def _epochs(self, net, optimiser, loss_fn, X, y, order_rng) -> Iterator[EpochEnded]:
         import torch
 
-        cfg = self.config
-        since_best, durations = 0, []
+        cfg, stopping, durations = self.config, self.stopping, []
         for epoch in range(1, cfg.max_epochs + 1):
             started = time.perf_counter()
             torch.manual_seed(epoch_seed(self.seed, epoch))  # dropout masks
             train_loss, train_acc = self._train_epoch(net, optimiser, loss_fn, X, y, order_rng)
             val_loss, val_acc = self._evaluate(net, loss_fn)
             durations.append(time.perf_counter() - started)
-            self.epochs_run = epoch
-            improved = val_loss is None or self.best_val_loss is None or val_loss < self.best_val_loss * (1 - MIN_GAIN)
-            if improved:
-                self.best_epoch, self.best_val_loss, self.best_val_acc = epoch, val_loss, val_acc
+            if stopping.update(epoch, val_loss, val_acc):
                 self._best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                since_best = 0
-            else:
-                since_best += 1
-            stopping = cfg.patience is not None and val_loss is not None and since_best >= cfg.patience
-            remaining = 0 if stopping else cfg.max_epochs - epoch
+            remaining = 0 if stopping.should_stop else cfg.max_epochs - epoch
             seconds = durations[-1]
             yield EpochEnded(HEAD_PHASE, epoch, train_loss, train_acc, val_loss, val_acc,
                              images_per_s=len(self.X) / max(seconds, 1e-9),
                              eta_s=remaining * float(np.mean(durations[-5:])), seconds=seconds)
-            if stopping:
+            if stopping.should_stop:
                 break
 
     def _train_epoch(self, net, optimiser, loss_fn, X, y, order_rng) -> tuple[float, float]:
@@ -259,26 +234,12 @@ class HeadTrainer:
         """The head with the lowest validation loss so far (the last epoch's without validation)."""
         if self._best_state is None:
             return None
-        net = _head_net(self.X.shape[1], self.n_classes, self.config.hidden, 0.0)
-        net.load_state_dict(self._best_state)
-        return HeadModel.from_module(net, self.mean, self.scale)
-
-    def result(self) -> HeadTrained:
-        return HeadTrained(self.best_model(), self.best_epoch, self.best_val_loss, self.best_val_acc, self.epochs_run)
-
-
-def train_head(X: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig, seed: int,
-               X_val: np.ndarray | None = None, y_val: np.ndarray | None = None
-               ) -> Iterator[EpochEnded | HeadTrained]:
-    """Yields an EpochEnded per epoch, then HeadTrained with the best head."""
-    trainer = HeadTrainer(X, y, n_classes, config, seed, X_val, y_val)
-    yield from trainer.epochs()
-    yield trainer.result()
+        return HeadModel.from_state(self._best_state, self.mean, self.scale)
 
 
 def fit_head(X: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig, seed: int,
              X_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> HeadModel:
-    """train_head without the events (k-fold). Without a validation set it runs config.max_epochs epochs:
+    """A head trained without the events (k-fold). Without a validation set it runs config.max_epochs epochs:
     pass the best epoch of a validated run, e.g. replace(config, max_epochs=run_metrics["head_best_epoch"])."""
     trainer = HeadTrainer(X, y, n_classes, config, seed, X_val, y_val)
     for _ in trainer.epochs():

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from core.models.backbones import Preprocessing
-from core.images.decode import load_rgb
+from core.images.decode import ImageError, load_rgb
 
 # view -> (horizontal flip, crop anchor (x, y) in [0, 1], or None for the centre crop of the full square)
 _VIEWS: dict[int, tuple[bool, tuple[float, float] | None]] = {
@@ -57,6 +57,19 @@ def load_preprocessed(path: str | os.PathLike, prep: Preprocessing, views=(0,)) 
         return [preprocess(image, prep, view) for view in views]
     finally:
         image.close()
+
+
+def preprocessed_or_reason(path: str | os.PathLike, prep: Preprocessing, views=(0,)) -> list[np.ndarray] | str:
+    """load_preprocessed, or the reason (for a person) that the file cannot be had: a bad file never raises,
+    so it is skipped and reported wherever images are decoded (embeddings, fine-tuning, classifying)."""
+    try:
+        return load_preprocessed(path, prep, views)
+    except ImageError as error:
+        return str(error)
+    except OSError as error:
+        return f"cannot read: {error.strerror or error}"
+    except (ValueError, MemoryError) as error:  # what Pillow raises for oddities core.images.decode does not foresee
+        return f"cannot decode: {error or type(error).__name__}"
 
 
 def _view(view: int) -> tuple[bool, tuple[float, float] | None]:

@@ -18,7 +18,6 @@ SHOW_ALL, SHOW_UNLABELLED, SHOW_UNREADABLE, SHOW_CLASS = "all", "unlabelled", "u
 SHOW_PREDICTED, SHOW_LOW_CONFIDENCE, SHOW_DISAGREES = "predicted", "low-confidence", "disagrees"
 LOW_CONFIDENCE = 0.6  # below this a prediction is closer to a guess than an answer: worth a look
 SORT_NAME, SORT_DATE, SORT_SIZE = "name", "date", "size"
-_SORT_COLUMNS = {SORT_NAME: ImageRow.path, SORT_DATE: ImageRow.mtime, SORT_SIZE: ImageRow.size}
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,6 @@ def _predicted_ids(session: Session, query: GalleryQuery) -> set[int]:
     elif query.show == SHOW_LOW_CONFIDENCE:
         params += (LOW_CONFIDENCE,)
     return set(_ids(session, _HELD_OUT + _PREDICTION_FILTERS[query.show], params))
-
-
-def unlabelled_ids(session: Session) -> set[int]:
-    """Readable, present images without a live class."""
-    return set(_ids(session, f"SELECT id FROM images WHERE {_UNLABELLED}"))
 
 
 def first_unlabelled(session: Session, candidates: list[int], chunk: int = 500) -> int | None:

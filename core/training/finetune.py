@@ -4,21 +4,23 @@ CUDA. The input size is the run's (core.models.backbones.fit_to_images: small im
 keeps fine-tuning affordable on a CPU)."""
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from core.models.backbones import BackboneSpec, Preprocessing
-from core.features.embedder import cpu_threads
 from core.events import Notice, Progress
+from core.images.decode_ahead import decode_ahead
+from core.models.backbones import BackboneSpec, Preprocessing
+from core.models.bundles import split_tensors
+from core.models.early_stopping import EarlyStopping
 from core.models.heads import EpochEnded, HeadModel, class_weights, epoch_seed
-from core.images.decode import ImageError
-from core.models.preprocessing import load_preprocessed
+from core.models.preprocessing import preprocessed_or_reason
 
 FINE_TUNE_PHASE = "fine-tune"
 PROGRESS_PHASE = "Fine-tuning"
@@ -63,7 +65,8 @@ def lr_factor(step: int, total_steps: int) -> float:
 
 
 class _Images:
-    """Preprocessed training images by index, decoded in threads; cached in memory when they fit."""
+    """Preprocessed training images by index, decoded ahead of the training step in threads; cached in
+    memory (float16) when they fit. Failures are recorded in order, on the consumer's thread."""
 
     def __init__(self, paths: list[Path], prep: Preprocessing):
         self.paths, self.prep = paths, prep
@@ -73,43 +76,45 @@ class _Images:
         self._loaded = np.zeros(len(paths), bool)
         self.failed: dict[int, str] = {}
         self._reported = 0
-        self._pool = ThreadPoolExecutor(max(1, cpu_threads()), thread_name_prefix="finetune-decode")
 
-    def get(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(float32 batch, the indices it holds): images that fail to decode are left out (see .failed)."""
-        wanted = [i for i in indices if i not in self.failed]
-        todo = [i for i in wanted if self._cache is None or not self._loaded[i]]
-        arrays = dict(zip(todo, self._pool.map(self._load, todo)))
-        kept, batch = [], []
-        for i in wanted:
-            array = arrays.get(i)
-            if array is None and i in todo:
-                continue  # just failed
-            if array is None:
-                array = self._cache[i]
-            elif self._cache is not None:
-                self._cache[i], self._loaded[i] = array, True
-            kept.append(i)
-            batch.append(array)
+    def batches(self, order: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(float32 batch, the indices it holds) for each slice of `order` in turn, while the next two batches
+        decode: images that fail to decode are left out of their batch (see .failed)."""
+        stream = decode_ahead(self._load, order, 2 * batch_size, "finetune-decode")
         size = self.prep.input_size
-        stacked = np.stack(batch).astype(np.float32) if batch else np.zeros((0, 3, size, size), np.float32)
-        return stacked, np.asarray(kept, dtype=np.int64)
-
-    def _load(self, index: int) -> np.ndarray | None:
         try:
-            return load_preprocessed(self.paths[index], self.prep)[0]
-        except (ImageError, OSError) as error:
-            self.failed[index] = str(error)
-            return None
+            for start in range(0, len(order), batch_size):
+                kept, batch = [], []
+                for index, array in itertools.islice(stream, batch_size):
+                    if isinstance(array, str):
+                        self.failed.setdefault(index, array)
+                        continue
+                    kept.append(index)
+                    batch.append(array)
+                stacked = np.stack(batch).astype(np.float32) if batch else np.zeros((0, 3, size, size), np.float32)
+                yield stacked, np.asarray(kept, dtype=np.int64)
+        finally:
+            stream.close()
+
+    def _load(self, index: int) -> np.ndarray | str:
+        """In a decoding thread: the image (the cached copy once decoded), or why it cannot be had."""
+        if index in self.failed:
+            return self.failed[index]
+        if self._cache is not None and self._loaded[index]:
+            return self._cache[index]
+        loaded = preprocessed_or_reason(self.paths[index], self.prep)
+        if isinstance(loaded, str):
+            return loaded
+        array = loaded[0]
+        if self._cache is not None:
+            self._cache[index], self._loaded[index] = array, True
+        return array
 
     def new_failures(self) -> list[Notice]:
         """A Notice for each image that failed to decode since the last call."""
         fresh = list(self.failed.items())[self._reported:]
         self._reported += len(fresh)
         return [Notice(f"{self.paths[i]}: {reason} (skipped)") for i, reason in fresh]
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def augment(batch, rng: np.random.Generator, config: FineTuneConfig):
@@ -134,8 +139,9 @@ def augment(batch, rng: np.random.Generator, config: FineTuneConfig):
 
 
 class FineTuner:
-    """Trains backbone + head end to end. `epochs()` yields Progress per batch, Notices, and EpochEnded per
-    epoch; `best()` returns the weights with the lowest validation loss so far (also after a cancel)."""
+    """Trains backbone + head end to end (one Classifier). `epochs()` yields Progress per batch, Notices, and
+    EpochEnded per epoch; `best()` returns the weights with the lowest validation loss so far (also after a
+    cancel), `stopping` says which epoch that is."""
 
     def __init__(self, spec: BackboneSpec, head: HeadModel, train: list[tuple[Path, int]],
                  val: list[tuple[Path, int]], n_classes: int, config: FineTuneConfig, seed: int, device: str,
@@ -148,10 +154,7 @@ class FineTuner:
         self.y_val = np.array([c for _, c in val], np.int64)
         weights = class_weights(self.y_train, n_classes) if class_weighting else np.ones(n_classes, np.float32)
         self.class_weights = weights
-        self.best_epoch = 0
-        self.best_val_loss: float | None = None
-        self.best_val_acc: float | None = None
-        self.epochs_run = 0
+        self.stopping = EarlyStopping(config.patience)
         self._best_state = None
 
     def epochs(self) -> Iterator[Progress | Notice | EpochEnded]:
@@ -160,10 +163,9 @@ class FineTuner:
         cfg = self.config
         torch.manual_seed(epoch_seed(self.seed, 0))
         model = self._model().to(self.device)
-        extractor = model[0]
-        backbone_params = [p for p in extractor.parameters() if p.requires_grad]
+        backbone_params = [p for p in model.backbone.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(
-            [{"params": backbone_params, "lr": cfg.lr}, {"params": model[1].parameters(), "lr": cfg.head_lr}],
+            [{"params": backbone_params, "lr": cfg.lr}, {"params": model.head.parameters(), "lr": cfg.head_lr}],
             weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(self.y_train) / cfg.batch_size))
         total_steps = max(1, steps_per_epoch * cfg.epochs)
@@ -171,16 +173,15 @@ class FineTuner:
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(self.class_weights).to(self.device))
         amp = self.device.startswith("cuda") and cfg.mixed_precision
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
-        since_best, durations = 0, []
-        try:
-            for epoch in range(1, cfg.epochs + 1):
-                started = time.perf_counter()
-                rng = np.random.default_rng([self.seed, epoch])
-                order = rng.permutation(len(self.y_train))
-                seen, loss_sum, correct = 0, 0.0, 0
-                _train_mode(model)
-                for step, start in enumerate(range(0, len(order), cfg.batch_size)):
-                    batch, kept = self.train_images.get(order[start : start + cfg.batch_size])
+        stopping, durations = self.stopping, []
+        for epoch in range(1, cfg.epochs + 1):
+            started = time.perf_counter()
+            rng = np.random.default_rng([self.seed, epoch])
+            order = rng.permutation(len(self.y_train))
+            seen, loss_sum, correct = 0, 0.0, 0
+            _train_mode(model)
+            with closing(self.train_images.batches(order, cfg.batch_size)) as batches:
+                for step, (batch, kept) in enumerate(batches):
                     if len(kept):
                         torch.manual_seed(epoch_seed(self.seed, epoch, step + 1))  # dropout
                         x = torch.from_numpy(batch).to(self.device)
@@ -199,41 +200,31 @@ class FineTuner:
                         seen += len(kept)
                     schedule.step()
                     yield from self.train_images.new_failures()
-                    yield Progress(PROGRESS_PHASE, min(start + cfg.batch_size, len(order)), len(order),
+                    yield Progress(PROGRESS_PHASE, min((step + 1) * cfg.batch_size, len(order)), len(order),
                                    f"epoch {epoch}/{cfg.epochs}")
-                val_loss, val_acc = self._evaluate(model, loss_fn, amp)
-                yield from self.val_images.new_failures()
-                durations.append(time.perf_counter() - started)
-                self.epochs_run = epoch
-                if val_loss is None or self.best_val_loss is None or val_loss < self.best_val_loss:
-                    self.best_epoch, self.best_val_loss, self.best_val_acc = epoch, val_loss, val_acc
-                    self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                    since_best = 0
-                else:
-                    since_best += 1
-                stopping = cfg.patience is not None and val_loss is not None and since_best >= cfg.patience
-                seconds = durations[-1]
-                yield EpochEnded(FINE_TUNE_PHASE, epoch, loss_sum / max(seen, 1), correct / max(seen, 1),
-                                 val_loss, val_acc, images_per_s=seen / max(seconds, 1e-9),
-                                 eta_s=0.0 if stopping else (cfg.epochs - epoch) * float(np.mean(durations)),
-                                 seconds=seconds)
-                if stopping:
-                    break
-        finally:
-            self.train_images.close()
-            self.val_images.close()
+            val_loss, val_acc = self._evaluate(model, loss_fn, amp)
+            yield from self.val_images.new_failures()
+            durations.append(time.perf_counter() - started)
+            if stopping.update(epoch, val_loss, val_acc):
+                self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            seconds = durations[-1]
+            yield EpochEnded(FINE_TUNE_PHASE, epoch, loss_sum / max(seen, 1), correct / max(seen, 1),
+                             val_loss, val_acc, images_per_s=seen / max(seconds, 1e-9),
+                             eta_s=0.0 if stopping.should_stop else (cfg.epochs - epoch) * float(np.mean(durations)),
+                             seconds=seconds)
+            if stopping.should_stop:
+                break
 
     def _model(self):
-        import torch
-
-        from core.models.backbones import build_feature_extractor
+        from core.models.backbone_nets import build_feature_extractor
+        from core.models.classifier import Classifier
 
         extractor = build_feature_extractor(self.spec, self.weights_path)
         blocks = extractor.blocks
         count = len(blocks) if self.config.unfreeze_blocks is None else min(self.config.unfreeze_blocks, len(blocks))
         for block in list(blocks)[len(blocks) - count:]:
             block.requires_grad_(True)
-        return torch.nn.Sequential(extractor, self.head.to_module(dropout=self.dropout))
+        return Classifier(extractor, self.head.to_module(dropout=self.dropout))
 
     def _evaluate(self, model, loss_fn, amp: bool) -> tuple[float | None, float | None]:
         import torch
@@ -242,10 +233,9 @@ class FineTuner:
             return None, None
         model.eval()
         logits_all, labels = [], []
-        with torch.no_grad():
-            for start in range(0, len(self.y_val), 2 * self.config.batch_size):
-                batch, kept = self.val_images.get(np.arange(start, min(start + 2 * self.config.batch_size,
-                                                                       len(self.y_val))))
+        with torch.no_grad(), closing(self.val_images.batches(np.arange(len(self.y_val)),
+                                                               2 * self.config.batch_size)) as batches:
+            for batch, kept in batches:
                 if len(kept):
                     with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
                         logits_all.append(model(torch.from_numpy(batch).to(self.device)).float())
@@ -259,11 +249,9 @@ class FineTuner:
         """(backbone state dict, head) of the best epoch so far; None before the first epoch ends."""
         if self._best_state is None:
             return None
-        backbone = {k[len("0."):]: v.float().numpy() if v.is_floating_point() else v.numpy()
-                    for k, v in self._best_state.items() if k.startswith("0.")}
-        head_net = self.head.to_module()
-        head_net.load_state_dict({k[len("1."):]: v.float() for k, v in self._best_state.items() if k.startswith("1.")})
-        return backbone, HeadModel.from_module(head_net)
+        backbone, head = split_tensors(self._best_state)
+        return ({k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in backbone.items()},
+                HeadModel.from_state(head))
 
 
 def _train_mode(model) -> None:

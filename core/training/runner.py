@@ -195,8 +195,9 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
     for event in trainer.epochs():
         run.record(event)
         yield event
-    run.metrics.update(head_best_epoch=trainer.best_epoch, head_epochs=trainer.epochs_run,
-                       head_val_loss=trainer.best_val_loss, head_val_acc=trainer.best_val_acc)
+    best = trainer.stopping
+    run.metrics.update(head_best_epoch=best.best_epoch, head_epochs=best.epochs_run,
+                       head_val_loss=best.best_val_loss, head_val_acc=best.best_val_acc)
     run.phase_done("head", started)
     run.save_head()
 
@@ -259,32 +260,34 @@ class _Run:
 
     def save_head(self) -> None:
         spec, trainer = self.spec, self.head_trainer
-        if trainer is None or trainer.best_model() is None or self._saved == ("head", trainer.best_epoch):
+        if trainer is None or trainer.best_model() is None or self._saved == ("head", trainer.stopping.best_epoch):
             return
-        self.metrics.update(model="head", val_loss=trainer.best_val_loss, val_acc=trainer.best_val_acc,
-                            best_epoch=trainer.best_epoch)
+        best = trainer.stopping
+        self.metrics.update(model="head", val_loss=best.best_val_loss, val_acc=best.best_val_acc,
+                            best_epoch=best.best_epoch)
         self._write(spec.name, spec.preprocessing, trainer.best_model(), self._custom_backbone(spec), False)
-        self._saved = ("head", trainer.best_epoch)
+        self._saved = ("head", best.best_epoch)
 
     def save_fine_tuned(self) -> None:
         """After a fine-tuning epoch: write its weights if they are the best of the run."""
         spec, prep = self.spec, self.spec.preprocessing
         tuner, head_loss = self.tuner, self.metrics.get("head_val_loss")
-        if tuner is None or tuner.best() is None or self._saved == (FINE_TUNE_PHASE, tuner.best_epoch):
+        if tuner is None or tuner.best() is None or self._saved == (FINE_TUNE_PHASE, tuner.stopping.best_epoch):
             return
-        if head_loss is not None and tuner.best_val_loss is not None and tuner.best_val_loss >= head_loss:
+        best = tuner.stopping
+        if head_loss is not None and best.best_val_loss is not None and best.best_val_loss >= head_loss:
             return
         backbone, head = tuner.best()
-        self.metrics.update(model="fine-tuned", fine_tuned=True, val_loss=tuner.best_val_loss,
-                            val_acc=tuner.best_val_acc, best_epoch=tuner.best_epoch)
+        self.metrics.update(model="fine-tuned", fine_tuned=True, val_loss=best.best_val_loss,
+                            val_acc=best.best_val_acc, best_epoch=best.best_epoch)
         self._write(spec.name, prep, head, backbone, True)
-        self._saved = (FINE_TUNE_PHASE, tuner.best_epoch)
+        self._saved = (FINE_TUNE_PHASE, best.best_epoch)
 
     def _custom_backbone(self, spec) -> dict | None:
         """A backbone loaded from a weights file travels inside the bundle (stock weights need not)."""
         if self.config.weights_path is None:
             return None
-        from core.models.backbones import build_feature_extractor
+        from core.models.backbone_nets import build_feature_extractor
 
         extractor = build_feature_extractor(spec, self.config.weights_path)
         return {k: v.numpy() for k, v in extractor.state_dict().items()}

@@ -1,6 +1,7 @@
 """The backbone registry: names, preprocessing, networks, real offline weights, weights files, devices."""
 import json
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,13 +10,12 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 
 from core.models import backbone_nets
+from core.models.backbone_nets import build_feature_extractor, build_imagenet_classifier
 from core.models.backbones import (
     DEFAULT_BACKBONE,
     Preprocessing,
     UnknownBackbone,
     WeightsUnavailable,
-    build_feature_extractor,
-    build_imagenet_classifier,
     fit_to_images,
     get_backbone,
     list_backbones,
@@ -152,3 +152,22 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(DeviceUnavailable, match="CUDA"):
             resolve_device("cuda")
+
+
+def test_hashing_a_weights_file_needs_no_torch(tmp_path):
+    """The GUI names a chosen weights file (its cache key) without loading the networks' module or torch."""
+    import subprocess
+    import sys
+
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"0123456789" * 1000)
+    code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
+            "from core.models.backbones import DEFAULT_BACKBONE, get_backbone, weights_identity\n"
+            f"print(weights_identity(get_backbone(DEFAULT_BACKBONE), {str(weights)!r}))\n"
+            "print('core.models.backbone_nets' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[2]  # python -c puts the working folder first on sys.path
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import hashlib
+
+    assert done.stdout.split() == ["file-" + hashlib.sha256(weights.read_bytes()).hexdigest()[:16], "False"]

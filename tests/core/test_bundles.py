@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from core.models.backbones import Preprocessing, build_feature_extractor, get_backbone, with_preprocessing
+from core.models.backbone_nets import build_feature_extractor
+from core.models.backbones import Preprocessing, get_backbone, with_preprocessing
 from core.models.bundles import BundleError, ModelBundle, export_model, load_model
 from core.features.cache import Embedder
+from core.features.predictor import Predictor
 from core.models.heads import HeadModel
 
 SPEC = get_backbone("efficientnet_lite0")
@@ -28,7 +30,7 @@ def torch_probs(bundle: ModelBundle, batch: np.ndarray) -> np.ndarray:
     import torch
 
     with torch.no_grad():
-        return bundle.classifier_module()(torch.from_numpy(batch)).numpy()
+        return bundle.classifier(probabilities=True)(torch.from_numpy(batch)).numpy()
 
 
 def test_round_trip_keeps_everything_and_is_a_plain_safetensors_file(tmp_path):
@@ -65,7 +67,7 @@ def test_files_that_are_not_models_are_refused_clearly(tmp_path):
 
 def test_predictor_matches_the_torch_classifier(tmp_path):
     bundle = ModelBundle.load(ModelBundle(["a", "b", "c"], SPEC.name, SMALL, random_head()).save(tmp_path / "m.safetensors"))
-    predictor = bundle.predictor("cpu")
+    predictor = Predictor(bundle, "cpu")
     batch = images()
     probs = predictor.predict(batch)
     assert probs.shape == (3, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
@@ -84,7 +86,7 @@ def test_a_bundled_backbone_is_used_instead_of_the_stock_one(tmp_path):
     tuned = ModelBundle.load(tuned.save(tmp_path / "tuned.safetensors"))
     assert tuned.fine_tuned and set(tuned.backbone_state) == set(state)
     batch = images()
-    probs = tuned.predictor("cpu").predict(batch)
+    probs = Predictor(tuned, "cpu").predict(batch)
     with torch.no_grad():
         expected = tuned.head.predict_proba(extractor(torch.from_numpy(batch)).numpy())
     assert np.allclose(probs, expected, atol=1e-4)
@@ -114,3 +116,61 @@ def test_export_gives_the_same_probabilities_as_the_torch_model(tmp_path, fmt):
     assert info["classes"] == ["a", "b", "c"] and info["preprocessing"]["input_size"] == 64
     assert got.shape == (4, 3)
     assert np.allclose(got, torch_probs(bundle, batch), atol=1e-5)
+
+
+def test_a_bundle_written_before_the_one_classifier_module_loads_and_predicts_the_same(tmp_path):
+    """Files from earlier versions: the tensors were named head.* and backbone.* by hand, beside networks built
+    as nn.Sequential (head layers net[0], net[3]; fine-tuned state "0."/"1."). The names on disk are unchanged,
+    so such a file loads into today's Classifier and gives the probabilities the old network gave."""
+    import torch
+
+    spec = with_preprocessing(SPEC, SMALL)
+    extractor = build_feature_extractor(spec)
+    with torch.no_grad():
+        extractor.blocks[-1][0].weight.mul_(-1.0)  # fine-tuned: differs from the stock weights
+    head = random_head()
+    old_head = torch.nn.Sequential(torch.nn.Linear(SPEC.feature_dim, 8), torch.nn.ReLU(), torch.nn.Dropout(0.0),
+                                   torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        for index, layer in ((0, "fc1"), (3, "fc2")):
+            old_head[index].weight.copy_(torch.from_numpy(head.tensors[f"{layer}.weight"]))
+            old_head[index].bias.copy_(torch.from_numpy(head.tensors[f"{layer}.bias"]))
+    old_network = torch.nn.Sequential(extractor, old_head, torch.nn.Softmax(dim=1)).eval()
+    tensors = {f"head.{k}": v for k, v in head.state_dict().items()}
+    tensors |= {f"backbone.{k}": np.ascontiguousarray(v.numpy()) for k, v in extractor.state_dict().items()}
+    header = {"format": "dovecote-model", "format_version": 1, "classes": ["a", "b", "c"], "backbone": SPEC.name,
+              "preprocessing": SMALL.to_dict(), "includes_backbone": True, "fine_tuned": True,
+              "created": "2026-11-20T10:00:00+00:00", "app_version": "0.1.0"}
+    path = tmp_path / "old.safetensors"
+    save_file(tensors, str(path), metadata={"dovecote-model": json.dumps(header)})
+
+    bundle = load_model(path)
+    batch = images()
+    with torch.no_grad():
+        expected = old_network(torch.from_numpy(batch)).numpy()
+    assert bundle.fine_tuned and bundle.classes == ["a", "b", "c"]
+    assert np.allclose(torch_probs(bundle, batch), expected, atol=1e-5)
+    assert np.allclose(Predictor(bundle, "cpu").predict(batch), expected, atol=1e-4)
+    assert set(bundle.classifier().state_dict()) == set(tensors)  # the module's names are the file's
+
+
+def test_the_classifier_saves_as_a_bundle_without_renaming(tmp_path):
+    """What fine-tuning relies on: a Classifier's state dict splits into the bundle's backbone and head."""
+    import torch
+
+    from core.models.bundles import join_tensors, split_tensors
+
+    bundle = ModelBundle(["a", "b", "c"], SPEC.name, SMALL, random_head())
+    state = bundle.classifier().state_dict()
+    backbone, head = split_tensors(state)
+    assert set(head) == set(HeadModel.KEYS) and backbone
+    again = ModelBundle(["a", "b", "c"], SPEC.name, SMALL, HeadModel.from_state(head),
+                        {k: v.numpy() for k, v in backbone.items()})
+    again = ModelBundle.load(again.save(tmp_path / "again.safetensors"))
+    assert set(join_tensors(again.backbone_state, again.head.state_dict())) == set(state)
+    batch = images()
+    assert np.allclose(torch_probs(again, batch), torch_probs(bundle, batch), atol=1e-6)
+    with torch.no_grad():
+        logits = bundle.classifier()(torch.from_numpy(batch)).numpy()
+    assert np.allclose(logits, bundle.head.logits(Embedder(with_preprocessing(SPEC, SMALL), "cpu").embed(batch)),
+                       atol=1e-3)

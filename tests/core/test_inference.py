@@ -47,9 +47,6 @@ class ColourBundle:
     def __init__(self, sharp=20.0):
         self.last = ColourPredictor(sharp)
 
-    def predictor(self, device="auto"):
-        return self.last
-
 
 def picture(path, colour, size=(40, 30)):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +66,8 @@ def photos(tmp_path):
 
 
 def run(request, bundle=None):
-    return list(classify_folder(request, bundle or ColourBundle()))
+    bundle = bundle or ColourBundle()
+    return list(classify_folder(request, bundle, bundle.last))
 
 
 def read_csv(path):
@@ -121,7 +119,7 @@ def test_cancel_leaves_a_partial_csv_that_resume_finishes_without_redoing_work(p
         picture(photos / "more" / f"{i}.png", COLOURS["blue"])
     out = tmp_path / "results" / "pred.csv"
     bundle = ColourBundle()
-    events = classify_folder(ClassifyRequest(photos, output=out, batch_size=4), bundle)
+    events = classify_folder(ClassifyRequest(photos, output=out, batch_size=4), bundle, bundle.last)
     for event in events:
         if isinstance(event, Progress) and event.phase == "Classifying" and event.done == 8:
             events.close()  # what the GUI's cancel and the CLI's Ctrl+C do

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import DovecoteError
-from core.integration import ABSENT, INSTALLED, OUTDATED, dovecote_command
+from core.integration.entries import ABSENT, INSTALLED, OUTDATED, dovecote_command
 from core.integration.linux import THUNAR_ID, LinuxIntegration
 from core.integration.macos import MacIntegration
 from core.integration.windows import WindowsIntegration

@@ -7,7 +7,8 @@ import pytest
 from core.models.bundles import load_model
 from core.errors import DovecoteError
 from core.events import Notice, Progress
-from core.models.heads import HeadConfig, HeadTrainer, fit_head, train_head, HeadTrained
+from core.features.predictor import Predictor
+from core.models.heads import HeadConfig, HeadTrainer, fit_head
 from core.models.preprocessing import load_preprocessed
 from core.project import Project
 from core.importing.scanning import import_folder
@@ -59,7 +60,7 @@ def test_four_classes_model_recognises_its_images(tmp_path):
     with make_project(tmp_path / "four", classes) as project:
         outcome = finished(train(project, replace(QUICK, head=HeadConfig(max_epochs=30))))
         bundle = load_model(outcome.model_path)
-        predictor = bundle.predictor("cpu")
+        predictor = Predictor(bundle, "cpu")
         files = sorted(project.root.glob("*/*.png"))
         batch = np.stack([load_preprocessed(f, bundle.preprocessing)[0] for f in files])
         probs = predictor.predict(batch)
@@ -111,7 +112,7 @@ def test_cancel_mid_fine_tuning_epoch_keeps_a_loadable_model(tmp_path):
     assert run.status == "cancelled" and phases == {"head"}
     bundle = load_model(project.root / ".dovecote" / run.model_path)
     assert bundle.preprocessing.input_size == 64 and not bundle.fine_tuned
-    probs = bundle.predictor("cpu").predict(np.zeros((1, 3, 64, 64), np.float32))
+    probs = Predictor(bundle, "cpu").predict(np.zeros((1, 3, 64, 64), np.float32))
     assert probs.shape == (1, 2)
 
 
@@ -149,18 +150,21 @@ def test_same_seed_same_metrics_and_another_seed_differs(tmp_path):
     assert first != other
 
 
-def test_head_learns_imbalanced_classes_and_fit_head_matches_the_generator():
+def test_head_learns_imbalanced_classes_and_fit_head_matches_the_trainer():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 20)) * 2
     y = np.repeat([0, 1, 2], [80, 10, 10])
     X = (centres[y] + rng.normal(size=(100, 20))).astype(np.float32)
     config = HeadConfig(hidden=32, max_epochs=40, patience=None, batch_size=16)
-    events = list(train_head(X, y, 3, config, seed=1, X_val=X, y_val=y))
-    result = events[-1]
-    assert isinstance(result, HeadTrained) and result.epochs == 40
-    recall = [(result.model.predict_proba(X[y == c]).argmax(1) == c).mean() for c in range(3)]
+    trainer = HeadTrainer(X, y, 3, config, seed=1, X_val=X, y_val=y)
+    epochs = list(trainer.epochs())
+    assert [e.epoch for e in epochs] == list(range(1, 41)) and trainer.stopping.epochs_run == 40
+    best = epochs[trainer.stopping.best_epoch - 1]
+    assert best.val_loss == min(e.val_loss for e in epochs)
+    model = trainer.best_model()
+    recall = [(model.predict_proba(X[y == c]).argmax(1) == c).mean() for c in range(3)]
     assert min(recall) >= 0.9  # class weighting: the two small classes are not swallowed
-    assert np.allclose(fit_head(X, y, 3, config, 1, X, y).predict_proba(X), result.model.predict_proba(X))
+    assert np.allclose(fit_head(X, y, 3, config, 1, X, y).predict_proba(X), model.predict_proba(X))
 
 
 def test_head_refuses_a_single_class():
@@ -200,3 +204,15 @@ def test_fine_tuning_is_reproducible_with_the_same_seed(tmp_path):
 
     first = epochs()
     assert len(first) == 2 and first == epochs()
+
+
+def test_early_stopping_keeps_the_lowest_loss_and_stops_after_patience():
+    from core.models.early_stopping import EarlyStopping
+
+    stopping = EarlyStopping(patience=2, min_gain=0.1)
+    kept = [stopping.update(epoch, loss, 0.5) for epoch, loss in enumerate([1.0, 0.95, 0.8, 0.79, 0.9], start=1)]
+    assert kept == [True, False, True, False, False]  # 0.95 and 0.79 are less than 10% better
+    assert (stopping.best_epoch, stopping.best_val_loss, stopping.should_stop) == (3, 0.8, True)
+    unvalidated = EarlyStopping(patience=1)
+    assert all(unvalidated.update(epoch, None, None) for epoch in (1, 2, 3))
+    assert unvalidated.best_epoch == 3 and not unvalidated.should_stop  # without validation: the last, all epochs

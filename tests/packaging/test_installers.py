@@ -152,7 +152,8 @@ def test_default_backbone_needs_no_torchvision():
     """What the lean installer relies on: EfficientNet-Lite0 with its bundled weights, torchvision absent."""
     code = ("import sys; sys.modules['torchvision'] = None\n"  # any import of it now fails
             "import torch\n"
-            "from core.models.backbones import DEFAULT_BACKBONE, build_feature_extractor, get_backbone\n"
+            "from core.models.backbone_nets import build_feature_extractor\n"
+            "from core.models.backbones import DEFAULT_BACKBONE, get_backbone\n"
             "spec = get_backbone(DEFAULT_BACKBONE)\n"
             "size = spec.preprocessing.input_size\n"
             "with torch.no_grad():\n"
