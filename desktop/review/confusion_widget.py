@@ -62,6 +62,15 @@ class ConfusionMatrixWidget(QWidget):
     def set_confusion(self, confusion: Confusion | None, changed: dict | None = None) -> None:
         self.model.set_confusion(confusion, changed)
         self.show_only(None)
+        self.table.resizeColumnsToContents()
+        self.table.verticalHeader().setMinimumWidth(0)
+        self.table.setMinimumWidth(min(self.needed_width(), 640))
+
+    def needed_width(self) -> int:
+        """Wide enough to show every column without scrolling (at most a screenful)."""
+        header = self.table.verticalHeader()
+        columns = sum(self.table.columnWidth(c) for c in range(self.model.columnCount()))
+        return header.sizeHint().width() + columns + 2 * self.table.frameWidth() + 4
 
     def set_changed(self, changed: dict) -> None:
         self.model.set_changed(changed)

@@ -63,7 +63,7 @@ class _Delegate(QStyledItemDelegate):
         words = f"{given} → {predicted} {item.confidence:.0%}" if given != predicted else f"{given} {item.confidence:.0%}"
         painter.setPen(text)
         painter.drawText(line, Qt.AlignmentFlag.AlignCenter,
-                         metrics.elidedText(words, Qt.TextElideMode.ElideMiddle, int(line.width())))
+                         metrics.elidedText(words, Qt.TextElideMode.ElideLeft, int(line.width())))
         second = line.translated(0, metrics.height() + 2)
         if now is not None:
             band = QRectF(second).adjusted(4, 0, -4, 0)

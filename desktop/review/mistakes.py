@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from core.evaluation.run_evaluation import SuspectRow
@@ -50,7 +51,8 @@ class MistakesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (PurePosixPath(row.path).name, row.given, row.suggested, f"{row.confidence:.0%}")[column]
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
-            return self._loader.pixmap(row.image_id, self._hashes.get(row.image_id), row.path, ICON * 2)
+            pixmap = self._loader.pixmap(row.image_id, self._hashes.get(row.image_id), row.path, ICON * 2)
+            return QIcon(pixmap) if pixmap is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return (f"{row.path}\nLabelled {row.given}; the model says {row.suggested} ({row.confidence:.0%}).\n"
                     "Enter: relabel as suggested · K: keep the label · Space: show large")
@@ -80,6 +82,7 @@ class MistakesQueue(QTableView):
         self.setIconSize(QSize(ICON, ICON))
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(ICON + 6)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.setShowGrid(False)
         self.setAlternatingRowColors(True)

@@ -85,14 +85,16 @@ class ReviewView(QWidget):
         self.queue.keep_requested.connect(self.keep_labels)
         self.queue.show_large.connect(self._show_large)
         self.queue_title = QLabel("Suspected mistakes")
+        self.queue_title.setWordWrap(True)
 
         left = _column(self.matrix, side_tabs)
         middle = _column(self.cell_title, self.grid)
         right = _column(self.queue_title, self.queue)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        for part, stretch in ((left, 3), (middle, 4), (right, 2)):
+        split = self.split = QSplitter(Qt.Orientation.Horizontal)
+        for part, stretch in ((left, 1), (middle, 8), (right, 2)):  # a wider window widens the images most
             split.addWidget(part)
             split.setStretchFactor(split.count() - 1, stretch)
+        self._sized = False
         top = QHBoxLayout()
         top.addWidget(QLabel("Run"))
         top.addWidget(self.run_box)
@@ -115,6 +117,11 @@ class ReviewView(QWidget):
         return (self._active or self.grid).selected_ids()
 
     # -- loading ------------------------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.data is not None:
+            self._size_columns()
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._stale:
@@ -166,6 +173,7 @@ class ReviewView(QWidget):
             f"model that never saw it ({evaluation.folds}-fold out of fold). Accuracy "
             f"{evaluation.metrics.accuracy:.1%}, balanced {evaluation.metrics.balanced_accuracy:.1%}.")
         self.matrix.set_confusion(evaluation.confusion, self._changed_counts())
+        self._size_columns()
         self.metrics.set_metrics(evaluation.metrics)
         colours = {c.name: c.colour for c in self._context.classes}
         self.roc.set_curves(data.roc, colours)
@@ -176,8 +184,18 @@ class ReviewView(QWidget):
                                   confusion_changes(previous.evaluation.confusion, evaluation.confusion))
         self._fill_queue()
         cell = self.cell if self.cell is not None and previous is not None else _first_mistake(evaluation.confusion)
-        self.choose_cell(*cell)
+        self.matrix.choose(*cell)
         self.loaded.emit(data.run.id)
+
+    def _size_columns(self) -> None:
+        """First time: the matrix as wide as it needs, the queue a readable column, the images the rest."""
+        if self._sized or self.split.width() < 600:
+            return
+        total = self.split.width()
+        left = max(300, self.matrix.needed_width())
+        right = max(300, total // 4)
+        self.split.setSizes([left, max(240, total - left - right), right])
+        self._sized = True
 
     def _show_nothing(self, note: str) -> None:
         self.data = None

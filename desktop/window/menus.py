@@ -58,7 +58,7 @@ class Menus:
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addActions([self.zoom_in, self.zoom_out])
         self.view_menu.addSeparator()
-        self.view_menu.addActions([w.preview.fit_action, w.preview.actual_action])
+        self.view_menu.addActions([w.preview.fit_action, w.preview.actual_action, w.preview.heat_action])
         self.view_menu.addSeparator()
         self._add_theme_menu(self.view_menu.addMenu("&Theme"))
         self.view_menu.addSeparator()
