@@ -23,12 +23,24 @@ class MistakesModel(QAbstractTableModel):
         self._loader = loader
         self.rows: list[SuspectRow] = []
         self._hashes: dict[int, str | None] = {}
+        self._rows: dict[int, int] = {}
         loader.loaded.connect(self._thumbnail_arrived)
 
     def set_rows(self, rows: list[SuspectRow], hashes: dict[int, str | None]) -> None:
-        self.beginResetModel()
-        self.rows, self._hashes = list(rows), dict(hashes)
-        self.endResetModel()
+        self._hashes = dict(hashes)
+        keep = {row.image_id for row in rows}
+        if [row for row in self.rows if row.image_id in keep] == list(rows):
+            # Some were dealt with (relabelled, kept): remove just those rows, so the queue stays put.
+            for number in reversed(range(len(self.rows))):
+                if self.rows[number].image_id not in keep:
+                    self.beginRemoveRows(QModelIndex(), number, number)
+                    del self.rows[number]
+                    self.endRemoveRows()
+        else:
+            self.beginResetModel()
+            self.rows = list(rows)
+            self.endResetModel()
+        self._rows = {row.image_id: number for number, row in enumerate(self.rows)}
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -59,10 +71,9 @@ class MistakesModel(QAbstractTableModel):
         return None
 
     def _thumbnail_arrived(self, image_id: int) -> None:
-        for number, row in enumerate(self.rows):
-            if row.image_id == image_id:
-                self.dataChanged.emit(self.index(number, 0), self.index(number, 0))
-                return
+        number = self._rows.get(image_id)
+        if number is not None:
+            self.dataChanged.emit(self.index(number, 0), self.index(number, 0), [Qt.ItemDataRole.DecorationRole])
 
 
 class MistakesQueue(QTableView):
@@ -82,13 +93,18 @@ class MistakesQueue(QTableView):
         self.setIconSize(QSize(ICON, ICON))
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(ICON + 6)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Sized once per fill (model_reset), not per change: sizing to contents visits every row each time.
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        model.modelReset.connect(self._size_columns)
         self.setShowGrid(False)
         self.setAlternatingRowColors(True)
         self.setToolTip("Enter: relabel as suggested · K: keep the label · Space: show large")
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
         self.selectionModel().currentChanged.connect(lambda *_: self.selection_changed.emit())
+
+    def _size_columns(self) -> None:
+        for column in range(1, len(COLUMNS)):
+            self.resizeColumnToContents(column)
 
     def selected_rows(self) -> list[SuspectRow]:
         rows = sorted({index.row() for index in self.selectionModel().selectedRows()})

@@ -22,6 +22,7 @@ DELAY_MS = 3000  # after the last label change: a burst of keys makes one run
 
 class RetrainController(QObject):
     state_changed = Signal(str)  # a short line for the status bar ("" when there is nothing to say)
+    run_stored = Signal(int)  # a retrain started here has stored its run (model and evaluation)
     predictions_ready = Signal(int)  # run id whose predictions of the unlabelled images are stored
     failed = Signal(str)
 
@@ -84,8 +85,11 @@ class RetrainController(QObject):
         base = self.base_run()
         config = dataclasses.replace(TrainConfig.from_dict(base.config), fine_tune=None) if base else TrainConfig()
         self._pending = False
-        if self._training.start(config, "Updating the model") is None:
+        task = self._training.start(config, "Updating the model")
+        if task is None:
             return False
+        # The new run is stored before its process exits: show it at once, not when the process is gone.
+        task.event.connect(lambda event: isinstance(event, RunFinished) and self.run_stored.emit(event.run_id))
         self._ours = True
         self.started_runs += 1
         self.state_changed.emit("Updating the model…")

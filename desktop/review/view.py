@@ -50,7 +50,9 @@ class ReviewView(QWidget):
         self._stale = True  # the shown data is older than the store's runs
         self.loading = None  # the Task loading review data
         self.retrainer = RetrainController(context, training, settings, self)
+        self.retrainer.run_stored.connect(lambda _run_id: self._invalidate())
         self._large: LargeImage | None = None
+        self._hashes: dict[int, str | None] = {}  # the suspects' content hashes, for their thumbnails
 
         self.run_box = QComboBox()
         self.run_box.setToolTip("The run whose out-of-fold predictions are shown")
@@ -130,9 +132,17 @@ class ReviewView(QWidget):
     def _invalidate(self, reset: bool = False) -> None:
         if reset:
             self._chosen_run = None
+        elif self.data is not None and self._chosen_run is None and self._context.project is not None:
+            if self._context.read(_latest_run_id) == self.data.run.id and not self._run_box_outdated():
+                return  # a run started (or was renamed): what this view shows has not changed
         self._stale = True
         if self.isVisible():
             self.reload()
+
+    def _run_box_outdated(self) -> bool:
+        listed = {self.run_box.itemData(i) for i in range(1, self.run_box.count())}
+        return listed != {run.id for run in self._context.read(runs.list_runs)
+                          if run.model_path and run.status in ("finished", "cancelled")}
 
     def reload(self) -> None:
         """Read the chosen (or latest) run's review data in the background and show it."""
@@ -326,9 +336,13 @@ class ReviewView(QWidget):
 
     def _fill_queue(self, keep_position: bool = False) -> None:
         row = self.queue.currentIndex().row() if keep_position else 0
-        suspects = self.data.suspects({i: c for i, c in self.now.items()}) if self.data else []
-        cards = self._context.read(gallery.cards, [s.image_id for s in suspects]) if suspects else {}
-        self.mistakes_model.set_rows(suspects, {i: card.content_hash for i, card in cards.items()})
+        suspects = self.data.suspects(self.now) if self.data else []
+        if suspects and self.mistakes_model.rows == suspects:
+            return
+        if not keep_position:  # a new run: its suspects' thumbnails, once
+            cards = self._context.read(gallery.cards, [s.image_id for s in suspects]) if suspects else {}
+            self._hashes = {i: card.content_hash for i, card in cards.items()}
+        self.mistakes_model.set_rows(suspects, self._hashes)
         self.queue_title.setText(f"<b>Suspected mistakes ({len(suspects):,})</b>: Enter relabels as suggested, "
                                  "K keeps the label, Space shows it large")
         if keep_position and suspects:
