@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from evalproject import trained_project
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 
 from core.evaluation.run_evaluation import load_evaluation
 from core.project import Project
@@ -152,8 +152,8 @@ def test_enter_in_the_grid_accepts_the_prediction_of_unlabelled_images(qtbot, wi
 def test_automatic_retrain_happens_once_after_a_burst_of_labels(qtbot, window, review, monkeypatch):
     started = []
 
-    class FakeTask:
-        pass
+    class FakeTask(QObject):
+        event = Signal(object)
 
     def start(config, title="Training"):
         started.append(config)
@@ -178,3 +178,19 @@ def test_automatic_retrain_happens_once_after_a_burst_of_labels(qtbot, window, r
     window.training.task = None
     window.training.finished.emit(None)  # the run ended: the change made meanwhile gets its run
     qtbot.waitUntil(lambda: len(started) == 2, timeout=5_000)
+
+
+def test_retrain_shows_the_new_matrix_and_what_changed(qtbot, window, review, project_folder):
+    """The real thing: relabel a suspected mistake, press Retrain, and the matrix of the new run appears with
+    the mistake cells that moved."""
+    root, run_id = project_folder
+    suspect = review.mistakes_model.rows[0]
+    review.queue.select_row(0)
+    review.queue.setFocus()
+    qtbot.keyClick(review.queue, Qt.Key.Key_Return)
+    assert review.bar.button.text().startswith("Retrain (about ")
+    with qtbot.waitSignal(review.loaded, timeout=120_000, check_params_cb=lambda shown: shown != run_id):
+        qtbot.mouseClick(review.bar.button, Qt.MouseButton.LeftButton)
+    assert review.data.run.id > run_id and not review.data.run.fine_tuned
+    assert f"Run {review.data.run.id} against run {run_id}" in review.bar.changes.text()
+    assert f"{suspect.given}→{suspect.suggested}" in review.bar.changes.text()  # that mistake cell shrank
