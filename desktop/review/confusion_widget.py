@@ -65,6 +65,9 @@ class ConfusionMatrixWidget(QWidget):
         self.table.resizeColumnsToContents()
         self.table.verticalHeader().setMinimumWidth(0)
         self.table.setMinimumWidth(min(self.needed_width(), 640))
+        header = self.table.horizontalHeader().sizeHint().height()
+        rows = sum(self.table.rowHeight(r) for r in range(self.model.rowCount()))
+        self.table.setMinimumHeight(min(header + rows + 2 * self.table.frameWidth() + 4, 480))
 
     def needed_width(self) -> int:
         """Wide enough to show every column without scrolling (at most a screenful)."""

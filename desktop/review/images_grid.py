@@ -24,7 +24,8 @@ class _Delegate(QStyledItemDelegate):
         self._loader, self._context = loader, context
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(THUMB + 2 * PAD, THUMB + 2 * PAD + 2 * option.fontMetrics.height() + 6)
+        # Wider than the picture: "seven → nine 97%" fits under it.
+        return QSize(THUMB + 2 * PAD + 36, THUMB + 2 * PAD + 2 * option.fontMetrics.height() + 6)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         model: ReviewImagesModel = index.model()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from core.evaluation.unlabelled import predict_unlabelled
 from core.storage import runs
@@ -38,6 +38,8 @@ class RetrainController(QObject):
         self._ours = False  # the running run was started here
         self.predicting = None  # the Task predicting unlabelled images
         self.started_runs = 0  # retrains started here (automatic and by hand)
+        self.last_wall_s: float | None = None  # how long the last retrain took here, start to stored run
+        self._clock = QElapsedTimer()
         context.labels_changed.connect(lambda _ids: self.schedule())
         context.closed.connect(self._stop)
         training.finished.connect(self._finished)
@@ -89,11 +91,16 @@ class RetrainController(QObject):
         if task is None:
             return False
         # The new run is stored before its process exits: show it at once, not when the process is gone.
-        task.event.connect(lambda event: isinstance(event, RunFinished) and self.run_stored.emit(event.run_id))
+        task.event.connect(lambda event: isinstance(event, RunFinished) and self._stored(event.run_id))
+        self._clock.start()
         self._ours = True
         self.started_runs += 1
         self.state_changed.emit("Updating the model…")
         return True
+
+    def _stored(self, run_id: int) -> None:
+        self.last_wall_s = self._clock.elapsed() / 1000  # with the process start: what the user waits
+        self.run_stored.emit(run_id)
 
     def _auto(self) -> None:
         if self.auto:

@@ -187,7 +187,7 @@ class ReviewView(QWidget):
         self.metrics.set_metrics(evaluation.metrics)
         colours = {c.name: c.colour for c in self._context.classes}
         self.roc.set_curves(data.roc, colours)
-        self.bar.set_estimate(data.retrain_s)
+        self.bar.set_estimate(self.retrainer.last_wall_s or data.retrain_s)
         self.bar.button.setEnabled(True)
         if previous is not None and previous.run.id < data.run.id:
             self.bar.show_changes(previous.run.id, data.run.id,
@@ -345,12 +345,15 @@ class ReviewView(QWidget):
         self.mistakes_model.set_rows(suspects, self._hashes)
         self.queue_title.setText(f"<b>Suspected mistakes ({len(suspects):,})</b>: Enter relabels as suggested, "
                                  "K keeps the label, Space shows it large")
-        if keep_position and suspects:
-            self.queue.select_row(max(0, row))
+        if keep_position and suspects and self._active is self.queue:
+            self.queue.select_row(max(0, row))  # on to the next suspect
 
     # -- selection and the large picture ------------------------------------------------------------------
     def _selection_changed(self, source) -> None:
-        self._active = source
+        if source.hasFocus() or self._active is None:  # the user's choice, not a refill of the other
+            self._active = source
+        if source is not self._active:
+            return
         ids = source.selected_ids()
         self.current_image_changed.emit(source.current_id() if ids else None, len(ids))
 
