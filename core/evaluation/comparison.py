@@ -98,3 +98,25 @@ def compare_runs(project, run_a: int, run_b: int, kind: str = "oof") -> RunCompa
         [LabelEdit(i, rows[i].path, names.get(old), names.get(new)) for i, (old, new) in sorted(edits.items())
          if i in rows],
     )
+
+
+@dataclass(frozen=True)
+class CellChange:
+    given: str
+    predicted: str
+    before: int
+    after: int
+
+
+def confusion_changes(before, after) -> list[CellChange]:
+    """The mistake cells (given != predicted) whose count changed between two confusion matrices, matched by
+    class name, biggest change first: "cat->dog: 12 -> 3"."""
+    def cells(confusion) -> dict[tuple[str, str], int]:
+        names = confusion.class_names
+        return {(names[i], names[j]): count for i, row in enumerate(confusion.counts) for j, count in enumerate(row)
+                if i != j}
+
+    old, new = cells(before), cells(after)
+    changes = [CellChange(g, p, old.get((g, p), 0), new.get((g, p), 0)) for g, p in dict.fromkeys([*old, *new])
+               if old.get((g, p), 0) != new.get((g, p), 0)]
+    return sorted(changes, key=lambda c: (-abs(c.after - c.before), c.given, c.predicted))

@@ -18,6 +18,8 @@ SHOW_ALL, SHOW_UNLABELLED, SHOW_UNREADABLE, SHOW_CLASS = "all", "unlabelled", "u
 SHOW_PREDICTED, SHOW_LOW_CONFIDENCE, SHOW_DISAGREES = "predicted", "low-confidence", "disagrees"
 LOW_CONFIDENCE = 0.6  # below this a prediction is closer to a guess than an answer: worth a look
 SORT_NAME, SORT_DATE, SORT_SIZE = "name", "date", "size"
+# Unlabelled images the model is least sure of first (what to label next); the rest follow by name.
+SORT_CONFIDENCE = "confidence"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def image_ids(session: Session, query: GalleryQuery) -> list[int]:
     direction = " DESC" if query.descending else ""
     order = ", ".join(column + direction for column in _ORDER.get(query.sort, _ORDER[SORT_NAME]))
     ordered = _ids(session, f"SELECT id FROM images ORDER BY {order}")
+    if query.sort == SORT_CONFIDENCE:
+        ordered = _least_confident_first(session, ordered, query.descending)
     keep: set[int] | None = None
     if query.show == SHOW_UNLABELLED:
         keep = set(_ids(session, f"SELECT id FROM images WHERE {_UNLABELLED}"))
@@ -101,9 +105,20 @@ def prediction_run(session: Session) -> int | None:
 
 
 def predicted_class_ids(session: Session, run_id: int) -> set[int]:
-    """The classes that run predicted for at least one image (deleted ones included)."""
+    """The classes that run predicted for at least one image, labelled or not (deleted ones included)."""
     return set(_ids(session, "SELECT DISTINCT predicted_class_id FROM predictions "
-                             "WHERE run_id = ? AND kind = 'oof' AND predicted_class_id IS NOT NULL", (run_id,)))
+                             "WHERE run_id = ? AND kind IN ('oof', 'model') AND predicted_class_id IS NOT NULL",
+                             (run_id,)))
+
+
+def _least_confident_first(session: Session, by_name: list[int], descending: bool) -> list[int]:
+    source = unlabelled_prediction_source(session)
+    if source is None:
+        return by_name
+    ranked = _ids(session, "SELECT image_id FROM predictions WHERE run_id = ? AND kind = 'model' "
+                           f"ORDER BY confidence{' DESC' if descending else ''}, image_id", (source.run_id,))
+    known = set(ranked)
+    return ranked + [image_id for image_id in by_name if image_id not in known]
 
 
 def _predicted_ids(session: Session, query: GalleryQuery) -> set[int]:
@@ -112,7 +127,14 @@ def _predicted_ids(session: Session, query: GalleryQuery) -> set[int]:
         return set()
     params: tuple = (run_id,)
     if query.show == SHOW_PREDICTED:
-        params += (query.class_id,)
+        # Labelled images by their held-out prediction, unlabelled ones by the newest model's.
+        source = unlabelled_prediction_source(session)
+        found = set(_ids(session, _HELD_OUT + _PREDICTION_FILTERS[query.show], params + (query.class_id,)))
+        if source is not None:
+            guessed = set(_ids(session, "SELECT image_id FROM predictions WHERE run_id = ? AND kind = 'model' "
+                                        "AND predicted_class_id = ?", (source.run_id, query.class_id)))
+            found |= guessed & unlabelled_ids(session)
+        return found
     elif query.show == SHOW_LOW_CONFIDENCE:
         params += (LOW_CONFIDENCE,)
     return set(_ids(session, _HELD_OUT + _PREDICTION_FILTERS[query.show], params))
@@ -131,6 +153,25 @@ def first_unlabelled(session: Session, candidates: list[int], chunk: int = 500) 
 
 
 @dataclass(frozen=True)
+class PredictionSource:
+    """The run whose model predicted the unlabelled images the grid shows."""
+
+    run_id: int
+    stale: bool  # labels changed since that run trained: its predictions are from an older picture
+
+
+def unlabelled_prediction_source(session: Session) -> PredictionSource | None:
+    """The newest finished run with predictions for unlabelled images (see core/evaluation/unlabelled.py)."""
+    found = _rows(session, "SELECT id, last_batch_id FROM runs WHERE status = 'finished' AND EXISTS (SELECT 1 FROM "
+                           "predictions WHERE run_id = runs.id AND kind = 'model') ORDER BY id DESC LIMIT 1")
+    if not found:
+        return None
+    run_id, batch = found[0]
+    latest = _rows(session, "SELECT MAX(id) FROM change_batches WHERE state = 'done' AND source != 'imported'")[0][0]
+    return PredictionSource(run_id, latest is not None and (batch is None or latest > batch))
+
+
+@dataclass(frozen=True)
 class ImageCard:
     """What a thumbnail in the grid shows."""
 
@@ -140,14 +181,36 @@ class ImageCard:
     status: str
     error: str | None
     class_id: int | None
+    predicted_class_id: int | None = None  # the newest model's guess for an unlabelled image
+    confidence: float | None = None
 
 
 def cards(session: Session, ids: list[int]) -> dict[int, ImageCard]:
     found: dict[int, ImageCard] = {}
     columns = (ImageRow.id, ImageRow.path, ImageRow.content_hash, ImageRow.status, ImageRow.error, ImageRow.class_id)
+    source = unlabelled_prediction_source(session)
     for chunk in chunks(ids):
+        guesses = {}
+        if source is not None:
+            guesses = {row[0]: (row[1], row[2]) for row in session.execute(
+                select(Prediction.image_id, Prediction.predicted_class_id, Prediction.confidence).where(
+                    Prediction.run_id == source.run_id, Prediction.kind == "model", Prediction.image_id.in_(chunk)))}
         for row in session.execute(select(*columns).where(ImageRow.id.in_(chunk))):
-            found[row.id] = ImageCard(*row)
+            found[row.id] = ImageCard(*row, *guesses.get(row.id, (None, None)))
+    return found
+
+
+def predictions_of(session: Session, ids: list[int]) -> dict[int, int]:
+    """image id -> the class the newest model predicts, for those of `ids` it predicted (unlabelled images)."""
+    source = unlabelled_prediction_source(session)
+    if source is None:
+        return {}
+    found: dict[int, int] = {}
+    for chunk in chunks(ids):
+        found.update({image_id: class_id for image_id, class_id in session.execute(
+            select(Prediction.image_id, Prediction.predicted_class_id).where(
+                Prediction.run_id == source.run_id, Prediction.kind == "model", Prediction.image_id.in_(chunk),
+                Prediction.predicted_class_id.is_not(None)))})
     return found
 
 

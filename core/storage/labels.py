@@ -18,6 +18,10 @@ PALETTE = [
     "#8c564b", "#7f7f7f", "#bcbd22", "#17becf",
 ]
 MAX_NAME = 100
+# Who made a change (change_batches.source, a plain string column: a new value needs no migration).
+MANUAL, IMPORTED = "manual", "imported"
+ACCEPTED_SUGGESTION = "suggestion"  # the user accepted the class a suspected mistake suggested
+ACCEPTED_PREDICTION = "prediction"  # the user accepted a model's prediction for unlabelled images
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,32 @@ def set_labels(
     return batch.id
 
 
+def assign_labels(session: Session, labels_by_image: dict[int, int | None], source: str = MANUAL) -> int | None:
+    """Give each image its own class (accepting suggestions or predictions for several images at once), as
+    ONE undoable batch; returns its id, or None if nothing changed."""
+    wanted: dict[int | None, list[int]] = {}
+    for image_id, class_id in labels_by_image.items():
+        wanted.setdefault(class_id, []).append(image_id)
+    for class_id in wanted:
+        if class_id is not None:
+            row = session.get(ClassRow, class_id)
+            if row is None or row.deleted:
+                raise InvalidRequest("That class no longer exists.")
+    changing = {
+        class_id: [i for chunk in chunks(ids) for i in session.scalars(
+            select(ImageRow.id).where(ImageRow.id.in_(chunk), _differs(ImageRow.class_id, class_id)))]
+        for class_id, ids in wanted.items()
+    }
+    count = sum(len(ids) for ids in changing.values())
+    if not count:
+        return None
+    only = next(iter(changing)) if len(changing) == 1 else None
+    batch = _new_batch(session, "label", source, {"count": count, "class_id": only})
+    for class_id, ids in changing.items():
+        _apply(session, batch, ids, class_id)
+    return batch.id
+
+
 def _differs(column, value):
     return column.is_not(None) if value is None else (column.is_(None) | (column != value))
 
@@ -273,6 +303,21 @@ def describe(batch: ChangeBatch) -> str:
         "class_merge": f"merge {d.get('name')!r} into {d.get('into_name')!r}",
         "class_delete": f"delete class {d.get('name')!r}",
     }.get(batch.kind, batch.kind)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    batch_id: int
+    kind: str
+    source: str  # MANUAL, IMPORTED, ACCEPTED_SUGGESTION or ACCEPTED_PREDICTION
+    state: str  # "done", "undone" or "discarded"
+    description: str
+
+
+def recent_changes(session: Session, limit: int = 50) -> list[HistoryEntry]:
+    """The latest changes, newest first: what the history shows, with who made each."""
+    rows = session.scalars(select(ChangeBatch).order_by(ChangeBatch.id.desc()).limit(limit))
+    return [HistoryEntry(b.id, b.kind, b.source, b.state, describe(b)) for b in rows]
 
 
 def latest_batch_id(session: Session) -> int | None:

@@ -76,7 +76,8 @@ class ChangeBatch(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # "label", "class_add", "class_rename", "class_merge", "class_delete", "import"
     kind: Mapped[str] = mapped_column(String)
-    # Who set it: "manual", "imported", "prediction".
+    # Who set it: "manual", "imported", "suggestion" (an accepted suggested label), "prediction" (an accepted
+    # prediction); see core/storage/labels.py.
     source: Mapped[str] = mapped_column(String)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     # "done", "undone", or "discarded" (undone, then a new change made redo impossible).

@@ -126,3 +126,17 @@ def _row(session: Session, run_id: int) -> Run:
     if row is None:
         raise InvalidRequest(f"There is no run {run_id} in this project; 'dovecote runs FOLDER' lists them.")
     return row
+
+
+def keep_labels(session: Session, run_id: int, kept: dict[int, int | None]) -> None:
+    """Record that the user looked at these suspected mistakes of the run and kept their labels
+    (image id -> the class id kept), so the run's mistake queue does not ask again."""
+    row = _row(session, run_id)
+    known = dict((row.metrics or {}).get("kept_labels") or {})
+    known.update({str(image_id): class_id for image_id, class_id in kept.items()})
+    row.metrics = {**(row.metrics or {}), "kept_labels": known}
+
+
+def kept_labels(session: Session, run_id: int) -> dict[int, int | None]:
+    """image id -> class id for the labels the user kept when the run suspected them (see keep_labels)."""
+    return {int(k): v for k, v in (get_run(session, run_id).metrics.get("kept_labels") or {}).items()}

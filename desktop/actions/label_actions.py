@@ -1,6 +1,9 @@
 """Labelling from the keyboard and the mouse: 1–9 give the selected images that class, 0 / Backspace clear
 it, a drop on a class labels the dragged images, and Undo / Redo walk the store's label history (so they
-work after a restart). After labelling, the selection can move on to the next unlabelled image."""
+work after a restart). After labelling, the selection can move on to the next unlabelled image.
+
+The keys label the selection of the view in front: the main grid, or another view's image grid that
+offers `selected_ids()` (the Review view's), made the target with set_target."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -21,6 +24,7 @@ class LabelActions:
     def __init__(self, context: ProjectContext, grid: GalleryView, settings: AppSettings, parent: QWidget):
         self._context = context
         self._grid = grid
+        self._target = grid  # whose selection the keys label
         self._settings = settings
         self.assign: list[QAction] = []
         for number in range(1, HOTKEYS + 1):
@@ -62,12 +66,16 @@ class LabelActions:
             return
         self.label_selection(target.id)
 
+    def set_target(self, target=None) -> None:
+        """Label the selection of `target` (an object with selected_ids()); None: the main grid's."""
+        self._target = target if target is not None else self._grid
+
     def label_selection(self, class_id: int | None) -> None:
-        ids = self._grid.selected_ids()
+        ids = self._target.selected_ids()
         if not ids:
             self._context.message.emit("Select images first (click, Shift/Ctrl+click, or drag a frame around them).")
             return
-        self.label_images(ids, class_id, from_grid=True)
+        self.label_images(ids, class_id, from_grid=self._target is self._grid)
 
     def label_images(self, ids: list[int], class_id: int | None, from_grid: bool = False) -> None:
         """Label `ids`; when they were the grid's selection, move on to the next unlabelled image (setting)."""

@@ -15,7 +15,8 @@ from desktop.project.context import ProjectContext
 
 SEARCH_DELAY_MS = 250
 MAX_SHOW_WIDTH = 280  # pixels; longer class names are elided in the closed box
-_SORTS = [("Name", gallery.SORT_NAME), ("Date modified", gallery.SORT_DATE), ("File size", gallery.SORT_SIZE)]
+_SORTS = [("Name", gallery.SORT_NAME), ("Date modified", gallery.SORT_DATE), ("File size", gallery.SORT_SIZE),
+          ("Least confident first", gallery.SORT_CONFIDENCE)]
 
 
 class FilterBar(QWidget):

@@ -22,6 +22,8 @@ ERROR_ROLE = Qt.ItemDataRole.UserRole + 5  # why an unreadable image cannot be r
 CLASS_ID_ROLE = Qt.ItemDataRole.UserRole + 6
 CLASS_NAME_ROLE = Qt.ItemDataRole.UserRole + 7
 CLASS_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 8  # "#rrggbb" or None
+# An unlabelled image's prediction by the newest model: (class name, "#rrggbb", confidence, stale) or None.
+PREDICTION_ROLE = Qt.ItemDataRole.UserRole + 9
 
 PAGE = 200
 MAX_CARDS = 20_000
@@ -40,7 +42,9 @@ class GalleryModel(QAbstractListModel):
         self._ids: list[int] = []
         self._rows: dict[int, int] | None = None  # id → row, built when first needed
         self._cards: OrderedDict[int, ImageCard] = OrderedDict()
+        self._stale = False  # labels changed since the model that predicted the unlabelled images
         context.opened.connect(lambda _project: self.refresh(reset=True))
+        context.runs_changed.connect(self._on_predictions_changed)
         context.closed.connect(self._clear)
         context.images_changed.connect(self._on_images_changed)
         context.labels_changed.connect(self._on_labels_changed)
@@ -59,6 +63,7 @@ class GalleryModel(QAbstractListModel):
         """Re-read which images the query selects."""
         project = self._context.project
         new_ids = self._context.read(gallery.image_ids, self._query) if project is not None else []
+        self._read_staleness()
         if reset or not self._apply_as_edits(new_ids):
             self.beginResetModel()
             self._ids, self._rows = new_ids, None
@@ -101,7 +106,14 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return PurePosixPath(card.path).name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{card.path}\nUnreadable: {card.error}" if card.status == "unreadable" else card.path
+            if card.status == "unreadable":
+                return f"{card.path}\nUnreadable: {card.error}"
+            guess = self._prediction(card)
+            if guess is None:
+                return card.path
+            name, _colour, confidence, stale = guess
+            older = "\nFrom a model older than your latest labels: retrain to update it." if stale else ""
+            return f"{card.path}\nThe model predicts {name} ({confidence:.0%}); Enter accepts it.{older}"
         if role == PATH_ROLE:
             return card.path
         if role == CONTENT_HASH_ROLE:
@@ -112,6 +124,8 @@ class GalleryModel(QAbstractListModel):
             return card.error
         if role == CLASS_ID_ROLE:
             return card.class_id
+        if role == PREDICTION_ROLE:
+            return self._prediction(card)
         label = self._context.class_by_id(card.class_id)
         if role == CLASS_NAME_ROLE:
             return label.name if label else None
@@ -136,7 +150,23 @@ class GalleryModel(QAbstractListModel):
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
 
+    def _prediction(self, card: ImageCard) -> tuple[str, str, float, bool] | None:
+        if card.predicted_class_id is None or self._context.class_by_id(card.class_id) is not None:
+            return None  # labelled images show their label; their held-out guesses are the Review view's
+        guess = self._context.class_by_id(card.predicted_class_id)
+        return (guess.name, guess.colour, card.confidence, self._stale) if guess else None
+
     # -- keeping up with the store ------------------------------------------------------------------------------
+    def _read_staleness(self) -> None:
+        source = self._context.read(gallery.unlabelled_prediction_source) if self._context.project else None
+        self._stale = bool(source and source.stale)
+
+    def _on_predictions_changed(self) -> None:
+        """A run ended (or its predictions of unlabelled images were stored): show the newest model's."""
+        self._cards.clear()
+        self.refresh()
+        self.cards_reset.emit()
+
     def _clear(self) -> None:
         self.beginResetModel()
         self._ids, self._rows = [], None
@@ -149,6 +179,10 @@ class GalleryModel(QAbstractListModel):
         self.cards_reset.emit()
 
     def _on_labels_changed(self, image_ids: list[int]) -> None:
+        was_stale = self._stale
+        self._read_staleness()
+        if self._stale != was_stale:
+            self.cards_reset.emit()  # every predicted thumbnail now shows (or drops) its "older model" mark
         many = len(image_ids) > PAGE
         if many:
             self._cards.clear()  # cheaper than finding thousands of ids; visible pages reload on paint

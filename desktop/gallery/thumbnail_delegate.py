@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.gallery.model import (CLASS_COLOUR_ROLE, CLASS_NAME_ROLE, CONTENT_HASH_ROLE, IMAGE_ID_ROLE,
-                                   PATH_ROLE, STATUS_ROLE)
+                                   PATH_ROLE, PREDICTION_ROLE, STATUS_ROLE)
 from desktop.widgets.icons import icon
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
 
@@ -51,6 +51,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.save()
             self._paint_badge(painter, frame, QColor(colour), index.data(CLASS_NAME_ROLE) or "")
             painter.restore()
+        else:
+            prediction = index.data(PREDICTION_ROLE)
+            if prediction:
+                painter.save()
+                self._paint_prediction(painter, frame, *prediction)
+                painter.restore()
 
         text_rect = QRectF(cell.left() + 4, frame.bottom() + 3, cell.width() - 8, option.fontMetrics.height())
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -121,6 +127,23 @@ class ThumbnailDelegate(QStyledItemDelegate):
         pill = QRectF(frame.left() + 3, frame.top() + 3, metrics.horizontalAdvance(text) + 14, metrics.height() + 4)
         painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
         painter.setPen(_text_on(colour))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_prediction(self, painter, frame: QRectF, name: str, colour: str, confidence: float,
+                          stale: bool) -> None:
+        """A guess, not a label: a hollow pill in the class colour with the confidence ("dog 82%"), dashed
+        and with a "?" when the model is older than the latest labels."""
+        font = painter.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        share = f"{confidence:.0%}" + (" ?" if stale else "")
+        text = share if self.thumb_side < 96 else f"{metrics.elidedText(name, Qt.TextElideMode.ElideRight, int(frame.width() * 0.55))} {share}"
+        pill = QRectF(frame.left() + 3, frame.top() + 3, metrics.horizontalAdvance(text) + 14, metrics.height() + 4)
+        painter.setPen(QPen(QColor(colour), 2, Qt.PenStyle.DashLine if stale else Qt.PenStyle.SolidLine))
+        painter.setBrush(QColor(255, 255, 255, 215))
+        painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+        painter.setPen(QColor("#111111"))
         painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
 
 

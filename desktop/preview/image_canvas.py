@@ -2,7 +2,7 @@
 once per size change, not on every paint, so even a 12-megapixel photo repaints instantly."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QScrollArea, QSizePolicy, QWidget
 
@@ -23,7 +23,14 @@ class _Surface(QWidget):
         ratio = pixmap.devicePixelRatio()
         size = QSize(round(pixmap.width() / ratio), round(pixmap.height() / ratio))
         top_left = QPoint(max(0, (self.width() - size.width()) // 2), max(0, (self.height() - size.height()) // 2))
-        painter.drawPixmap(QRect(top_left, size), pixmap)
+        shown = QRect(top_left, size)
+        painter.drawPixmap(shown, pixmap)
+        overlay = self._canvas.overlay
+        if overlay is not None:
+            image, (left, top, width, height) = overlay
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(QRectF(shown.left() + left * shown.width(), shown.top() + top * shown.height(),
+                                     width * shown.width(), height * shown.height()), image)
 
 
 class ImageCanvas(QScrollArea):
@@ -40,6 +47,8 @@ class ImageCanvas(QScrollArea):
         self._fitted_for = QSize()
         self.actual_size = False
         self.note = ""
+        # An image laid over the picture: (QImage, (left, top, width, height) as fractions of the picture).
+        self.overlay: tuple[QImage, tuple[float, float, float, float]] | None = None
 
     def set_image(self, image: QImage | QPixmap | None, note: str = "") -> None:
         """Show `image` (None: show `note` instead)."""
@@ -49,6 +58,10 @@ class ImageCanvas(QScrollArea):
         self._fitted, self._fitted_for = None, QSize()
         self.note = note
         self._layout()
+
+    def set_overlay(self, image: QImage | None, box: tuple[float, float, float, float] = (0, 0, 1, 1)) -> None:
+        self.overlay = (image, box) if image is not None else None
+        self._surface.update()
 
     @property
     def image_size(self) -> QSize | None:

@@ -12,6 +12,7 @@ from core.storage import gallery
 from core.storage.gallery import ImageDetails
 from core.images.thumbnails import THUMB_SIZE
 from desktop.widgets.icons import icon
+from desktop.preview.heat_overlay import HeatOverlay
 from desktop.preview.image_canvas import ImageCanvas
 from desktop.preview.loader import PreviewLoader
 from desktop.project.context import ProjectContext
@@ -41,6 +42,17 @@ class PreviewPane(QWidget):
             group.addAction(action)
         self.fit_action.setChecked(True)
         self.actual_action.toggled.connect(self.canvas.set_actual_size)
+        self.heat_action = QAction(icon("low-confidence"), "Why? Show What the Model Looked At", self)
+        self.heat_action.setCheckable(True)
+        self.heat_action.setShortcut(QKeySequence("Ctrl+H"))
+        self.heat_action.setStatusTip("Lay a heat map over the image: the regions that drove the latest model's "
+                                      "prediction (Grad-CAM)")
+        self.heat_action.toggled.connect(self._heat_toggled)
+        self.heat = HeatOverlay(context, self)
+        self.heat.ready.connect(self._heat_ready)
+        self.heat.failed.connect(self._heat_failed)
+        self.heat_note = QLabel()
+        self.heat_note.setWordWrap(True)
 
         self.name = QLabel()
         self.name.setWordWrap(True)
@@ -57,7 +69,7 @@ class PreviewPane(QWidget):
 
         buttons = QHBoxLayout()
         buttons.setSpacing(2)
-        for action in (self.fit_action, self.actual_action):
+        for action in (self.fit_action, self.actual_action, self.heat_action):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setAutoRaise(True)
@@ -79,6 +91,7 @@ class PreviewPane(QWidget):
         layout.setSpacing(8)
         layout.addWidget(self.canvas, 1)
         layout.addLayout(buttons)
+        layout.addWidget(self.heat_note)
         layout.addWidget(self.name)
         layout.addLayout(form)
         context.closed.connect(lambda: self.show_image(None))
@@ -92,6 +105,8 @@ class PreviewPane(QWidget):
         if image_id == self.image_id and image_id is not None:
             return
         self.image_id = image_id
+        self.canvas.set_overlay(None)
+        self.heat_note.clear()
         self._reload_details()
         details = self.details
         if details is None:
@@ -105,6 +120,31 @@ class PreviewPane(QWidget):
         quick = self._thumbnails.pixmap(details.id, None, details.path, THUMB_SIZE)
         self.canvas.set_image(quick, "Loading…")
         self._loader.request(details.id, self._context.project.root / details.path)
+        if self.heat_action.isChecked():
+            self._explain()
+
+    # -- the heat map ---------------------------------------------------------------------------------------
+    def _heat_toggled(self, on: bool) -> None:
+        if on:
+            self._explain()
+        else:
+            self.heat.request(None)
+            self.canvas.set_overlay(None)
+            self.heat_note.clear()
+
+    def _explain(self) -> None:
+        if self.details is not None and self.details.status == "ok":
+            self.heat_note.setText("Working out what the model looked at…")
+            self.heat.request(self.details.id)
+
+    def _heat_ready(self, image_id: int, overlay, heat) -> None:
+        if image_id == self.image_id and self.heat_action.isChecked():
+            self.canvas.set_overlay(overlay, heat.box)
+            self.heat_note.setText(f"Red: where the model looked to say {_escape(heat.class_name)} "
+                                   f"({heat.confidence:.0%}).")
+
+    def _heat_failed(self, message: str) -> None:
+        self.heat_note.setText(message)
 
     def shutdown(self) -> None:
         self._loader.forget()

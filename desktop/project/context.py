@@ -92,9 +92,10 @@ class ProjectContext(QObject):
 
     # -- changing -----------------------------------------------------------------------------------------
     def set_labels(self, image_ids: list[int], class_id: int | None,
-                   then: Callable[[], None] | None = None) -> bool:
+                   then: Callable[[], None] | None = None, source: str = labels.MANUAL) -> bool:
         """Label the images (None clears). `then` runs once it is stored (or when they had that label
-        already). False when refused (no project, nothing selected, busy) or failed."""
+        already). `source` is who decided, for the history (labels.MANUAL, ACCEPTED_SUGGESTION,
+        ACCEPTED_PREDICTION). False when refused (no project, nothing selected, busy) or failed."""
         if self.project is None or not image_ids or self._refuse_while_busy():
             return False
         label = self.class_by_id(class_id)
@@ -109,12 +110,30 @@ class ProjectContext(QObject):
                 then()
 
         if len(image_ids) >= BACKGROUND_AT:
-            self._in_background(f"Labelling {count}", labels.set_labels, (list(image_ids), class_id), done)
+            self._in_background(f"Labelling {count}", labels.set_labels, (list(image_ids), class_id, source), done)
             return True
-        ok, batch = self._act(lambda session: labels.set_labels(session, image_ids, class_id))
+        ok, batch = self._act(lambda session: labels.set_labels(session, image_ids, class_id, source))
         if ok:
             done(batch)
         return ok
+
+    def assign_labels(self, labels_by_image: dict[int, int | None], source: str, note: str) -> bool:
+        """Give each image its own class in one undoable step (accepted suggestions or predictions)."""
+        if self.project is None or not labels_by_image:
+            return False
+        ok, batch = self._act(lambda session: labels.assign_labels(session, labels_by_image, source))
+        if ok:
+            if batch is not None:
+                self._after_labels(list(labels_by_image))
+            self.message.emit(note)
+        return ok
+
+    def write(self, action: Callable[..., T], *args) -> tuple[bool, T | None]:
+        """A small store change other than labels (action(session, *args)), committed on return; a failure
+        is shown to the user."""
+        if self.project is None:
+            return False, None
+        return self._act(lambda session: action(session, *args))
 
     def undo(self) -> None:
         self._walk_history("Undid", "undo", labels.undo)

@@ -33,6 +33,13 @@ class AppSettings:
     def set_advance_after_label(self, on: bool) -> None:
         self._store.setValue("labelling/advance", on)
 
+    def auto_retrain(self) -> bool:
+        """"Keep the model up to date while I label": retrain the head a few seconds after label changes."""
+        return self._bool("review/auto_retrain", True)
+
+    def set_auto_retrain(self, on: bool) -> None:
+        self._store.setValue("review/auto_retrain", on)
+
     def thumbnail_size(self, default: int) -> int:
         try:
             return int(self._store.value("view/thumbnail_size", default))

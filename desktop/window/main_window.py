@@ -7,7 +7,8 @@ status bar with a Cancel button; closing the window cancels them all and waits a
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QStackedWidget, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from core.storage.gallery import GalleryQuery
 from desktop.actions.class_actions import ClassActions
@@ -20,12 +21,14 @@ from desktop.gallery.view import GalleryView
 from desktop.widgets.icons import app_icon
 from desktop.project.import_controller import ImportController
 from desktop.actions.label_actions import LabelActions
+from desktop.actions.prediction_actions import PredictionActions
 from desktop.window.menus import Menus
 from desktop.preview.pane import PreviewPane
 from desktop.project.context import ProjectContext
 from desktop.project.opener import ProjectOpener
 from desktop.project.settings import AppSettings
 from desktop.project.training import TrainingService
+from desktop.review.view import TITLE as REVIEW_TITLE, ReviewView
 from desktop.window.status_bar import MESSAGE_MS, StatusBar
 from desktop.widgets.error_dialog import show_failure
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
@@ -52,6 +55,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingService(self.context, self)  # one run at a time, for every view
         self.opener = ProjectOpener(self.context, self.importer, self.settings, self)
         self.label_actions = LabelActions(self.context, self.grid, self.settings, self)
+        self.prediction_actions = PredictionActions(self.context, self.grid, self)
         self.class_actions = ClassActions(self.context, self.sidebar, self)
         self.empty_state = EmptyState()
         self.menus = Menus(self, context=self.context, opener=self.opener, grid=self.grid,
@@ -74,6 +78,11 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.views)
         self.pages.setCurrentWidget(self.views)  # _restore() switches to the empty state, hiding the panels
         self.setCentralWidget(self.pages)
+        self.review = ReviewView(self.context, self.thumbnails, self.training, self.settings)
+        self.add_view(REVIEW_TITLE, self.review)
+        self.model_state = QLabel()  # what the automatic retraining is doing
+        self.model_state.setObjectName("modelState")
+        self.status.addPermanentWidget(self.model_state)
         self._docks = [self.add_panel("Classes", self.sidebar, Qt.DockWidgetArea.LeftDockWidgetArea),
                        self.add_panel("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea)]
         self.drop = FolderDrop(self)
@@ -115,6 +124,11 @@ class MainWindow(QMainWindow):
         self.empty_state.recent_requested.connect(self.opener.open)
         self.opener.recent_changed.connect(self._show_recent)
         self.drop.folder_dropped.connect(self.opener.open)
+        self.views.currentChanged.connect(self._view_changed)
+        self.review.current_image_changed.connect(
+            lambda image_id, count: self.views.currentWidget() is self.review and self.preview.show_image(image_id, count))
+        self.review.retrainer.state_changed.connect(self.model_state.setText)
+        self.review.retrainer.failed.connect(lambda message: self.status.showMessage(message, MESSAGE_MS))
         context.opened.connect(self._opened)
         context.closed.connect(self._closed)
         context.failed.connect(lambda error: show_failure(self, "Not saved", error))
@@ -186,6 +200,16 @@ class MainWindow(QMainWindow):
     def _update_counts(self, *_args) -> None:
         if self.context.project is not None:
             self.status.show_counts(self.context.counts())
+
+    def _view_changed(self, _index: int) -> None:
+        """The label keys act on the view in front; the preview follows its selection."""
+        reviewing = self.views.currentWidget() is self.review
+        self.label_actions.set_target(self.review if reviewing else None)
+        if reviewing:
+            ids = self.review.selected_ids()
+            self.preview.show_image(ids[0] if ids else None, len(ids))
+        else:
+            self._selection_changed()
 
     def _selection_changed(self) -> None:
         count = self.grid.selected_count()

@@ -68,7 +68,7 @@ class Menus:
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addActions([self.zoom_in, self.zoom_out])
         self.view_menu.addSeparator()
-        self.view_menu.addActions([preview.fit_action, preview.actual_action])
+        self.view_menu.addActions([preview.fit_action, preview.actual_action, preview.heat_action])
         self.view_menu.addSeparator()
         self._add_theme_menu(self.view_menu.addMenu("&Theme"))
         self.view_menu.addSeparator()

@@ -7,9 +7,10 @@ from PySide6.QtWidgets import QLabel
 
 def test_views_panels_and_menus_can_be_added(qtbot, window, open_folder, folder):
     open_folder(window, folder)
-    assert window.views.tabBar().isHidden()  # one view: no tabs
-    window.add_view("Training", QLabel("training"))
-    assert not window.views.tabBar().isHidden()
+    titles = [window.views.tabText(i) for i in range(window.views.count())]
+    assert titles[:2] == ["Images", "Review"] and not window.views.tabBar().isHidden()
+    index = window.add_view("Training", QLabel("training"))
+    assert window.views.tabText(index) == "Training" and window.views.count() == len(titles) + 1
     dock = window.add_panel("Run details", QLabel("details"), Qt.DockWidgetArea.BottomDockWidgetArea)
     assert dock.toggleViewAction() in window.menus.panels.actions()
     menu = window.menu("&Model")

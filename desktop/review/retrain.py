@@ -1,0 +1,144 @@
+"""Retraining from the Review view: the head alone on the cached embeddings, with the last run's settings
+(never fine-tuning), by hand or by itself a few seconds after the last label change ("Keep the model up to
+date while I label"), one run at a time through the window's TrainingService, never while another run (a
+fine-tuning one, say) is going. After every finished run the unlabelled images get the new model's
+predictions, in the background."""
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
+
+from core.evaluation.unlabelled import predict_unlabelled
+from core.storage import runs
+from core.training.runner import RunFinished, TrainConfig
+from desktop.project.context import ProjectContext
+from desktop.project.settings import AppSettings
+from desktop.project.training import TrainingService
+from desktop.tasks.jobs import in_project
+
+DELAY_MS = 3000  # after the last label change: a burst of keys makes one run
+
+
+class RetrainController(QObject):
+    state_changed = Signal(str)  # a short line for the status bar ("" when there is nothing to say)
+    run_stored = Signal(int)  # a retrain started here has stored its run (model and evaluation)
+    predictions_ready = Signal(int)  # run id whose predictions of the unlabelled images are stored
+    failed = Signal(str)
+
+    def __init__(self, context: ProjectContext, training: TrainingService, settings: AppSettings,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._context, self._training, self._settings = context, training, settings
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DELAY_MS)
+        self.timer.timeout.connect(self._auto)
+        self._pending = False  # labels changed while a run was going: retrain once it ends
+        self._ours = False  # the running run was started here
+        self.predicting = None  # the Task predicting unlabelled images
+        self.started_runs = 0  # retrains started here (automatic and by hand)
+        self.last_wall_s: float | None = None  # how long the last retrain took here, start to stored run
+        self._clock = QElapsedTimer()
+        context.labels_changed.connect(lambda _ids: self.schedule())
+        context.closed.connect(self._stop)
+        training.finished.connect(self._finished)
+        training.failed.connect(self._failed)
+
+    @property
+    def auto(self) -> bool:
+        return self._settings.auto_retrain()
+
+    def set_auto(self, on: bool) -> None:
+        self._settings.set_auto_retrain(on)
+        if not on:
+            self.timer.stop()
+            self._pending = False
+            self.state_changed.emit("")
+
+    def base_run(self) -> runs.RunInfo | None:
+        """The run whose settings a retrain reuses: the latest one with a model."""
+        return self._context.read(runs.latest_model_run) if self._context.project is not None else None
+
+    def schedule(self) -> None:
+        """A label changed: retrain a few seconds after the last change, when that is wanted and possible."""
+        if not self.auto or self._context.project is None:
+            return
+        base = self.base_run()
+        if base is None or base.metrics.get("fine_tuned"):
+            return  # no model yet, or a fine-tuned one a head-only run must not replace behind the user's back
+        if self._training.running:
+            self._pending = True
+            self.state_changed.emit("Labels changed: the model updates after the current run")
+            return
+        self.timer.start()
+        self.state_changed.emit(f"Labels changed: updating the model in {DELAY_MS // 1000} s")
+
+    def retrain(self) -> bool:
+        """Train the head again now with the last run's settings; False (with a note) when it cannot."""
+        self.timer.stop()
+        if self._context.project is None:
+            return False
+        if self._training.running:
+            self._pending = True
+            what = "fine-tuning run" if self._training.fine_tuning else "run"
+            self.state_changed.emit(f"A {what} is going: the model updates after it")
+            return False
+        base = self.base_run()
+        config = dataclasses.replace(TrainConfig.from_dict(base.config), fine_tune=None) if base else TrainConfig()
+        self._pending = False
+        task = self._training.start(config, "Updating the model")
+        if task is None:
+            return False
+        # The new run is stored before its process exits: show it at once, not when the process is gone.
+        task.event.connect(lambda event: isinstance(event, RunFinished) and self._stored(event.run_id))
+        self._clock.start()
+        self._ours = True
+        self.started_runs += 1
+        self.state_changed.emit("Updating the model…")
+        return True
+
+    def _stored(self, run_id: int) -> None:
+        self.last_wall_s = self._clock.elapsed() / 1000  # with the process start: what the user waits
+        self.run_stored.emit(run_id)
+
+    def _auto(self) -> None:
+        if self.auto:
+            self.retrain()
+
+    def _finished(self, result: RunFinished | None) -> None:
+        ours, self._ours = self._ours, False
+        if result is not None and result.status == "finished":
+            self._predict(result.run_id)
+        elif ours:
+            self.state_changed.emit("The model update stopped before the end")
+        if self._pending:
+            self._pending = False
+            self.schedule()
+
+    def _failed(self, error: BaseException) -> None:
+        if self._ours:
+            self.failed.emit(str(error) if str(error) else type(error).__name__)
+            self.state_changed.emit("The model could not be updated")
+
+    def _predict(self, run_id: int) -> None:
+        project = self._context.project
+        if project is None:
+            return
+        self.state_changed.emit("Predicting the unlabelled images…")
+        task = self._context.tasks.run("Predicting unlabelled images", in_project, str(project.root),
+                                       str(project.store_dir), predict_unlabelled, run_id)
+        self.predicting = task
+        task.succeeded.connect(lambda: self._predicted(run_id))
+        task.failed.connect(lambda error: self.failed.emit(str(error)))
+        task.done.connect(lambda: setattr(self, "predicting", None))
+
+    def _predicted(self, run_id: int) -> None:
+        self.state_changed.emit(f"Model {run_id} is up to date")
+        self.predictions_ready.emit(run_id)
+        self._context.runs_changed.emit()  # the grid shows the new predictions
+
+    def _stop(self) -> None:
+        self.timer.stop()
+        self._pending = False
+        self.state_changed.emit("")

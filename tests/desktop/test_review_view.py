@@ -1,0 +1,196 @@
+"""The Review view, driven through its real widgets: the matrix counts what core counts, a cell opens exactly
+its images, relabelling there reaches the store and the cell's "changed" count, Enter accepts a suggestion
+(and, in the main grid, a prediction) with its history source, and the model retrains once per burst."""
+from __future__ import annotations
+
+import pytest
+from evalproject import trained_project
+from PySide6.QtCore import QObject, Qt, Signal
+
+from core.evaluation.run_evaluation import load_evaluation
+from core.project import Project
+from core.storage import catalog, gallery, labels, predictions, runs
+from core.storage.predictions import StoredPrediction
+from desktop.gallery.model import PREDICTION_ROLE
+from desktop.review.confusion_model import CHANGED_ROLE, COUNT_ROLE
+from desktop.review.images_model import ITEM_ROLE
+
+
+@pytest.fixture
+def project_folder(tmp_path):
+    project, run_id = trained_project(tmp_path / "pets", max_epochs=15)
+    project.close()
+    return tmp_path / "pets", run_id
+
+
+@pytest.fixture
+def review(qtbot, window, open_folder, project_folder):
+    """The window on the Review view of the trained project, its data shown."""
+    root, run_id = project_folder
+    open_folder(window, root)
+    with qtbot.waitSignal(window.review.loaded, timeout=30_000):
+        window.views.setCurrentWidget(window.review)
+    return window.review
+
+
+def evaluation(root, run_id):
+    with Project.open(root) as project:
+        return load_evaluation(project, run_id)
+
+
+def click_cell(qtbot, view, row: int, column: int) -> None:
+    table = view.matrix.table
+    rect = table.visualRect(view.matrix.model.index(row, column))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def history(root) -> list[labels.HistoryEntry]:
+    with Project.open(root) as project, project.session() as session:
+        return labels.recent_changes(session)
+
+
+def class_of(root, image_id: int) -> str | None:
+    with Project.open(root) as project, project.session() as session:
+        (row,) = catalog.images_by_ids(session, [image_id])
+        names = {c.id: c.name for c in labels.list_classes(session)}
+        return names.get(row.class_id)
+
+
+def test_the_matrix_counts_what_core_counts_and_says_what_it_covers(review, project_folder):
+    root, run_id = project_folder
+    core = evaluation(root, run_id).confusion
+    model = review.matrix.model
+    n = len(core.class_names)
+    shown = [[model.index(r, c).data(COUNT_ROLE) for c in range(n)] for r in range(n)]
+    assert shown == core.counts
+    assert model.index(n, n).data(COUNT_ROLE) == sum(map(sum, core.counts))  # the grand total
+    assert [model.headerData(i, Qt.Orientation.Vertical) for i in range(n)] == core.class_names
+    off = next((r, c) for r in range(n) for c in range(n) if r != c and core.counts[r][c])
+    tip = model.index(*off).data(Qt.ItemDataRole.ToolTipRole)
+    assert f"labelled {core.class_names[off[0]]} that the model calls {core.class_names[off[1]]}" in tip
+    assert f"Run {run_id}" in review.summary.text() and "never saw it" in review.summary.text()
+    review.matrix.percent.setChecked(True)
+    assert model.index(*off).data().endswith("%")
+
+
+def test_clicking_a_cell_shows_exactly_its_images_most_confident_first(qtbot, review, project_folder):
+    root, run_id = project_folder
+    core = evaluation(root, run_id).confusion
+    n = len(core.class_names)
+    for given, predicted in [(0, 0), (1, 1)] + [(g, p) for g in range(n) for p in range(n) if g != p and core.counts[g][p]]:
+        click_cell(qtbot, review, given, predicted)
+        assert review.images.ids() == [c.image_id for c in core.images(given, predicted)]
+    review.matrix.table.verticalHeader().sectionClicked.emit(1)  # a row header: every image labelled that class
+    assert sorted(review.images.ids()) == sorted(c.image_id for p in range(n) for c in core.images(1, p))
+
+
+def test_relabelling_in_a_cell_stores_it_keeps_it_visible_and_counts_it_changed(qtbot, window, review, project_folder):
+    root, run_id = project_folder
+    core = evaluation(root, run_id).confusion
+    click_cell(qtbot, review, 0, 0)
+    first, second = review.images.ids()[:2]
+    review.grid.select_ids([first])
+    review.grid.setFocus()
+    qtbot.keyClick(review.grid, Qt.Key.Key_2)  # the second class in the sidebar
+    assert class_of(root, first) == window.context.classes[1].name
+    assert first in review.images.ids()  # still in the run's cell, marked
+    assert review.images.changed_label(review.images.index(0).data(ITEM_ROLE)) == window.context.classes[1].name
+    assert review.matrix.model.index(0, 0).data(CHANGED_ROLE) == 1
+    # the same undo history as the main grid
+    window.label_actions.undo.trigger()
+    assert class_of(root, first) == core.class_names[0]
+    assert review.matrix.model.index(0, 0).data(CHANGED_ROLE) == 0
+    # selections survive switching cells
+    review.grid.select_ids([first, second])
+    click_cell(qtbot, review, 1, 1)
+    click_cell(qtbot, review, 0, 0)
+    assert sorted(review.grid.selected_ids()) == sorted([first, second])
+
+
+def test_enter_accepts_a_suggestion_and_k_keeps_a_label(qtbot, review, project_folder):
+    root, _run_id = project_folder
+    suspects = list(review.mistakes_model.rows)
+    assert len(suspects) >= 2  # evalproject files three images under the wrong class
+    review.queue.setFocus()
+    review.queue.select_row(0)
+    qtbot.keyClick(review.queue, Qt.Key.Key_Return)
+    assert class_of(root, suspects[0].image_id) == suspects[0].suggested
+    assert history(root)[0].source == labels.ACCEPTED_SUGGESTION
+    assert suspects[0].image_id not in [r.image_id for r in review.mistakes_model.rows]
+
+    kept = review.mistakes_model.rows[0]
+    review.queue.select_row(0)
+    qtbot.keyClick(review.queue, Qt.Key.Key_K)
+    assert class_of(root, kept.image_id) == kept.given  # unchanged
+    assert kept.image_id not in [r.image_id for r in review.mistakes_model.rows]
+    review.reload()  # asked again? not for this run
+    qtbot.waitUntil(lambda: review.loading is None)
+    assert kept.image_id not in [r.image_id for r in review.mistakes_model.rows]
+
+
+def test_enter_in_the_grid_accepts_the_prediction_of_unlabelled_images(qtbot, window, review, project_folder):
+    root, run_id = project_folder
+    with Project.open(root) as project, project.session() as session:
+        image = catalog.image_by_path(session, "cats/cat_00.png")
+        labels.set_labels(session, [image.id], None)  # now unlabelled: the model's guess is what the grid shows
+        dogs = next(c.id for c in labels.list_classes(session) if c.name == "dogs")
+        predictions.replace_predictions(session, run_id, "model", [StoredPrediction(image.id, dogs, 0.7, [0.1, 0.7, 0.2])])
+    window.context.runs_changed.emit()
+    window.views.setCurrentIndex(0)
+    window.filter_bar.set_sort(gallery.SORT_CONFIDENCE)
+    assert window.model.ids()[0] == image.id  # least confident first: the only predicted one
+    row = window.model.row_of(image.id)
+    name, _colour, confidence, stale = window.model.index(row).data(PREDICTION_ROLE)
+    assert (name, confidence, stale) == ("dogs", 0.7, True)  # labels changed since that run: marked stale
+    window.grid.select_ids([image.id])
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    assert class_of(root, image.id) == "dogs"
+    assert history(root)[0].source == labels.ACCEPTED_PREDICTION
+
+
+def test_automatic_retrain_happens_once_after_a_burst_of_labels(qtbot, window, review, monkeypatch):
+    started = []
+
+    class FakeTask(QObject):
+        event = Signal(object)
+
+    def start(config, title="Training"):
+        started.append(config)
+        window.training.task = FakeTask()
+        return window.training.task
+
+    monkeypatch.setattr(window.training, "start", start)
+    retrainer = review.retrainer
+    assert retrainer.auto  # on by default
+    retrainer.timer.setInterval(200)
+    click_cell(qtbot, review, 0, 0)
+    ids = review.images.ids()[:5]
+    second = window.context.classes[1].id
+    for image_id in ids:  # a burst: five label changes in a row
+        window.context.set_labels([image_id], second)
+    assert "updating the model" in window.model_state.text().lower()
+    qtbot.waitUntil(lambda: bool(started), timeout=5_000)
+    assert len(started) == 1 and started[0].fine_tune is None and not retrainer.timer.isActive()
+    window.context.set_labels([ids[0]], None)  # during the run: waits for it, never a second at once
+    assert len(started) == 1 and not retrainer.timer.isActive()
+    assert "after the current run" in window.model_state.text()
+    window.training.task = None
+    window.training.finished.emit(None)  # the run ended: the change made meanwhile gets its run
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=5_000)
+
+
+def test_retrain_shows_the_new_matrix_and_what_changed(qtbot, window, review, project_folder):
+    """The real thing: relabel a suspected mistake, press Retrain, and the matrix of the new run appears with
+    the mistake cells that moved."""
+    root, run_id = project_folder
+    suspect = review.mistakes_model.rows[0]
+    review.queue.select_row(0)
+    review.queue.setFocus()
+    qtbot.keyClick(review.queue, Qt.Key.Key_Return)
+    assert review.bar.button.text().startswith("Retrain (about ")
+    with qtbot.waitSignal(review.loaded, timeout=120_000, check_params_cb=lambda shown: shown != run_id):
+        qtbot.mouseClick(review.bar.button, Qt.MouseButton.LeftButton)
+    assert review.data.run.id > run_id and not review.data.run.fine_tuned
+    assert f"Run {review.data.run.id} against run {run_id}" in review.bar.changes.text()
+    assert f"{suspect.given}→{suspect.suggested}" in review.bar.changes.text()  # that mistake cell shrank
