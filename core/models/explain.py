@@ -79,11 +79,9 @@ class Explainer:
     def __init__(self, bundle):
         import torch
 
-        from core.models.backbones import build_feature_extractor
-
         self.bundle = bundle
-        self._extractor = build_feature_extractor(bundle.spec, bundle.backbone_weights_file())
-        self._head = bundle.head.to_module().eval()
+        classifier = bundle.classifier()  # the one Classifier: stock or fine-tuned backbone, and the head
+        self._extractor, self._head = classifier.backbone, classifier.head
         self._torch = torch
 
     def explain(self, path: str | Path, target: int | None = None) -> HeatMap:

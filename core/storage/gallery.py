@@ -140,6 +140,11 @@ def _predicted_ids(session: Session, query: GalleryQuery) -> set[int]:
     return set(_ids(session, _HELD_OUT + _PREDICTION_FILTERS[query.show], params))
 
 
+def unlabelled_ids(session: Session) -> set[int]:
+    """Readable, present images without a live class."""
+    return set(_ids(session, f"SELECT id FROM images WHERE {_UNLABELLED}"))
+
+
 def first_unlabelled(session: Session, candidates: list[int], chunk: int = 500) -> int | None:
     """The first of `candidates` (in their order) that is readable, present and unlabelled: "next
     unlabelled" without reading every unlabelled id of a large project."""

@@ -84,8 +84,8 @@ def test_grad_cam_looks_at_the_flower():
     import torch
     from sklearn.datasets import load_sample_images
 
-    from core.models.backbone_nets import _extractor_from
-    from core.models.backbones import DEFAULT_BACKBONE, build_imagenet_classifier, get_backbone
+    from core.models.backbone_nets import _extractor_from, build_imagenet_classifier
+    from core.models.backbones import DEFAULT_BACKBONE, get_backbone
     from core.models.explain import crop_box, grad_cam
     from core.models.preprocessing import preprocess
 
