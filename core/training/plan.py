@@ -81,7 +81,8 @@ def make_plan(config, spec, device: str, images: int, classes: int, uncached: in
     phases.append(PhasePlan(FEATURES, TITLES[FEATURES], uncached, embed_s))
     head_rate = rate("head")
     epochs = expected_head_epochs(config.head)
-    phases.append(PhasePlan(HEAD, TITLES[HEAD], config.head.max_epochs, epochs * train * views / head_rate,
+    phases.append(PhasePlan(HEAD, TITLES[HEAD], config.head.max_epochs,
+                            rate("head-start") + epochs * train * views / head_rate,
                              config.head.max_epochs))
     fine = config.fine_tune
     if fine is not None and fine.epochs > 0:

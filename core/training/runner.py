@@ -220,6 +220,7 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
     run.metrics.update(head_best_epoch=trainer.best_epoch, head_epochs=trainer.epochs_run,
                        head_val_loss=trainer.best_val_loss, head_val_acc=trainer.best_val_acc)
     run.phase_done("head", started)
+    run.speeds["head-start"] = max(0.01, run.metrics["phase_seconds"]["head"] - sum(run.head_seconds))
     run.save_head()
 
     if config.fine_tune is not None and config.fine_tune.epochs > 0:
@@ -270,6 +271,7 @@ class _Run:
         self.model_path: Path | None = None
         self._epochs: list[EpochEnded] = []
         self._rates: dict[str, list[float]] = {HEAD: [], FINE_TUNE: []}
+        self.head_seconds: list[float] = []
         self.speeds: dict[str, float | None] = {}  # measured this run, remembered for later estimates
         self._saved: tuple[str, int] | None = None
 
@@ -277,6 +279,8 @@ class _Run:
         """Buffered: head epochs take milliseconds, a durable commit each would dominate quick training."""
         self._epochs.append(event)
         self._rates.setdefault(event.phase, []).append(event.images_per_s)
+        if event.phase == HEAD:
+            self.head_seconds.append(event.seconds)
         if event.phase == FINE_TUNE_PHASE:
             self._flush_epochs()
 

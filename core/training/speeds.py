@@ -13,19 +13,20 @@ SPEEDS_FILE = "speeds.json"
 # How much a new measurement moves the remembered figure: machines vary with load, so recent runs count most.
 _WEIGHT = 0.5
 # First guesses for a 2-core laptop CPU at 224 px (images a second); GPUs are taken as this many times faster.
-_GUESS = {"embed": 25.0, "fine-tune": 5.0, "head": 50_000.0, "load": 3.0}
+# "load": seconds to load the network; "head-start": seconds before the head's first epoch (loading torch).
+_GUESS = {"embed": 25.0, "fine-tune": 5.0, "head": 50_000.0, "load": 3.0, "head-start": 3.0}
 _GPU_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
 class Speed:
-    value: float  # images a second; for "load", seconds to load the network
+    value: float  # images a second; for "load" and "head-start", seconds
     measured: bool  # False: a first guess
 
 
 def _key(kind: str, backbone: str, input_size: int, device: str) -> str:
-    if kind == "head":  # the head's speed depends on the CPU only
-        return "head"
+    if kind in ("head", "head-start"):  # the head runs on the CPU whatever the device
+        return kind
     return f"{kind}:{backbone}:{input_size}:{device.split(':')[0]}"
 
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from core.storage import runs
 from core.training.runner import RunFinished, RunStarted, TrainConfig, train
 from desktop.project.context import ProjectContext
 from desktop.tasks import Task
 from desktop.tasks.jobs import in_project
+
+
+PROGRAM = "the window"  # what a `dovecote train` in a terminal is told is training the project
 
 
 class TrainingService(QObject):
@@ -39,7 +43,8 @@ class TrainingService(QObject):
         project = self._context.project
         if project is None or self.task is not None:
             return None
-        task = self._context.tasks.run(title, in_project, str(project.root), str(project.store_dir), train, config)
+        task = self._context.tasks.run(title, in_project, str(project.root), str(project.store_dir), train, config,
+                                       PROGRAM)
         self.task, self.config, self.run_id = task, config, None
         finished: list[RunFinished] = []
         task.event.connect(lambda event: self._on_event(event, finished))
@@ -64,5 +69,27 @@ class TrainingService(QObject):
         if task is not self.task:
             return
         self.task = None
+        if self.run_id is not None and self._context.project is not None:
+            self._context.message.emit(outcome_message(self._context.read(runs.get_run, self.run_id)))
         self.finished.emit(finished[0] if finished else None)
         self._context.runs_changed.emit()
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f} %"
+
+
+def outcome_message(run: runs.RunInfo) -> str:
+    """One line for the status bar when a run ends: "Model 4 ready: 93.1 % on all labelled images"."""
+    if run.status == "finished":
+        if run.oof_acc is not None:
+            return f"Model {run.id} ready: {_percent(run.oof_acc)} on all labelled images"
+        if run.val_acc is not None:
+            return f"Model {run.id} ready: {_percent(run.val_acc)} on the validation images"
+        return f"Model {run.id} ready"
+    if run.status == "cancelled":
+        if run.model_path:
+            kept = f" ({_percent(run.val_acc)} on the validation images)" if run.val_acc is not None else ""
+            return f"Run {run.id} stopped; its best model so far is kept{kept}"
+        return f"Run {run.id} stopped before its first model was saved"
+    return f"Run {run.id} {run.status}" + (f": {run.error}" if run.error else "")

@@ -25,7 +25,9 @@ from desktop.preview.pane import PreviewPane
 from desktop.project.context import ProjectContext
 from desktop.project.opener import ProjectOpener, show_error
 from desktop.project.settings import AppSettings
+from desktop.project.run_watcher import RunWatcher
 from desktop.project.training import TrainingService
+from desktop.train.view import TrainView
 from desktop.window.status_bar import MESSAGE_MS, StatusBar
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
 
@@ -49,6 +51,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.importer = ImportController(self.context, self)
         self.training = TrainingService(self.context, self)  # one run at a time, for every view
+        self.run_watcher = RunWatcher(self.context, self)  # runs made by `dovecote train` in a terminal
         self.opener = ProjectOpener(self.context, self.importer, self.settings, self)
         self.label_actions = LabelActions(self.context, self.grid, self.settings, self)
         self.class_actions = ClassActions(self.context, self.sidebar, self)
@@ -65,6 +68,8 @@ class MainWindow(QMainWindow):
         self.views.setDocumentMode(True)
         self.views.setTabBarAutoHide(True)  # the tab bar appears once a second view is added
         self.views.addTab(images_page, "Images")
+        self.train_view = TrainView(self.context, self.training, self.settings)
+        self.add_view("Train", self.train_view)
         self._dock_visibility: dict[QDockWidget, bool] = {}
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_state)
@@ -80,6 +85,19 @@ class MainWindow(QMainWindow):
     # -- extension points -------------------------------------------------------------------------------
     def add_view(self, title: str, widget: QWidget) -> int:
         return self.views.addTab(widget, title)
+
+    def show_view(self, name: str) -> bool:
+        """Bring the view titled `name` (any case: "train", "Review") to the front; False if there is none."""
+        for index in range(self.views.count()):
+            if self.views.tabText(index).replace("&", "").lower() == name.lower():
+                self.views.setCurrentIndex(index)
+                return True
+        return False
+
+    def show_images(self, title: str, ids: list[int]) -> None:
+        """Show just these images in the grid (from another view), under `title` in the Show box."""
+        self.filter_bar.show_chosen(title, ids)
+        self.show_view("Images")
 
     def add_panel(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -112,6 +130,7 @@ class MainWindow(QMainWindow):
         self.empty_state.recent_requested.connect(self.opener.open)
         self.opener.recent_changed.connect(self._show_recent)
         self.drop.folder_dropped.connect(self.opener.open)
+        self.train_view.show_images.connect(self.show_images)
         context.opened.connect(self._opened)
         context.closed.connect(self._closed)
         context.failed.connect(lambda message: show_error(self, "Not saved", message))
@@ -225,6 +244,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.importer.cancel()
         self.importer.wait()
+        self.context.tasks.shutdown()  # a training run stops and keeps its best model
         self.context.writer.wait()
         self.preview.shutdown()
         self.thumbnails.shutdown()
