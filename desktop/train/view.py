@@ -106,7 +106,8 @@ class TrainView(QWidget):
     # -- the project ---------------------------------------------------------------------------------------------
     def _opened(self, project) -> None:
         self.settings_panel.set_choices(TrainChoices.from_dict(self._settings.train_settings(project.root)))
-        self._detect_devices()
+        if self.isVisible():
+            self._detect_devices()
         self.refresh()
         self._show_selected(self.runs.selected_ids())
 
@@ -118,11 +119,17 @@ class TrainView(QWidget):
             self.charts.clear()
             self.heading.setText("")
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._context.project is not None:
+            self._detect_devices()
+
     def _detect_devices(self) -> None:
-        """Once per window: importing torch takes seconds, so it happens in a child process."""
+        """Once per window, when the view is first seen: importing torch takes seconds, so it happens in a
+        child process."""
         if self.devices is not None or getattr(self, "_detecting", None) is not None:
             return
-        task = self._detecting = self._context.tasks.run("Looking for GPUs", detect_devices)
+        task = self._detecting = self._context.tasks.run("Looking for GPUs", detect_devices, read_only=True)
         task.event.connect(self._devices_found)
         task.failed.connect(lambda _error: self._devices_found(DevicesFound((), "PyTorch could not be loaded.")))
 

@@ -209,14 +209,15 @@ def test_comparing_two_runs_shows_their_figures_and_the_changed_images(qtbot, wi
     assert sorted(window.model.ids()) == sorted(fixed)
 
 
-def test_gui_view_option_opens_the_train_view(qtbot, colours):
+def test_gui_view_option_opens_the_train_view(qtbot, colours, monkeypatch):
     from desktop.app import create_window
+    from desktop.project import opener
 
+    monkeypatch.setattr(opener, "ask_subfolder_classes", lambda *_args: True)
     args = build_parser().parse_args(["gui", str(colours), "--view", "Train"])
     assert args.view == "train"
     window = create_window(args)
     qtbot.addWidget(window)
     assert window.views.tabText(window.views.currentIndex()) == "Train"
     assert not window.show_view("no such view")
-    window.importer.cancel()
-    window.importer.wait()
+    qtbot.waitUntil(lambda: not window.importer.running, timeout=20_000)
