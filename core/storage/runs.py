@@ -107,6 +107,16 @@ def end_run(session: Session, run_id: int, status: str, error: str | None = None
     row.status, row.error, row.finished_at, row.owner_pid = status, error, utcnow(), None
 
 
+def end_if_running(session: Session, run_id: int, status: str, error: str | None = None) -> bool:
+    """End a run whose process was stopped from outside (it could not record its end itself); a run that
+    ended already is left as it is. True when it was still running."""
+    row = session.get(Run, run_id)
+    if row is None or row.status != "running":
+        return False
+    end_run(session, run_id, status, error)
+    return True
+
+
 def get_run(session: Session, run_id: int) -> RunInfo:
     return _info(_row(session, run_id))
 

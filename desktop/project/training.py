@@ -5,7 +5,7 @@ by hand or by itself): both start runs here, so there is never more than one, an
 run starts and ends (context.runs_changed)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.storage import runs
 from core.training.runner import RunFinished, RunStarted, TrainConfig, train
@@ -14,6 +14,9 @@ from desktop.tasks import Task
 from desktop.tasks.jobs import in_project
 
 
+# Stop: the run stops at its next step (a batch); one that has not stopped by then (a long batch on a busy
+# CPU) is ended. Its best model is on disk already: saved after the head and after each better epoch.
+STOP_GRACE_MS = 1500
 PROGRAM = "the window"  # what a `dovecote train` in a terminal is told is training the project
 
 
@@ -54,8 +57,10 @@ class TrainingService(QObject):
         return task
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        task = self.task
+        if task is not None:
+            task.cancel()
+            QTimer.singleShot(STOP_GRACE_MS, lambda: task.running and task.terminate())
 
     def _on_event(self, event: object, finished: list) -> None:
         if isinstance(event, RunStarted):
@@ -70,6 +75,8 @@ class TrainingService(QObject):
             return
         self.task = None
         if self.run_id is not None and self._context.project is not None:
+            if task.cancelling:  # ended before it could record it: it is cancelled, its saved model kept
+                self._context.write(runs.end_if_running, self.run_id, "cancelled", None)
             self._context.message.emit(outcome_message(self._context.read(runs.get_run, self.run_id)))
         self.finished.emit(finished[0] if finished else None)
         self._context.runs_changed.emit()

@@ -120,13 +120,14 @@ class RunCharts(QWidget):
         comparing = len(self._curves) > 1
         for slot, curve in enumerate(self._curves):
             colour = COLOURS[slot]
-            prefix = f"{curve.name}: " if comparing else ""
             for plot, series in ((self.loss, "loss"), (self.accuracy, "acc")):
                 train = curve.values[f"train_{series}"]
                 val = curve.values[f"val_{series}"]
-                plot.plot(curve.xs, train, name=f"{prefix}training", symbol=None,
+                # Comparing: one legend entry per run (dashed is training, as in a single run's legend).
+                plot.plot(curve.xs, train, name=None if comparing else "training", symbol=None,
                           pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
-                plot.plot(curve.xs, val, name=f"{prefix}validation", symbol="o", symbolSize=4,
+                plot.plot(curve.xs, val, name=f"{curve.name} (validation)" if comparing else "validation",
+                          symbol="o", symbolSize=4,
                           symbolBrush=colour, symbolPen=None, pen=pg.mkPen(colour, width=2),
                           connect="finite")
                 best = curve.best_index()

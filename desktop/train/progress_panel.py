@@ -41,12 +41,15 @@ class ProgressPanel(QWidget):
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
+        self.title.setWordWrap(True)
         self.phases = QLabel()
         self.phases.setTextFormat(Qt.TextFormat.RichText)
+        self.phases.setWordWrap(True)  # never wider than the view: the window must not grow
         self.bar = QProgressBar()
         self.bar.setRange(0, BAR_STEPS)
         self.detail = QLabel()
         self.detail.setObjectName("runDetail")
+        self.detail.setWordWrap(True)
         self.notice = QLabel()
         self.notice.setWordWrap(True)
         self.cancel = QPushButton(icon("cancel"), "Stop")
@@ -78,6 +81,7 @@ class ProgressPanel(QWidget):
         self.bar.setRange(0, 0)  # busy until the plan arrives
         self.cancel.setEnabled(True)
         self.cancel.setText("Stop")
+        self.cancel.show()
         self.show()
         self._ticker.start()
 
@@ -98,7 +102,7 @@ class ProgressPanel(QWidget):
 
     def end(self, text: str, completed: bool) -> None:
         self._ticker.stop()
-        self.cancel.setEnabled(False)
+        self.cancel.hide()
         self.bar.setRange(0, BAR_STEPS)
         self.detail.setText(text)
         if self.tracker is not None and completed:

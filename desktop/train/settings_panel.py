@@ -58,10 +58,16 @@ class TrainSettingsPanel(QWidget):
                                        "of downloading them")
         self.weights_button.clicked.connect(self._choose_weights)
         self._weights = ""
-        self.fine_tune = QCheckBox("Fine-tune the whole network (slower, often better)")
+        self.fine_tune = QCheckBox("Fine-tune the whole network")
+        self.fine_tune_note = _wrapping_label("Slower, often better: after the quick training, every layer "
+                                              "learns from varied copies of your images.")
+        self.fine_tune_note.setStyleSheet("color: gray;")
         self.fine_tune.setToolTip("After the quick training, train the whole network on varied copies of "
                                   "your images. Minutes instead of seconds on a CPU; faster on a GPU.")
         self.device = QComboBox()
+        for box in (self.backbone, self.device):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(16)
         self.device_note = _wrapping_label("")
         self.set_devices(None)
 
@@ -78,8 +84,11 @@ class TrainSettingsPanel(QWidget):
                                  "(0: train on everything, without early stopping)")
         self.val_percent.setSuffix(" %")
         self.seed = _spin(0, 2**31 - 1, "", "Same seed, same images, same computer: same result")
-        self.augment = QCheckBox("Vary the images while fine-tuning (crops, rotation, contrast)")
-        self.flip = QCheckBox("Mirror images (turn off for text, digits, anything a mirror changes)")
+        self.augment = QCheckBox("Vary the images")
+        self.augment.setToolTip("While fine-tuning, show the network randomly cropped, rotated and contrasted "
+                                "copies of the images: it learns what matters rather than the exact pixels")
+        self.flip = QCheckBox("Mirror images")
+        self.flip.setToolTip("Also mirrored copies. Turn off for text, digits, anything a mirror changes")
         self.batch_size = _spin(0, 1024, "Automatic", "Images per training step (automatic: 128 for the "
                                 "head, 32 for fine-tuning); smaller needs less memory")
         self.input_size = QComboBox()
@@ -99,7 +108,7 @@ class TrainSettingsPanel(QWidget):
         form.addRow(self.flip)
         self.advanced.hide()
 
-        self.train_button = QPushButton(icon("train"), "Train")
+        self.train_button = QPushButton(icon("train"), "Train")  # placed by the view, always in sight
         self.train_button.setObjectName("trainButton")
         self.train_button.setDefault(True)
         self.train_button.setMinimumHeight(34)
@@ -112,6 +121,7 @@ class TrainSettingsPanel(QWidget):
         weights_row.addWidget(self.weights_button)
         choices.addRow("", weights_row)
         choices.addRow("", self.fine_tune)
+        choices.addRow("", self.fine_tune_note)
         choices.addRow("Device", self.device)
         choices.addRow("", self.device_note)
         column = QVBoxLayout(self)
@@ -122,7 +132,6 @@ class TrainSettingsPanel(QWidget):
         column.addWidget(self.advanced_button, 0, Qt.AlignmentFlag.AlignLeft)
         column.addWidget(self.advanced)
         column.addStretch(1)
-        column.addWidget(self.train_button)
 
         self.advanced_button.toggled.connect(self._show_advanced)
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
@@ -179,7 +188,7 @@ class TrainSettingsPanel(QWidget):
             if item is not None:
                 item.setEnabled(False)
                 item.setToolTip(found.reason if found is not None else "Looking for GPUs…")
-        self.device_note.setText("" if found is None or gpus else f"No GPU: {found.reason}")
+        self.device_note.setText("" if found is None or gpus else found.reason)
         self.device_note.setVisible(bool(self.device_note.text()))
         self._select_device(wanted)
         self.device.blockSignals(False)

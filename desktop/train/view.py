@@ -56,7 +56,8 @@ class TrainView(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(self.settings_panel)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(320)
+        scroll.setMinimumWidth(300)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         right = QWidget()
         column = QVBoxLayout(right)
@@ -64,11 +65,16 @@ class TrainView(QWidget):
         column.addWidget(self.heading)
         column.addWidget(self.charts, 3)
         column.addWidget(self.comparison, 2)
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 6, 6)
+        left_column.addWidget(scroll, 1)
+        left_column.addWidget(self.settings_panel.train_button)
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(scroll)
+        top.addWidget(left)
         top.addWidget(right)
         top.setStretchFactor(1, 1)
-        top.setSizes([340, 900])
+        top.setSizes([330, 900])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(self.runs)
@@ -246,6 +252,8 @@ class TrainView(QWidget):
     # -- runs shown --------------------------------------------------------------------------------------------------
     def _show_selected(self, ids: list[int]) -> None:
         self.comparison.setVisible(len(ids) == 2)
+        if not self._training.running and ids != [self._live_run]:
+            self.progress.hide()  # the last run's outcome gives way to the runs chosen
         if self._context.project is None:
             return
         if not ids:
@@ -267,7 +275,8 @@ class TrainView(QWidget):
         if len(shown) == 1:
             run = shown[0]
             note = f" — {run.note}" if run.note else ""
-            self.heading.setText(f"{run.title}: {outcome_message(run)}{note}")
+            named = f"{run.title}: " if run.name else ""
+            self.heading.setText(f"{named}{outcome_message(run)}{note}")
         else:
             self.heading.setText(f"Comparing {shown[0].title} (blue) and {shown[1].title} (orange)")
             self.comparison.compare(shown[0].id, shown[1].id)

@@ -19,7 +19,7 @@ from core.training.runner import EpochEnded, TrainConfig, train
 from core.models.heads import HeadConfig
 from imagegen import class_folder
 
-RUN_S = 120_000  # a child process starts, loads torch and trains: generous for a busy machine
+RUN_S = 300_000  # a child process starts, loads torch and trains: generous for a busy machine
 
 
 @pytest.fixture
