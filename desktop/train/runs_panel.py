@@ -20,12 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import DovecoteError
 from core.storage import runs
 from core.training.run_files import SUFFIXES, RunExported, delete_run, export_run
 from desktop.project.context import ProjectContext
 from desktop.project.opener import show_error
 from desktop.tasks.jobs import in_project
-from desktop.train.runs_model import RUN_ID_ROLE, RunsModel
+from desktop.train.runs_model import RunsModel
 from desktop.widgets.icons import icon
 
 EXPORTS = (("onnx", "ONNX network (.onnx)…"), ("torchscript", "TorchScript network (.pt)…"),
@@ -145,7 +146,7 @@ class RunsPanel(QWidget):
         for run_id in run_ids:
             try:
                 delete_run(project, run_id)
-            except Exception as error:  # noqa: BLE001 - DovecoteError or OSError: the user sees one line
+            except (DovecoteError, OSError) as error:  # one line for the user
                 show_error(self, "Not deleted", str(error))
                 break
         self._context.runs_changed.emit()

@@ -3,7 +3,6 @@ model, Train disabled with the reason, the runs list (CLI runs too, rename, note
 compared, and `dovecote gui --view train`."""
 from __future__ import annotations
 
-import argparse
 
 import pytest
 from colourproject import colour_images
