@@ -58,11 +58,15 @@ def cli_seconds(folder: Path, *options: str) -> float:
     return time.perf_counter() - started
 
 
-def window_run(app, window, fine_tune_epochs: int | None, meter: StallMeter | None, stop_after: str | None = None):
+def window_run(app, window, fine_tune_epochs: int | None, size: int, meter: StallMeter | None,
+               stop_after: str | None = None):
     """Set the Train view as a user would, press Train, wait for the end: (seconds, estimate, stop latency)."""
     panel = window.train_view.settings_panel
     panel.fine_tune.setChecked(fine_tune_epochs is not None)
     panel.epochs.setValue(fine_tune_epochs or 0)
+    index = panel.input_size.findData(size)
+    assert index >= 0, f"no image size {size} in the Train view"
+    panel.input_size.setCurrentIndex(index)
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
     run_until(app, lambda: window.train_view.plan is not None and not window.train_view._estimate_timer.isActive(), 30)
     run_until(app, lambda: False, 0.5)  # the estimate for these settings has landed
@@ -94,6 +98,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--fine-tune-epochs", type=int, default=1)
+    parser.add_argument("--quick-size", type=int, default=96, help="network input of the quick run (pixels)")
+    parser.add_argument("--fine-tune-size", type=int, default=32, help="network input of fine-tuning (pixels)")
     args = parser.parse_args()
 
     from PySide6.QtCore import QSettings
@@ -107,11 +113,13 @@ def main() -> int:
         gui_folder, cli_folder, warm = work / "window", work / "cli", work / "warm-up"
         make_project(gui_folder, args.images)
         shutil.copytree(gui_folder, cli_folder)
-        make_project(warm, 60)
+        make_project(warm, 200)
         print(f"generated and imported {args.images:,} images (twice) in {time.perf_counter() - started:.1f} s")
         # Exports the backbone to ONNX at both input sizes once, so neither side pays it.
-        cli_seconds(warm)
-        cli_seconds(warm, "--fine-tune", "--epochs", "1")
+        quick_size, fine_size = ("--input-size", str(args.quick_size)), ("--input-size", str(args.fine_tune_size))
+        cli_seconds(warm, *quick_size)
+        cli_seconds(warm, "--fine-tune", "--epochs", "1", *fine_size)
+        print(f"warmed up (ONNX exports) after {time.perf_counter() - started:.0f} s", flush=True)
 
         from desktop.window.main_window import MainWindow
 
@@ -126,12 +134,14 @@ def main() -> int:
         run_until(app, lambda: False, 2.0)
         idle = meter.stop()
 
-        quick, quick_estimate, _ = window_run(app, window, None, meter)
-        fine, fine_estimate, _ = window_run(app, window, args.fine_tune_epochs, None)
+        quick, quick_estimate, _ = window_run(app, window, None, args.quick_size, meter)
+        print(f"quick run in the window: {quick:.1f} s", flush=True)
+        fine, fine_estimate, _ = window_run(app, window, args.fine_tune_epochs, args.fine_tune_size, None)
+        print(f"fine-tuning run in the window: {fine:.1f} s", flush=True)
         during = meter.stop()
-        cli_quick = cli_seconds(cli_folder)
-        cli_fine = cli_seconds(cli_folder, "--fine-tune", "--epochs", str(args.fine_tune_epochs))
-        _, _, latency = window_run(app, window, 20, None, stop_after="fine-tune")
+        cli_quick = cli_seconds(cli_folder, *quick_size)
+        cli_fine = cli_seconds(cli_folder, "--fine-tune", "--epochs", str(args.fine_tune_epochs), *fine_size)
+        _, _, latency = window_run(app, window, 20, args.fine_tune_size, None, stop_after="fine-tune")
         runs = [window.train_view.runs.model.run(r) for r in range(window.train_view.runs.model.rowCount())]
         print(f"runs in the window: {', '.join(f'{r.title} {r.status}' for r in reversed(runs))}")
         print(f"quick run:       window {quick:6.1f} s   CLI {cli_quick:6.1f} s   (estimated before start: "

@@ -1,12 +1,12 @@
 """Loss and accuracy per epoch, training (dashed) and validation (solid), for every phase of a run: the
 head's epochs first, fine-tuning's after them (a line marks where it starts), the epoch whose model was kept
 marked with a star. A second run can be overlaid (another colour) to compare two runs. Drawn with pyqtgraph,
-which redraws a few hundred points in well under a millisecond."""
+which redraws a few hundred points in well under a millisecond; it is imported when the charts are first
+shown (it takes a good part of a second), not when the window starts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QWidget
@@ -55,6 +55,20 @@ class _Curve:
 class RunCharts(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self.loss = self.accuracy = None  # pyqtgraph PlotWidgets, made when first shown
+        self._curves: list[_Curve] = []
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.loss is None:
+            self._make_plots()
+            self._redraw()
+
+    def _make_plots(self) -> None:
+        import pyqtgraph as pg
+
         pg.setConfigOptions(antialias=True)
         background = self.palette().color(QPalette.ColorRole.Base)
         foreground = self.palette().color(QPalette.ColorRole.Text)
@@ -71,11 +85,8 @@ class RunCharts(QWidget):
                 item.getAxis(axis).setTextPen(foreground)
                 item.getAxis(axis).setPen(foreground)
         self.accuracy.getPlotItem().setYRange(0, 100, padding=0.02)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.loss)
-        layout.addWidget(self.accuracy)
-        self._curves: list[_Curve] = []
+        self._layout.addWidget(self.loss)
+        self._layout.addWidget(self.accuracy)
 
     # -- what is shown --------------------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -115,6 +126,10 @@ class RunCharts(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------------------------
     def _redraw(self) -> None:
+        if self.loss is None:
+            return  # drawn when first shown
+        import pyqtgraph as pg
+
         for plot in (self.loss, self.accuracy):
             plot.getPlotItem().clear()  # also empties the legend
         comparing = len(self._curves) > 1

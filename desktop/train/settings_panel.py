@@ -26,7 +26,7 @@ from core.training.devices import DevicesFound
 from desktop.train.choices import AUTOMATIC, TrainChoices
 from desktop.widgets.icons import icon
 
-INPUT_SIZES = (64, 96, 128, 160, 192, 224, 256)
+INPUT_SIZES = (32, 64, 96, 128, 160, 192, 224, 256)
 WEIGHTS_FILTER = "Weights files (*.safetensors *.pth *.pt *.bin);;All files (*)"
 
 
