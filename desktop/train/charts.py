@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 FINE_TUNE = "fine-tune"
 COLOURS = ("#2e86de", "#e67e22")  # the run shown, the run compared with it
 SERIES = ("train_loss", "val_loss", "train_acc", "val_acc")
+REDRAW_MS = 50  # the head's epochs arrive milliseconds apart: one redraw per burst
 
 
 @dataclass
@@ -59,6 +60,10 @@ class RunCharts(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.loss = self.accuracy = None  # pyqtgraph PlotWidgets, made when first shown
         self._curves: list[_Curve] = []
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._redraw)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -113,7 +118,8 @@ class RunCharts(QWidget):
         if not self._curves:
             self._curves = [_Curve("")]
         self._curves[0].add(epoch)
-        self._redraw()
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
 
     def points(self, series: str, run: int = 0) -> list[float]:
         """The values drawn for `series` (SERIES) of the `run`-th run shown."""

@@ -7,9 +7,11 @@ from PySide6.QtWidgets import QLabel
 
 def test_views_panels_and_menus_can_be_added(qtbot, window, open_folder, folder):
     open_folder(window, folder)
-    assert window.views.tabBar().isHidden()  # one view: no tabs
-    window.add_view("Training", QLabel("training"))
-    assert not window.views.tabBar().isHidden()
+    views = window.views
+    assert [views.tabText(i) for i in range(views.count())] == ["Images", "Train"]
+    assert not views.tabBar().isHidden()
+    window.add_view("Review", QLabel("review"))
+    assert window.show_view("review") and views.tabText(views.currentIndex()) == "Review"
     dock = window.add_panel("Run details", QLabel("details"), Qt.DockWidgetArea.BottomDockWidgetArea)
     assert dock.toggleViewAction() in window.menus.panels.actions()
     menu = window.menu("&Model")
