@@ -26,6 +26,9 @@ def create_window(args: argparse.Namespace):
     folder = getattr(args, "folder", None)
     if folder:
         window.opener.open(folder)
+    view = getattr(args, "view", None)
+    if view:
+        window.show_view(view)
     return window
 
 

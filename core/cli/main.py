@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "core.cli.classify_cmds",
 ]
 
+GUI_VIEWS = ("images", "train", "review")  # the window's views, by the titles of their tabs
 GuiHandler = Callable[[argparse.Namespace], int]
 
 
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     gui = subparsers.add_parser("gui", help="open the Dovecote window (the default with no command)")
     gui.add_argument("folder", nargs="?", help="a folder of images to open as a project")
+    gui.add_argument("--view", choices=GUI_VIEWS, type=str.lower,
+                     help="the view to open on: images (the default), train or review")
     gui.set_defaults(handler=None, needs_gui=True, command="gui")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
                    help="after the head, train the whole network on augmented images (slower, usually better)")
     p.add_argument("--no-flip", action="store_true",
                    help="fine-tuning: no mirrored images (for text, digits, anything whose mirror image differs)")
+    p.add_argument("--input-size", type=int, metavar="PIXELS",
+                   help="network input size, a multiple of 32 (default: the network's own for quick training, "
+                        "smaller for small images when fine-tuning)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same data, same computer: same result")
     p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
@@ -60,7 +63,7 @@ def _config(args):
     elif args.epochs is not None:
         head = replace(head, max_epochs=args.epochs)
     return TrainConfig(backbone=args.backbone, head=head, fine_tune=fine, val_fraction=args.val_fraction,
-                       seed=args.seed, device=args.device, weights_path=args.weights)
+                       seed=args.seed, device=args.device, weights_path=args.weights, input_size=args.input_size)
 
 
 def cmd_train(args) -> int:

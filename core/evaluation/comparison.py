@@ -25,6 +25,15 @@ class PredictionChange:
     after: str | None  # predicted class in the later run
     label: str | None  # the image's label now
 
+    @property
+    def verdict(self) -> str:
+        """"fixed" (the later run gets it right), "newly wrong", or "still wrong" (wrong in both, differently)."""
+        if self.label is not None and self.after == self.label:
+            return "fixed"
+        if self.label is not None and self.before == self.label:
+            return "newly wrong"
+        return "still wrong"
+
 
 @dataclass(frozen=True)
 class LabelEdit:

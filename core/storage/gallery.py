@@ -16,7 +16,10 @@ SHOW_ALL, SHOW_UNLABELLED, SHOW_UNREADABLE, SHOW_CLASS = "all", "unlabelled", "u
 # From the latest finished run's held-out predictions: the images it put in one class (needs class_id), its
 # unsure guesses, and the labelled images it thinks are wrong.
 SHOW_PREDICTED, SHOW_LOW_CONFIDENCE, SHOW_DISAGREES = "predicted", "low-confidence", "disagrees"
+PREDICTION_SHOWS = (SHOW_PREDICTED, SHOW_LOW_CONFIDENCE, SHOW_DISAGREES)
 LOW_CONFIDENCE = 0.6  # below this a prediction is closer to a guess than an answer: worth a look
+# A set of images chosen elsewhere (e.g. those a run comparison found fixed or newly wrong); needs ids.
+SHOW_CHOSEN = "chosen"
 SORT_NAME, SORT_DATE, SORT_SIZE = "name", "date", "size"
 # Unlabelled images the model is least sure of first (what to label next); the rest follow by name.
 SORT_CONFIDENCE = "confidence"
@@ -29,6 +32,7 @@ class GalleryQuery:
     sort: str = SORT_NAME  # SORT_*
     descending: bool = False
     search: str = ""  # part of the file's path, any case
+    ids: tuple[int, ...] = ()  # SHOW_CHOSEN: the images to show
 
     @property
     def depends_on_labels(self) -> bool:
@@ -87,6 +91,8 @@ def image_ids(session: Session, query: GalleryQuery) -> list[int]:
                         (query.class_id,)))
     elif query.show in _PREDICTION_FILTERS:
         keep = _predicted_ids(session, query)
+    elif query.show == SHOW_CHOSEN:
+        keep = set(query.ids)
     else:
         missing = set(_ids(session, "SELECT id FROM images WHERE status = 'missing'"))
         keep = None if not missing else set(ordered) - missing

@@ -125,6 +125,8 @@ class Run(Base):
     last_batch_id: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    name: Mapped[str | None] = mapped_column(String)  # given by the user; None: "Run <id>"
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class RunEpoch(Base):

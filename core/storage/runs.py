@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidRequest
@@ -29,6 +29,17 @@ class RunInfo:
     started_at: datetime
     finished_at: datetime | None
     last_batch_id: int | None
+    name: str | None = None  # given by the user
+    note: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.name or f"Run {self.id}"
+
+    @property
+    def oof_acc(self) -> float | None:
+        """Accuracy of the out-of-fold predictions: every labelled image judged by a model that did not see it."""
+        return (self.metrics.get("oof") or {}).get("accuracy")
 
     @property
     def duration_s(self) -> float | None:
@@ -61,7 +72,7 @@ def _aware(moment: datetime) -> datetime:
 def _info(row: Run) -> RunInfo:
     return RunInfo(row.id, row.status, row.backbone, dict(row.config or {}), row.seed, row.device,
                    dict(row.metrics or {}), row.model_path, row.error, _aware(row.started_at),
-                   _aware(row.finished_at) if row.finished_at else None, row.last_batch_id)
+                   _aware(row.finished_at) if row.finished_at else None, row.last_batch_id, row.name, row.note)
 
 
 def start_run(session: Session, backbone: str, config: dict, seed: int, device: str) -> int:
@@ -96,6 +107,16 @@ def end_run(session: Session, run_id: int, status: str, error: str | None = None
     row.status, row.error, row.finished_at, row.owner_pid = status, error, utcnow(), None
 
 
+def end_if_running(session: Session, run_id: int, status: str, error: str | None = None) -> bool:
+    """End a run whose process was stopped from outside (it could not record its end itself); a run that
+    ended already is left as it is. True when it was still running."""
+    row = session.get(Run, run_id)
+    if row is None or row.status != "running":
+        return False
+    end_run(session, run_id, status, error)
+    return True
+
+
 def get_run(session: Session, run_id: int) -> RunInfo:
     return _info(_row(session, run_id))
 
@@ -109,6 +130,30 @@ def epochs(session: Session, run_id: int) -> list[EpochRow]:
     rows = session.scalars(select(RunEpoch).where(RunEpoch.run_id == run_id).order_by(RunEpoch.id))
     return [EpochRow(r.phase, r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.images_per_s, r.seconds)
             for r in rows]
+
+
+def set_name(session: Session, run_id: int, name: str | None, note: str | None) -> None:
+    """The user's name and note for a run (empty: none)."""
+    row = _row(session, run_id)
+    row.name = (name or "").strip() or None
+    row.note = (note or "").strip() or None
+
+
+def delete_run(session: Session, run_id: int) -> str | None:
+    """Delete a finished, cancelled, failed or interrupted run with its epochs and predictions; returns its
+    model file (relative to the store) for the caller to remove. A running run cannot be deleted."""
+    row = _row(session, run_id)
+    if row.status == "running":
+        raise InvalidRequest(f"Run {run_id} is still running; stop it first.")
+    model = row.model_path
+    session.delete(row)
+    return model
+
+
+def signature(session: Session) -> tuple:
+    """Changes whenever a run is added, ends or is deleted, by any process: cheap enough to poll."""
+    return tuple(session.execute(select(func.count(Run.id), func.max(Run.id), func.max(Run.finished_at),
+                                        func.sum(case((Run.status == "running", 1), else_=0)))).one())
 
 
 def latest_model_run(session: Session) -> RunInfo | None:

@@ -21,12 +21,14 @@ from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddi
 from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
 from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
 from core.storage import catalog, labels, runs
+from core.training import speeds
+from core.training.lock import TrainingLock
+from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
+from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, make_plan, phase_started, uncached_count
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
            "TrainConfig", "train"]
 
-# Fewer images than this in a class cannot be split into training and validation images meaningfully.
-MIN_IMAGES_PER_CLASS = 5
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,19 @@ class RunFinished:
     model_path: Path | None
 
 
-def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
-    """Train on the project's labelled images. Yields RunStarted, Progress, Notice, EpochEnded, then
-    RunFinished. Refuses (DovecoteError, before a run is stored) with fewer than 2 classes or a class
-    with fewer than MIN_IMAGES_PER_CLASS images."""
+def train(project, config: TrainConfig = TrainConfig(), program: str = "a terminal command") -> Iterator[object]:
+    """Train on the project's labelled images. Yields RunStarted, its TrainingPlan, then PhaseStarted,
+    Progress, Notice and EpochEnded, then RunFinished. Refuses (DovecoteError, before a run is stored) with
+    fewer than 2 classes or a class with fewer than MIN_IMAGES_PER_CLASS images, and with AlreadyTraining
+    while another process trains the same project (`program` is what that one is told about this one)."""
+    lock = TrainingLock(project.store_dir, program).acquire()
+    try:
+        yield from _train(project, config, lock)
+    finally:
+        lock.release()
+
+
+def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]:
     spec = get_backbone(config.backbone)
     if not 0.0 <= config.val_fraction <= 0.5:
         raise InvalidRequest("The validation fraction must be between 0 and 0.5 (e.g. 0.2 for 20%).")
@@ -86,10 +97,13 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
     spec = _input_for(spec, images, config)
     with project.session() as session:
         run_id = runs.start_run(session, spec.name, config.to_dict(), config.seed, device)
+    lock.describe(run_id)
     run = _Run(project, run_id, config, classes, spec)
     status, error = "failed", None
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
+        uncached = uncached_count(project, spec, images, config.views, config.weights_path)
+        yield make_plan(config, spec, device, len(images), len(classes), uncached)
         yield from _execute(run, spec, device, images, y)
         status = "finished"
     except (GeneratorExit, KeyboardInterrupt):
@@ -103,10 +117,12 @@ def train(project, config: TrainConfig = TrainConfig()) -> Iterator[object]:
         raise
     finally:
         run.close(status, error)
+        run.remember_speeds(device)
     # Out-of-fold predictions for every labelled image (core/run_evaluation.py), what evaluate, the report and
     # the review views show. Closing the generator here keeps the run finished; they are then made on first use.
     from core.evaluation.run_evaluation import evaluate_run  # imported here: scikit-learn takes a second or two to load
 
+    yield phase_started(EVALUATE)
     yield from evaluate_run(project, run_id)
     yield RunFinished(run_id, status, run.metrics, run.model_path)
 
@@ -133,16 +149,10 @@ def _training_set(project) -> tuple[list[str], list, np.ndarray]:
     counts = {c.id: 0 for c in live}
     for image in images:
         counts[image.class_id] = counts.get(image.class_id, 0) + 1
+    reason = blocking_reason({c.name: counts[c.id] for c in live})
+    if reason:
+        raise InvalidRequest(reason)
     used = [c for c in live if counts[c.id] > 0]  # an empty class cannot be learned: left out
-    if len(used) < 2:
-        raise InvalidRequest(
-            f"Training needs labelled images in at least 2 classes; this project has {len(used)}. "
-            "Label some images of each class first.")
-    small = [f"{c.name!r} ({counts[c.id]})" for c in used if counts[c.id] < MIN_IMAGES_PER_CLASS]
-    if small:
-        raise InvalidRequest(
-            f"Each class needs at least {MIN_IMAGES_PER_CLASS} labelled images; too few in {', '.join(small)}. "
-            "Label more images of these classes, or merge or delete them.")
     index = {c.id: i for i, c in enumerate(used)}
     images = [image for image in images if image.class_id in index]
     return [c.name for c in used], images, np.array([index[image.class_id] for image in images], np.int64)
@@ -168,12 +178,23 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
     project, config = run.project, run.config
     started = time.perf_counter()
     ready = None
+    yield phase_started(FEATURES)
+    computed, loading, load_s = 0, None, 0.0  # for the speeds remembered at the end
     for event in ensure_embeddings(project, images, spec, device, views=config.views,
                                    weights_path=config.weights_path):
         if isinstance(event, EmbeddingsReady):
             ready = event
-        else:
-            yield event
+            continue
+        if isinstance(event, Progress):
+            if loading is not None:
+                load_s, loading = time.perf_counter() - loading, None
+            if event.detail.startswith("loading"):
+                loading = time.perf_counter()
+            computed = event.done
+        yield event
+    seconds = time.perf_counter() - started
+    if computed >= 16 and seconds > load_s:
+        run.speeds.update(embed=computed * len(config.views) / (seconds - load_s), load=load_s or None)
     if ready.failed:
         keep = [i for i, image in enumerate(images) if image.id not in ready.failed]
         images, y = [images[i] for i in keep], y[keep]
@@ -190,6 +211,7 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
     X_val = load_embeddings(project, [hashes[i] for i in val_idx], ready.model_key) if len(val_idx) else None
     run.metrics.update(train_images=len(train_idx), val_images=len(val_idx),
                        embeddings_device=ready.device or "cached")
+    yield phase_started(HEAD)
     trainer = run.head_trainer = HeadTrainer(X_train, y_train, len(run.classes), config.head, config.seed,
                                              X_val, y[val_idx])
     for event in trainer.epochs():
@@ -199,10 +221,12 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
     run.metrics.update(head_best_epoch=best.best_epoch, head_epochs=best.epochs_run,
                        head_val_loss=best.best_val_loss, head_val_acc=best.best_val_acc)
     run.phase_done("head", started)
+    run.speeds["head-start"] = max(0.01, run.metrics["phase_seconds"]["head"] - sum(run.head_seconds))
     run.save_head()
 
     if config.fine_tune is not None and config.fine_tune.epochs > 0:
         started = time.perf_counter()
+        yield phase_started(FINE_TUNE)
         yield from _fine_tune(run, spec, device, images, y, train_idx, val_idx)
         run.phase_done("fine-tune", started)
 
@@ -247,11 +271,17 @@ class _Run:
         self.tuner: FineTuner | None = None
         self.model_path: Path | None = None
         self._epochs: list[EpochEnded] = []
+        self._rates: dict[str, list[float]] = {HEAD: [], FINE_TUNE: []}
+        self.head_seconds: list[float] = []
+        self.speeds: dict[str, float | None] = {}  # measured this run, remembered for later estimates
         self._saved: tuple[str, int] | None = None
 
     def record(self, event: EpochEnded) -> None:
         """Buffered: head epochs take milliseconds, a durable commit each would dominate quick training."""
         self._epochs.append(event)
+        self._rates.setdefault(event.phase, []).append(event.images_per_s)
+        if event.phase == HEAD:
+            self.head_seconds.append(event.seconds)
         if event.phase == FINE_TUNE_PHASE:
             self._flush_epochs()
 
@@ -311,6 +341,15 @@ class _Run:
                 runs.add_epoch(session, self.run_id, e.phase, e.epoch, e.train_loss, e.train_acc, e.val_loss,
                                e.val_acc, e.images_per_s, e.seconds)
         self._epochs = []
+
+    def remember_speeds(self, device: str) -> None:
+        """The speeds this run measured, for the next estimates on this computer."""
+        measured = dict(self.speeds)
+        for phase, rates in self._rates.items():
+            if len(rates) >= 2:  # the first epoch includes warming up
+                measured[phase] = float(np.median(rates[1:]))
+        speeds.remember({k: v for k, v in measured.items() if v}, self.spec.name,
+                        self.spec.preprocessing.input_size, device)
 
     def close(self, status: str, error: str | None) -> None:
         """Store the outcome. A cancelled run first saves its best model so far (a cancel during the head

@@ -79,15 +79,29 @@ class FilterBar(QWidget):
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self.show_box.currentIndexChanged.connect(lambda _i: self._emit())
         self.sort_box.currentIndexChanged.connect(lambda _i: self._emit())
+        self._chosen: tuple[str, tuple[int, ...]] | None = None  # (title, ids) of images chosen elsewhere
         context.classes_changed.connect(self._fill_show_box)
-        context.opened.connect(lambda _project: self._fill_show_box())
+        context.runs_changed.connect(self._fill_show_box)  # a new run brings (or changes) prediction filters
+        context.opened.connect(lambda _project: self._forget_chosen())
         context.closed.connect(self._fill_show_box)
         self._fill_show_box()
 
     def query(self) -> GalleryQuery:
         show, class_id = _parse_show_key(self.show_box.currentData())
+        ids = self._chosen[1] if show == gallery.SHOW_CHOSEN and self._chosen else ()
         return GalleryQuery(show=show, class_id=class_id, sort=self.sort_box.currentData(),
-                            descending=self.order.isChecked(), search=self.search.text())
+                            descending=self.order.isChecked(), search=self.search.text(), ids=ids)
+
+    def show_chosen(self, title: str, ids: list[int]) -> None:
+        """Show just these images (from another view, e.g. a run comparison), as the first entry of Show."""
+        self._chosen = (title, tuple(ids))
+        self._fill_show_box()
+        self.show_box.setCurrentIndex(0)
+        self._emit()
+
+    def _forget_chosen(self) -> None:
+        self._chosen = None
+        self._fill_show_box()
 
     def show_only(self, show: str, class_id: int | None = None) -> None:
         index = self.show_box.findData(_show_key(show, class_id))
@@ -104,6 +118,9 @@ class FilterBar(QWidget):
         current = self.show_box.currentData()
         self.show_box.blockSignals(True)
         self.show_box.clear()
+        if self._chosen is not None:
+            title, ids = self._chosen
+            self.show_box.addItem(icon("images"), f"{title} ({len(ids):,})", _show_key(gallery.SHOW_CHOSEN))
         self.show_box.addItem(icon("images"), "All images", _show_key(gallery.SHOW_ALL))  # icons keep text aligned
         self.show_box.addItem(icon("label-clear"), "Unlabelled", _show_key(gallery.SHOW_UNLABELLED))
         if self._context.classes:

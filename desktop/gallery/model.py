@@ -48,6 +48,7 @@ class GalleryModel(QAbstractListModel):
         context.closed.connect(self._clear)
         context.images_changed.connect(self._on_images_changed)
         context.labels_changed.connect(self._on_labels_changed)
+        context.runs_changed.connect(self._on_runs_changed)
 
     # -- what is shown ----------------------------------------------------------------------------------
     @property
@@ -177,6 +178,11 @@ class GalleryModel(QAbstractListModel):
         self._cards.clear()  # paths, statuses and labels may all have changed
         self.refresh()
         self.cards_reset.emit()
+
+    def _on_runs_changed(self) -> None:
+        """A run ended (or was deleted): the prediction filters now read another run's predictions."""
+        if self._query.show in gallery.PREDICTION_SHOWS:
+            self.refresh()
 
     def _on_labels_changed(self, image_ids: list[int]) -> None:
         was_stale = self._stale

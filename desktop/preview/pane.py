@@ -97,6 +97,7 @@ class PreviewPane(QWidget):
         context.closed.connect(lambda: self.show_image(None))
         context.labels_changed.connect(lambda ids: self.image_id in ids and self._reload_details())
         context.classes_changed.connect(self._reload_details)
+        context.runs_changed.connect(self._reload_details)  # the newest run's prediction
         self.show_image(None)
 
     def show_image(self, image_id: int | None, selected: int = 0) -> None:

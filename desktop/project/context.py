@@ -87,6 +87,13 @@ class ProjectContext(QObject):
         with self.project.session() as session:
             return query(session, *args)
 
+    def write(self, action: Callable[..., T], *args) -> tuple[bool, T | None]:
+        """A small store action (function(session, *args)) in one committed session; (ok, its result). A
+        DovecoteError becomes `failed` with its message."""
+        if self.project is None:
+            return False, None
+        return self._act(lambda session: action(session, *args))
+
     def counts(self) -> gallery.Counts:
         return self.read(gallery.counts)
 

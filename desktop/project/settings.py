@@ -3,6 +3,8 @@
 Always the INI format at the user's config location, so tests can redirect it with QSettings.setPath."""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -62,9 +64,25 @@ class AppSettings:
         self._store.setValue("window/geometry", geometry)
         self._store.setValue("window/state", state)
 
+    def train_settings(self, root: Path) -> dict:
+        """The Train view's choices for the project at `root` (empty: the defaults)."""
+        try:
+            value = json.loads(str(self._store.value(_project_key("train", root), "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def set_train_settings(self, root: Path, values: dict) -> None:
+        self._store.setValue(_project_key("train", root), json.dumps(values, sort_keys=True))
+
     def sync(self) -> None:
         self._store.sync()
 
     def _bool(self, key: str, default: bool) -> bool:
         value = self._store.value(key, default)
         return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
+
+
+def _project_key(group: str, root: Path) -> str:
+    """A settings key per project folder (its path hashed: QSettings keys cannot hold every path)."""
+    return f"projects/{hashlib.sha1(str(root).encode()).hexdigest()[:16]}/{group}"

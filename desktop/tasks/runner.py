@@ -36,10 +36,11 @@ class Task(QObject):
     done = Signal()  # after exactly one of succeeded / cancelled / failed
 
     def __init__(self, title: str, function: Callable[..., Iterator[object]], args: tuple, child: bool,
-                 cancellable: bool):
+                 cancellable: bool, read_only: bool = False):
         super().__init__()
         self.title = title
         self.cancellable = cancellable
+        self.read_only = read_only
         self.error: BaseException | None = None
         self._function, self._args, self._child = function, args, child
         self._cancel = threading.Event()
@@ -165,11 +166,11 @@ class TaskRunner(QObject):
         return list(self._tasks)
 
     def run(self, title: str, function: Callable[..., Iterator[object]], *args, child: bool = True,
-            cancellable: bool = True) -> Task:
+            cancellable: bool = True, read_only: bool = False) -> Task:
         """Run generator function `function(*args)` in the background. For child jobs (the default) the
         function must be importable by name (a module-level function) and its arguments and events
-        picklable."""
-        task = Task(title, function, args, child, cancellable)
+        picklable. A `read_only` child job writes nothing: on shutdown it is ended at once, not waited for."""
+        task = Task(title, function, args, child, cancellable, read_only)
         # Forgotten only after every slot of `done` has run (callers connect theirs after this).
         task.done.connect(lambda: QTimer.singleShot(0, lambda: self._tasks.discard(task)))
         self._tasks.add(task)
@@ -186,6 +187,9 @@ class TaskRunner(QObject):
         interrupted, then killed (see ChildProcess.interrupt), so that this returns within about
         `timeout_s`. True when every job stopped by itself."""
         self.cancel_all()
+        for task in list(self._tasks):
+            if task.read_only:  # writes nothing: ended at once, not waited for
+                task.kill()
         asked_until = time.monotonic() + max(0.0, timeout_s - KILL_AFTER_S - 0.5)
         late = [task for task in list(self._tasks) if not task.wait(max(0.0, asked_until - time.monotonic()))]
         for task in late:

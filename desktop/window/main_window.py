@@ -27,8 +27,10 @@ from desktop.preview.pane import PreviewPane
 from desktop.project.context import ProjectContext
 from desktop.project.opener import ProjectOpener
 from desktop.project.settings import AppSettings
+from desktop.project.run_watcher import RunWatcher
 from desktop.project.training import TrainingService
 from desktop.review.view import TITLE as REVIEW_TITLE, ReviewView
+from desktop.train.view import TrainView
 from desktop.window.status_bar import MESSAGE_MS, StatusBar
 from desktop.widgets.error_dialog import show_failure
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.importer = ImportController(self.context, self)
         self.training = TrainingService(self.context, self)  # one run at a time, for every view
+        self.run_watcher = RunWatcher(self.context, self)  # runs made by `dovecote train` in a terminal
         self.opener = ProjectOpener(self.context, self.importer, self.settings, self)
         self.label_actions = LabelActions(self.context, self.grid, self.settings, self)
         self.prediction_actions = PredictionActions(self.context, self.grid, self)
@@ -72,6 +75,8 @@ class MainWindow(QMainWindow):
         self.views.setDocumentMode(True)
         self.views.setTabBarAutoHide(True)  # the tab bar appears once a second view is added
         self.views.addTab(images_page, "Images")
+        self.train_view = TrainView(self.context, self.training, self.settings)
+        self.add_view("Train", self.train_view)
         self._dock_visibility: dict[QDockWidget, bool] = {}
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_state)
@@ -92,6 +97,19 @@ class MainWindow(QMainWindow):
     # -- extension points -------------------------------------------------------------------------------
     def add_view(self, title: str, widget: QWidget) -> int:
         return self.views.addTab(widget, title)
+
+    def show_view(self, name: str) -> bool:
+        """Bring the view titled `name` (any case: "train", "Review") to the front; False if there is none."""
+        for index in range(self.views.count()):
+            if self.views.tabText(index).replace("&", "").lower() == name.lower():
+                self.views.setCurrentIndex(index)
+                return True
+        return False
+
+    def show_images(self, title: str, ids: list[int]) -> None:
+        """Show just these images in the grid (from another view), under `title` in the Show box."""
+        self.filter_bar.show_chosen(title, ids)
+        self.show_view("Images")
 
     def add_panel(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -129,6 +147,7 @@ class MainWindow(QMainWindow):
             lambda image_id, count: self.views.currentWidget() is self.review and self.preview.show_image(image_id, count))
         self.review.retrainer.state_changed.connect(self.model_state.setText)
         self.review.retrainer.failed.connect(lambda message: self.status.showMessage(message, MESSAGE_MS))
+        self.train_view.show_images.connect(self.show_images)
         context.opened.connect(self._opened)
         context.closed.connect(self._closed)
         context.failed.connect(lambda error: show_failure(self, "Not saved", error))

@@ -7,10 +7,12 @@ from PySide6.QtWidgets import QLabel
 
 def test_views_panels_and_menus_can_be_added(qtbot, window, open_folder, folder):
     open_folder(window, folder)
-    titles = [window.views.tabText(i) for i in range(window.views.count())]
-    assert titles[:2] == ["Images", "Review"] and not window.views.tabBar().isHidden()
+    views = window.views
+    assert [views.tabText(i) for i in range(views.count())] == ["Images", "Train", "Review"]
+    assert not views.tabBar().isHidden()
     index = window.add_view("Training", QLabel("training"))
-    assert window.views.tabText(index) == "Training" and window.views.count() == len(titles) + 1
+    assert views.tabText(index) == "Training" and views.count() == 4
+    assert window.show_view("review") and views.tabText(views.currentIndex()) == "Review"
     dock = window.add_panel("Run details", QLabel("details"), Qt.DockWidgetArea.BottomDockWidgetArea)
     assert dock.toggleViewAction() in window.menus.panels.actions()
     menu = window.menu("&Model")

@@ -1,0 +1,57 @@
+"""What the user chose in the Train view, remembered per project, and the TrainConfig it makes."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from core.models.backbones import DEFAULT_BACKBONE
+from core.training.runner import FineTuneConfig, HeadConfig, TrainConfig
+
+AUTOMATIC = 0  # spin boxes: 0 shows "Automatic"
+
+
+@dataclass(frozen=True)
+class TrainChoices:
+    backbone: str = DEFAULT_BACKBONE
+    weights_path: str = ""  # a weights file for a backbone that would otherwise need a download
+    fine_tune: bool = False
+    device: str = "auto"
+    epochs: int = AUTOMATIC  # the head's most epochs, or fine-tuning's epochs
+    val_fraction: float = 0.2
+    seed: int = 0
+    augment: bool = True
+    flip: bool = True
+    batch_size: int = AUTOMATIC
+    input_size: int = AUTOMATIC  # network input in pixels
+
+    def config(self) -> TrainConfig:
+        head, fine = HeadConfig(), None
+        if self.fine_tune:
+            fine = FineTuneConfig(augment=self.augment, flip=self.flip)
+            if self.epochs:
+                fine = replace(fine, epochs=self.epochs)
+            if self.batch_size:
+                fine = replace(fine, batch_size=self.batch_size)
+        else:
+            if self.epochs:
+                head = replace(head, max_epochs=self.epochs)
+            if self.batch_size:
+                head = replace(head, batch_size=self.batch_size)
+        return TrainConfig(backbone=self.backbone, head=head, fine_tune=fine, val_fraction=self.val_fraction,
+                           seed=self.seed, device=self.device, weights_path=self.weights_path or None,
+                           input_size=self.input_size or None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainChoices":
+        """Unknown keys and values of the wrong type (an older or damaged settings file) fall back to defaults."""
+        default = cls()
+        values = {}
+        for f in fields(cls):
+            value = data.get(f.name, getattr(default, f.name))
+            wanted = type(getattr(default, f.name))
+            if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            values[f.name] = value if isinstance(value, wanted) else getattr(default, f.name)
+        return cls(**values)
