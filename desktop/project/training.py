@@ -60,7 +60,10 @@ class TrainingService(QObject):
         task = self.task
         if task is not None:
             task.cancel()
-            QTimer.singleShot(STOP_GRACE_MS, lambda: task.running and task.terminate())
+            # A step longer than the grace (a big fine-tuning batch on a slow CPU): interrupt the child, which
+            # still records the run as cancelled; one that ignores even that is ended a second later.
+            QTimer.singleShot(STOP_GRACE_MS, lambda: task.running and task.interrupt())
+            QTimer.singleShot(STOP_GRACE_MS + 1000, lambda: task.running and task.kill())
 
     def _on_event(self, event: object, finished: list) -> None:
         if isinstance(event, RunStarted):

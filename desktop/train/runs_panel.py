@@ -24,7 +24,7 @@ from core.errors import DovecoteError
 from core.storage import runs
 from core.training.run_files import SUFFIXES, RunExported, delete_run, export_run
 from desktop.project.context import ProjectContext
-from desktop.project.opener import show_error
+from desktop.widgets.error_dialog import show_error, show_failure
 from desktop.tasks.jobs import in_project
 from desktop.train.runs_model import RunsModel
 from desktop.widgets.icons import icon
@@ -158,7 +158,7 @@ class RunsPanel(QWidget):
         task = self._context.tasks.run(f"Exporting run {run_id}", in_project, str(project.root),
                                        str(project.store_dir), export_run, run_id, fmt, out)
         task.event.connect(self._exported)
-        task.failed.connect(lambda error: show_error(self, "Not exported", str(error)))
+        task.failed.connect(lambda error: show_failure(self, "Not exported", error))
         return task
 
     def _exported(self, event: object) -> None:

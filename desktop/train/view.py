@@ -25,6 +25,7 @@ from desktop.train.comparison import ComparisonPanel
 from desktop.train.progress_panel import ProgressPanel, duration_text
 from desktop.train.runs_panel import RunsPanel
 from desktop.train.settings_panel import TrainSettingsPanel
+from desktop.widgets.error_dialog import describe_failure, show_failure
 
 ESTIMATE_DELAY_MS = 300  # settings clicked through quickly make one estimate
 
@@ -247,7 +248,10 @@ class TrainView(QWidget):
             self._show_selected([run_id])
 
     def _run_failed(self, error) -> None:
-        self.progress.end(f"Stopped: {error}", completed=False)
+        message, details = describe_failure(error)
+        self.progress.end(f"Stopped: {message}", completed=False)
+        if details:  # a bug, not a refusal: offer the traceback and the log
+            show_failure(self, "Training stopped", error)
 
     # -- runs shown --------------------------------------------------------------------------------------------------
     def _show_selected(self, ids: list[int]) -> None:
