@@ -64,7 +64,7 @@ class ClusterEngine:
             workers = _worker_count(address)
             self._cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=max(1, cpu_threads() // workers), processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR)
+                dashboard_address=":0", silence_logs=logging.ERROR)
             address = self._cluster.scheduler_address
         try:
             self.client = distributed.Client(address, timeout=_CONNECT_TIMEOUT)
