@@ -33,6 +33,8 @@ def _distributed():
         import distributed
     except ImportError:
         raise DovecoteError(f"{INSTALL_HINT} (it is not installed here).") from None
+    # Dask logs every connection to stderr at INFO: under a progress bar that is noise; its warnings still show.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     return distributed
 
 

@@ -201,3 +201,12 @@ def test_the_cli_runs_on_a_cluster_and_joins_shards(cluster, colour_project, arc
                      "--output", str(tmp_path / f"p{k}.csv")]) == 0
     assert main(["merge-results", str(tmp_path / "m.csv"), str(tmp_path / "p1.csv"), str(tmp_path / "p2.csv")]) == 0
     assert_same_rows(tmp_path / "m.csv", single_run)
+
+
+def test_the_window_does_not_take_cluster_options(colour_project, archive, capsys):
+    from core.cli import main
+
+    opened = []
+    assert main(["classify", str(archive), "--model", str(colour_project[0]), "--gui", "--cluster", "local:2"],
+                gui=opened.append) == 1
+    assert not opened and "not --gui" in capsys.readouterr().err
