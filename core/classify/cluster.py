@@ -7,9 +7,12 @@ as a single-machine run, all written here. A worker that dies loses nothing: the
 elsewhere. `distributed` is imported only here, and only when a cluster is asked for."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -64,9 +67,10 @@ class ClusterEngine:
         self._cluster = None
         if address.startswith(LOCAL_PREFIX):
             workers = _worker_count(address)
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=max(1, cpu_threads() // workers), processes=True,
-                dashboard_address=":0", silence_logs=logging.ERROR)
+            with _ctrl_c_ignored():  # inherited: Ctrl+C in a terminal stops the client, which stops the workers
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=max(1, cpu_threads() // workers), processes=True,
+                    dashboard_address=":0", silence_logs=logging.CRITICAL)  # task errors reach the client
             address = self._cluster.scheduler_address
         try:
             self.client = distributed.Client(address, timeout=_CONNECT_TIMEOUT)
@@ -79,7 +83,8 @@ class ClusterEngine:
             self.close()
             raise DovecoteError(f"The Dask scheduler at {address} has no workers. Start some with "
                                 f"'dask worker {address}'.")
-        self.device = f"a Dask cluster at {self.address} ({len(workers)} workers, {sum(workers.values())} threads)"
+        self.device = (f"a Dask cluster at {self.address} ({_count(len(workers), 'worker')}, "
+                       f"{_count(sum(workers.values()), 'thread')})")
 
     def check_reaches(self, folder: Path, what: str) -> None:
         """Refuse unless every worker sees `folder` at the same path (a shared disk): a probe file is
@@ -131,7 +136,13 @@ class ClusterEngine:
                 if len(futures) >= window:
                     break
             for future in running:
-                rows = future.result()
+                try:
+                    rows = future.result()
+                except Exception as error:  # the chunk failed after its retries, or the cluster dropped it
+                    log.warning("A cluster chunk failed", exc_info=error)
+                    raise DovecoteError(
+                        f"The cluster did not finish a chunk of files ({type(error).__name__}: {error}). The rows "
+                        "so far are kept: run the same command with --resume.") from None
                 futures.discard(future)
                 next_paths = next(pending, None)
                 if next_paths is not None:
@@ -145,7 +156,7 @@ class ClusterEngine:
         rate = done / seconds if seconds > 0 else 0.0
         left = (total - done) / rate if rate > 0 else math.inf
         eta = "?" if math.isinf(left) else time.strftime("%H:%M:%S", time.gmtime(left))
-        return f"{rate:,.1f} images/s, ETA {eta}, {len(self.client.nthreads())} workers alive"
+        return f"{rate:,.1f} images/s, ETA {eta}, {_count(len(self.client.nthreads()), 'worker')} alive"
 
     def close(self) -> None:
         client = getattr(self, "client", None)
@@ -166,8 +177,26 @@ class ClusterEngine:
                 f"{blind[0]}). The folder must be on a disk every worker shares, at the same path.")
 
 
+@contextlib.contextmanager
+def _ctrl_c_ignored():
+    """A terminal's Ctrl+C goes to the whole process group; local workers started meanwhile ignore it, so that
+    the client can stop cleanly (leaving a partial CSV) instead of its workers dying under it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_count(address: str) -> int:
     text = address[len(LOCAL_PREFIX):]
     if not text.isdigit() or int(text) < 1:
         raise InvalidRequest(f"--cluster local:N needs a number of worker processes, e.g. local:4, not {address!r}.")
     return int(text)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
