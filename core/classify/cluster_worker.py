@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from core.classify.inference import _batches, _decoded, predicted
+from core.classify.inference import in_batches, decoded_images, predicted
 from core.features.predictor import Predictor
 
 _predictors: dict[str, Predictor] = {}
@@ -27,7 +27,7 @@ def classify_files(key: str, bundle, root: str, rels: list[str], batch_size: int
     """(relative path, probabilities or the reason the file could not be read) for each of `rels`, in order."""
     predictor = predictor_for(key, bundle, device)
     rows = []
-    for batch in _batches(_decoded(Path(root), iter(rels), bundle.preprocessing, batch_size), batch_size):
+    for batch in in_batches(decoded_images(Path(root), iter(rels), bundle.preprocessing, batch_size), batch_size):
         rows.extend(predicted(batch, predictor))
     return rows
 

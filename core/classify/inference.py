@@ -135,9 +135,9 @@ class LocalEngine:
 
     def rows(self, root: Path, todo: Iterator[str], prep, batch_size: int) -> Iterator[list[tuple[str, object]]]:
         """Batches of (relative path, probabilities or the reason the file could not be read), in `todo` order."""
-        decoded = _decoded(root, todo, prep, batch_size)
+        decoded = decoded_images(root, todo, prep, batch_size)
         try:
-            for chunk in _batches(decoded, batch_size):
+            for chunk in in_batches(decoded, batch_size):
                 yield predicted(chunk, self.predictor)
         finally:
             decoded.close()
@@ -275,12 +275,12 @@ def _load(path: Path, prep) -> np.ndarray | str:
     return loaded if isinstance(loaded, str) else loaded[0]
 
 
-def _decoded(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:
+def decoded_images(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:
     """(relative path, array or reason) in walk order, decoding up to two batches ahead in threads."""
     return decode_ahead(lambda rel: _load(root / rel, prep), paths, 2 * batch_size + cpu_threads(), "classify-decode")
 
 
-def _batches(items: Iterator, size: int) -> Iterator[list]:
+def in_batches(items: Iterator, size: int) -> Iterator[list]:
     batch = []
     for item in items:
         batch.append(item)
