@@ -22,6 +22,7 @@ from core.features.predictor import Predictor
 from core.images.decode_ahead import cpu_threads, decode_ahead
 from core.models.preprocessing import preprocessed_or_reason
 from core.classify.results_csv import OK, ResultsCsv, partial_path
+from core.classify.shards import shard_of
 from core.storage.paths import escaped, shown
 from core.importing.walk import walk_images
 from core.classify.sorting import UNSURE, MoveJournal, Sorter, check_journal_path, default_destination
@@ -50,6 +51,7 @@ class ClassifyRequest:
     batch_size: int = 32
     device: str = "auto"
     follow_links: bool = False  # also read images that links point to outside the target
+    shard: tuple[int, int] | None = None  # (K, N): only the K-th of N parts of the sorted paths (core.classify.shards)
 
 
 @dataclass(frozen=True)
@@ -116,43 +118,83 @@ def resolve_request(request: ClassifyRequest) -> ClassifyRequest:
                 check_journal_path(journal)
     elif request.into is not None:
         raise InvalidRequest("--into needs --sort copy or --sort move.")
+    if request.shard is not None and not 1 <= request.shard[0] <= request.shard[1]:
+        raise InvalidRequest(f"--shard {request.shard[0]}/{request.shard[1]}: K must be between 1 and N.")
     ResultsCsv.check(output, request.overwrite, request.resume)
     return ClassifyRequest(target, request.model, request.run_id, output, request.overwrite, request.resume,
                            request.sort, into, journal, request.min_confidence, request.batch_size, request.device,
-                           request.follow_links)
+                           request.follow_links, request.shard)
 
 
-def classify_folder(request: ClassifyRequest, bundle=None, predictor=None) -> Iterator[object]:
+class LocalEngine:
+    """Classifies in this process: decoding a few batches ahead in threads, the network on the batch before."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+        self.device = str(getattr(predictor, "device", "cpu"))
+
+    def rows(self, root: Path, todo: Iterator[str], prep, batch_size: int) -> Iterator[list[tuple[str, object]]]:
+        """Batches of (relative path, probabilities or the reason the file could not be read), in `todo` order."""
+        decoded = decoded_images(root, todo, prep, batch_size)
+        try:
+            for chunk in in_batches(decoded, batch_size):
+                yield predicted(chunk, self.predictor)
+        finally:
+            decoded.close()
+
+    def detail(self, done: int, total: int, seconds: float) -> str:
+        return ""  # the progress bar shows the rate and the time left
+
+
+def predicted(chunk: list[tuple[str, object]], predictor) -> list[tuple[str, object]]:
+    """(path, array or reason) -> (path, probabilities or reason), the decoded arrays predicted as one batch."""
+    arrays = [item for _, item in chunk if isinstance(item, np.ndarray)]
+    probabilities = iter(predictor.predict(np.stack(arrays)) if arrays else ())
+    return [(rel, next(probabilities) if isinstance(item, np.ndarray) else item) for rel, item in chunk]
+
+
+def load_bundle(request: ClassifyRequest):
+    if request.model is None:
+        raise InvalidRequest("Which model? Give --model: a project folder or an exported model file.")
+    from core.models.bundles import load_model
+
+    return load_model(request.model, request.run_id)
+
+
+def classify_folder(request: ClassifyRequest, bundle=None, predictor=None, engine=None) -> Iterator[object]:
     """Classify every image under request.target (recursively, hidden files and the --into folder left out).
 
     `bundle` is a loaded model (core.models.bundles.ModelBundle); without it request.model is loaded.
     `predictor` turns its preprocessed batches into probabilities (default: core.features.predictor.Predictor
-    on request.device). Yields Progress, ClassifyStarted, a Notice per unreadable file, then ClassifyFinished
-    once the CSV is complete."""
+    on request.device). `engine` runs the work elsewhere (core.classify.cluster.ClusterEngine); the CSV,
+    sorting and journal are still written here, as rows arrive. Yields Progress, ClassifyStarted, a Notice
+    per unreadable file, then ClassifyFinished once the CSV is complete."""
     request = resolve_request(request)
     yield Progress("Loading the model", 0, None)
     if bundle is None:
-        if request.model is None:
-            raise InvalidRequest("Which model? Give --model: a project folder or an exported model file.")
-        from core.models.bundles import load_model
-
-        bundle = load_model(request.model, request.run_id)
-    if predictor is None:
-        predictor = Predictor(bundle, request.device)
+        bundle = load_bundle(request)
+    if engine is None:
+        engine = LocalEngine(predictor if predictor is not None else Predictor(bundle, request.device))
     classes = list(bundle.classes)
     # Never read what a run writes: the destination, the results and (through its marker) an earlier destination.
     skip = {request.output, partial_path(request.output)} | ({request.into} if request.into else set())
 
     results = ResultsCsv(request.output, classes, request.overwrite, request.resume)
-    sorter = journal = decoded = None
+    sorter = journal = rows = None
     try:
-        total, skipped = 0, Counter()
+        total, skipped, listed = 0, Counter(), []
         walked = walk_images(request.target, skip, follow_links=request.follow_links, skip_sorted=True,
                              skipped=skipped)
         for seen, (rel, _) in enumerate(walked, start=1):
-            total += escaped(rel) not in results.done
+            if request.shard:
+                listed.append(rel)
+            else:
+                total += escaped(rel) not in results.done
             if seen % 1000 == 0:
                 yield Progress("Looking for images", seen, None)
+        if request.shard:
+            listed = [rel for rel in shard_of(listed, *request.shard) if escaped(rel) not in results.done]
+            total = len(listed)
         if request.sort == "move":
             journal = MoveJournal(request.journal or MoveJournal.default_path(request.into), request.target,
                                   request.into)
@@ -162,22 +204,24 @@ def classify_folder(request: ClassifyRequest, bundle=None, predictor=None) -> It
         summary.skipped = skipped
         summary.journal = journal.path if journal else None
         yield ClassifyStarted(tuple(classes), total, len(results.done), request.output, results.partial,
-                              str(getattr(predictor, "device", request.device)), summary.journal)
+                              engine.device, summary.journal)
         yield Progress(PHASE, 0, total)
         started = time.perf_counter()
-        todo = (rel for rel, _ in walk_images(request.target, skip, follow_links=request.follow_links, skip_sorted=True)
-                if escaped(rel) not in results.done)
-        decoded = _decoded(request.target, todo, bundle.preprocessing, request.batch_size)
-        for chunk in _batches(decoded, request.batch_size):
-            notices = _classify_chunk(chunk, predictor, classes, request, results, sorter, summary)
+        todo = iter(listed) if request.shard else (
+            rel for rel, _ in walk_images(request.target, skip, follow_links=request.follow_links, skip_sorted=True)
+            if escaped(rel) not in results.done)
+        rows = engine.rows(request.target, todo, bundle.preprocessing, request.batch_size)
+        for chunk in rows:
+            notices = _record_chunk(chunk, classes, request, results, sorter, summary)
             results.flush()
             summary.seconds = time.perf_counter() - started
             yield from notices
-            yield Progress(PHASE, summary.classified, total, chunk[-1][0])
+            yield Progress(PHASE, summary.classified, total,
+                           engine.detail(summary.classified, total, summary.seconds) or chunk[-1][0])
         summary.output = results.finish()
     finally:  # also on cancel: the rows so far stay in the partial CSV, the journal is complete
-        if decoded is not None:
-            decoded.close()
+        if rows is not None:
+            rows.close()
         results.close()
         if sorter is not None:
             sorter.close()
@@ -193,14 +237,12 @@ def _summary_from(results: ResultsCsv, classes: list[str], request: ClassifyRequ
                            output=request.output, into=request.into)
 
 
-def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sorter, summary) -> list[Notice]:
-    """Predict the decoded images of one chunk, then write each row (after sorting its file) in order."""
-    arrays = [item for _, item in chunk if isinstance(item, np.ndarray)]
-    probabilities = iter(predictor.predict(np.stack(arrays)) if arrays else ())
+def _record_chunk(chunk, classes, request, results: ResultsCsv, sorter, summary) -> list[Notice]:
+    """Write each row of a predicted chunk (after sorting its file), in order."""
     notices = []
     for rel, item in chunk:
         summary.classified += 1
-        if not isinstance(item, np.ndarray):
+        if isinstance(item, str):  # the reason it could not be read
             log.info("Skipped unreadable %s: %s", rel, item)
             summary.unreadable += 1
             if len(summary.unreadable_files) < _LISTED_UNREADABLE:
@@ -208,7 +250,7 @@ def _classify_chunk(chunk, predictor, classes, request, results: ResultsCsv, sor
             results.write(rel, item)
             notices.append(Notice(f"{shown(rel)}: {item}"))
             continue
-        probs = next(probabilities)
+        probs = item
         best = int(np.argmax(probs))
         confidence = float(probs[best])
         unsure = request.min_confidence is not None and confidence < request.min_confidence
@@ -233,12 +275,12 @@ def _load(path: Path, prep) -> np.ndarray | str:
     return loaded if isinstance(loaded, str) else loaded[0]
 
 
-def _decoded(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:
+def decoded_images(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:
     """(relative path, array or reason) in walk order, decoding up to two batches ahead in threads."""
     return decode_ahead(lambda rel: _load(root / rel, prep), paths, 2 * batch_size + cpu_threads(), "classify-decode")
 
 
-def _batches(items: Iterator, size: int) -> Iterator[list]:
+def in_batches(items: Iterator, size: int) -> Iterator[list]:
     batch = []
     for item in items:
         batch.append(item)

@@ -11,6 +11,7 @@ from pathlib import Path
 from core.cli.output import follow, print_json
 from core.errors import InvalidRequest
 from core.classify.inference import SORT_MODES, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
+from core.classify.shards import parse_shard
 from core.classify.sorting import UNSURE, UndoFinished, undo_moves
 from core.importing.walk import describe_skipped
 
@@ -35,6 +36,12 @@ def register(subparsers) -> None:
                    help="also classify images that links in TARGET point to elsewhere (left out by default)")
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per batch (default 32)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="run on a Dask cluster: its scheduler (tcp://host:8786), or local:N for N worker processes "
+                        "here (needs pip install 'dovecote[cluster]')")
+    p.add_argument("--shard", type=parse_shard, metavar="K/N",
+                   help="classify only the K-th of N parts of the folder (e.g. one per SLURM array job); join the "
+                        "parts' CSVs with merge-results")
     p.add_argument("--json", action="store_true", help="print a summary as JSON (no progress bar)")
     p.add_argument("--gui", action="store_true",
                    help="show a small progress window instead (what 'Classify with Dovecote' in a file manager runs)")
@@ -44,6 +51,13 @@ def register(subparsers) -> None:
     p.add_argument("journal", metavar="JOURNAL", help="the journal file that classify printed")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     p.set_defaults(handler=cmd_undo, command="undo")
+
+    p = subparsers.add_parser("merge-results", help="join the CSVs of classify --shard runs into one")
+    p.add_argument("output", metavar="OUT.csv", help="the joined CSV to write")
+    p.add_argument("parts", metavar="PART", nargs="+", help="the parts' CSVs, in the order their rows should go")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.csv if it exists")
+    p.add_argument("--json", action="store_true", help="print a summary as JSON")
+    p.set_defaults(handler=cmd_merge_results, command="merge-results")
 
     p = subparsers.add_parser("integrate", help="add or remove 'Classify with Dovecote' in the file manager's menu")
     p.add_argument("action", choices=("install", "uninstall", "status"))
@@ -67,7 +81,8 @@ def request_from(args) -> ClassifyRequest:
         output=Path(args.output) if args.output else None, overwrite=args.overwrite, resume=args.resume,
         sort=args.sort, into=Path(args.into) if args.into else None,
         journal=Path(args.journal) if args.journal else None, min_confidence=args.min_confidence,
-        batch_size=args.batch_size, device=args.device, follow_links=args.follow_links)
+        batch_size=args.batch_size, device=args.device, follow_links=args.follow_links,
+        shard=getattr(args, "shard", None))
 
 
 @contextlib.contextmanager
@@ -104,7 +119,12 @@ def cmd_classify(args) -> int:
         raise InvalidRequest("Which model? Give --model: a project folder or an exported model file "
                              "(or use --gui to choose one in a window).")
     started = finished = None
-    events = classify_folder(request_from(args))
+    if getattr(args, "cluster", None):
+        from core.classify.cluster import classify_on_cluster  # Dask is imported only for a cluster run
+
+        events = classify_on_cluster(request_from(args), args.cluster)
+    else:
+        events = classify_folder(request_from(args))
     with _stop_on_ctrl_c() as stop:
         shown = follow(_until(stop, events), quiet=args.json)
         try:
@@ -154,6 +174,19 @@ def _report_stopped(args, started: ClassifyStarted | None) -> int:
     print(f"Stopped. The rows so far are in {started.partial} (partial). To finish, run the same command "
           "with --resume.", file=sys.stderr)
     return 130
+
+
+def cmd_merge_results(args) -> int:
+    from core.classify.merge import merge_results
+
+    summary = merge_results(Path(args.output), [Path(part) for part in args.parts], args.overwrite)
+    if args.json:
+        print_json({"output": summary.output, "rows": summary.rows, "parts": summary.parts,
+                    "duplicates": summary.duplicates})
+    else:
+        print(f"Joined {summary.parts} part(s) into {summary.output}: {summary.rows} row(s)"
+              + (f"; {summary.duplicates} duplicate row(s) written once" if summary.duplicates else "") + ".")
+    return 0
 
 
 def cmd_undo(args) -> int:

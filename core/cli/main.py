@@ -11,7 +11,7 @@ import sys
 from typing import Callable, Sequence
 
 from core.cli.output import safe_streams
-from core.errors import DovecoteError
+from core.errors import DovecoteError, InvalidRequest
 from core.logs import log_path, setup_logging
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,8 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
     command = argv[0] if argv else "gui"
     log.info("dovecote %s: %s", _version(), " ".join(argv) or command)
     try:
+        if getattr(args, "gui", False) is True and (getattr(args, "cluster", None) or getattr(args, "shard", None)):
+            raise InvalidRequest("--cluster and --shard are for runs from a terminal or a batch job, not --gui.")
         if getattr(args, "needs_gui", False) or getattr(args, "gui", False) is True:
             if gui is None:
                 raise DovecoteError("The desktop app is not available in this installation; use the commands.")

@@ -13,7 +13,7 @@ from core.features.cache import load_embeddings, model_key
 from core.project import Project
 from core.storage import catalog
 from core.events import Notice, Progress
-from core.classify.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, _decoded, classify_folder
+from core.classify.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, decoded_images, classify_folder
 from core.classify.results_csv import OutputExists
 from core.classify.sorting import undo_moves
 from core.importing.walk import SORTED_MARKER
@@ -198,7 +198,7 @@ def test_decoding_runs_a_bounded_distance_ahead_of_the_network(photos):
             pulled.append(i)
             yield "red-0.png"
 
-    stream = _decoded(photos, paths(), PREP, batch_size=4)
+    stream = decoded_images(photos, paths(), PREP, batch_size=4)
     first = [next(stream) for _ in range(3)]
     assert all(isinstance(array, np.ndarray) and array.shape == (3, 16, 16) for _, array in first)
     assert len(pulled) < 3 + 2 * 4 + 64

@@ -1,0 +1,36 @@
+"""Splitting a folder's images into work: a deterministic partition of their sorted relative paths.
+
+Both a `--shard K/N` run and a cluster run cut the same sorted list, so N shard runs on N machines cover
+exactly the files one cluster run covers, each once, whatever order the disk lists them in."""
+from __future__ import annotations
+
+import re
+from typing import Iterator, Sequence
+
+from core.errors import InvalidRequest
+
+CHUNK_FILES = 64  # files per cluster task: a second or two of work, so results stream and a lost worker costs little
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """ "3/10" -> (3, 10): the third of ten shards (counted from 1, as SLURM array indices usually are)."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not match:
+        raise InvalidRequest(f"--shard takes K/N, e.g. 3/10 for the third of ten parts, not {text!r}.")
+    k, n = int(match.group(1)), int(match.group(2))
+    if n < 1 or not 1 <= k <= n:
+        raise InvalidRequest(f"--shard {k}/{n}: K must be between 1 and N (here 1 to {max(n, 1)}).")
+    return k, n
+
+
+def shard_of(paths: Sequence[str], k: int, n: int) -> list[str]:
+    """The K-th of N contiguous, near-equal slices of the sorted paths."""
+    ordered = sorted(paths)
+    return ordered[(k - 1) * len(ordered) // n: k * len(ordered) // n]
+
+
+def chunks(paths: Sequence[str], size: int = CHUNK_FILES) -> Iterator[list[str]]:
+    """The sorted paths in consecutive chunks of `size` (the last one shorter)."""
+    ordered = sorted(paths)
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
