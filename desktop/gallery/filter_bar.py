@@ -4,13 +4,14 @@ file names, and the thumbnail size."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSlider, QToolButton, QWidget
 
 from core.storage import gallery
 from core.storage.gallery import GalleryQuery
 from desktop.gallery.view import MAX_SIDE, MIN_SIDE
 from desktop.widgets.icons import icon
+from desktop.widgets.text import elide_words
 from desktop.project.context import ProjectContext
 
 SEARCH_DELAY_MS = 250
@@ -22,6 +23,7 @@ _SORTS = [("Name", gallery.SORT_NAME), ("Date modified", gallery.SORT_DATE), ("F
 class FilterBar(QWidget):
     query_changed = Signal(object)  # a GalleryQuery
     zoom_changed = Signal(int)  # thumbnail side in pixels
+    search_left = Signal()  # Enter or Escape in the search box: the keys go back to the grid
 
     def __init__(self, context: ProjectContext, parent: QWidget | None = None):
         super().__init__(parent)
@@ -49,6 +51,10 @@ class FilterBar(QWidget):
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.setMinimumWidth(130)  # narrow enough to leave the Show box its longest entry
         self.search.setMaximumWidth(300)
+        self.search.returnPressed.connect(self.search_left)
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search)
+        escape.setContext(Qt.ShortcutContext.WidgetShortcut)
+        escape.activated.connect(self.search_left)
         self.zoom = QSlider(Qt.Orientation.Horizontal)
         self.zoom.setRange(MIN_SIDE, MAX_SIDE)
         self.zoom.setPageStep(32)
@@ -79,7 +85,8 @@ class FilterBar(QWidget):
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self.show_box.currentIndexChanged.connect(lambda _i: self._emit())
         self.sort_box.currentIndexChanged.connect(lambda _i: self._emit())
-        context.classes_changed.connect(self._fill_show_box)
+        context.classes_changed.connect(self._fill_show_box)  # also after every label change: the counts
+        context.images_changed.connect(self._fill_show_box)
         context.opened.connect(lambda _project: self._fill_show_box())
         context.closed.connect(self._fill_show_box)
         self._fill_show_box()
@@ -102,22 +109,33 @@ class FilterBar(QWidget):
         """Entries: all, unlabelled, each class, the prediction filters, unreadable; the current choice is kept
         if it still exists."""
         current = self.show_box.currentData()
+        counts = self._context.counts() if self._context.project is not None else None
         self.show_box.blockSignals(True)
         self.show_box.clear()
-        self.show_box.addItem(icon("images"), "All images", _show_key(gallery.SHOW_ALL))  # icons keep text aligned
-        self.show_box.addItem(icon("label-clear"), "Unlabelled", _show_key(gallery.SHOW_UNLABELLED))
+        # icons keep the text aligned
+        self._add(icon("images"), "All images", gallery.SHOW_ALL, None, counts and counts.images)
+        self._add(icon("label-clear"), "Unlabelled", gallery.SHOW_UNLABELLED, None, counts and counts.unlabelled)
         if self._context.classes:
             self.show_box.insertSeparator(self.show_box.count())
         for info in self._context.classes:
-            self.show_box.addItem(_swatch(info.colour), info.name, _show_key(gallery.SHOW_CLASS, info.id))
+            self._add(_swatch(info.colour), info.name, gallery.SHOW_CLASS, info.id, info.count)
         self._add_prediction_entries()
         self.show_box.insertSeparator(self.show_box.count())
-        self.show_box.addItem(icon("warning"), "Unreadable", _show_key(gallery.SHOW_UNREADABLE))
+        self._add(icon("warning"), "Unreadable", gallery.SHOW_UNREADABLE, None, counts and counts.unreadable)
         index = self.show_box.findData(current) if current is not None else 0
         self.show_box.setCurrentIndex(max(index, 0))
         self.show_box.blockSignals(False)
         if current is not None and index < 0:
             self._emit()  # the class shown was deleted or merged
+
+    def _add(self, entry_icon: QIcon, name: str, show: str, class_id: int | None, count: int | None) -> None:
+        """An entry "name (count)"; a long name shortened at a word boundary, in full in its tooltip."""
+        suffix = f" ({count:,})" if count is not None else ""
+        room = MAX_SHOW_WIDTH - 48 - self.show_box.fontMetrics().horizontalAdvance(suffix)  # icon and arrow
+        short = elide_words(name, self.show_box.fontMetrics(), room)
+        self.show_box.addItem(entry_icon, short + suffix, _show_key(show, class_id))
+        if short != name:
+            self.show_box.setItemData(self.show_box.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
 
     def _add_prediction_entries(self) -> None:
         """Read from the latest finished run's held-out predictions; none before a project has one."""
@@ -136,8 +154,7 @@ class FilterBar(QWidget):
                                   Qt.ItemDataRole.ToolTipRole)
         for info in self._context.classes:
             if info.id in predicted:
-                self.show_box.addItem(_swatch(info.colour), f"Predicted: {info.name}",
-                                      _show_key(gallery.SHOW_PREDICTED, info.id))
+                self._add(_swatch(info.colour), f"Predicted: {info.name}", gallery.SHOW_PREDICTED, info.id, None)
 
     def _show_order(self, descending: bool) -> None:
         self.order.setIcon(icon("sort-descending" if descending else "sort-ascending"))
