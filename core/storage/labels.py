@@ -343,10 +343,11 @@ def next_step(session: Session, undoing: bool) -> HistoryEntry | None:
 
 
 def change_signature(session: Session) -> tuple:
-    """Changes whenever any process labels, undoes, redoes or changes classes: cheap enough to poll (an index
-    scan of the batches table)."""
+    """Changes whenever any process labels, undoes, redoes or changes classes: cheap enough to poll (a scan
+    of the batches table). Imports are left out: a window learns of its own import when it lands."""
     row = session.execute(select(func.max(ChangeBatch.id), func.count(),
-                                 func.sum(case((ChangeBatch.state == "undone", ChangeBatch.id), else_=0)))).one()
+                                 func.sum(case((ChangeBatch.state == "undone", ChangeBatch.id), else_=0)))
+                          .where(ChangeBatch.source != "imported")).one()
     return tuple(row)
 
 

@@ -305,4 +305,5 @@ class ProjectContext(QObject):
         """Re-read classes and counts (after an import landed)."""
         if self.project is not None:
             self._reload_classes()
+            self._reload_history()  # the import's batches are this window's own
             self.classes_changed.emit()

@@ -209,3 +209,9 @@ def test_undecodable_names_show_with_replacement_characters_and_skips_are_said(q
     names = [window.model.index(r).data() for r in range(window.model.rowCount())]
     assert "z_\ufffd.png" in names
     assert "skipped" in window.status.currentMessage() and "hidden" in window.status.currentMessage()
+
+
+def test_the_windows_own_import_is_not_news_from_elsewhere(window, open_folder, folder):
+    open_folder(window, folder, subfolders_as_classes=True)  # the import labels in a child process
+    assert not window.context.check_for_outside_changes()
+    assert "outside" not in window.status.currentMessage()
