@@ -13,9 +13,7 @@ from core.project import Project
 from core.storage import catalog, gallery, labels
 from desktop.actions import label_actions as label_actions_module
 from desktop.classes import dialogs as class_dialogs
-from desktop.classes.dialogs import MergeDialog
 from desktop.gallery.model import CLASS_ID_ROLE
-from desktop.window import help as app_help
 
 
 def prepare(window, open_folder, folder):
@@ -90,6 +88,8 @@ def test_when_every_image_is_labelled_the_grid_says_train_next(qtbot, window, op
 
 # -- 6: help, and undo that names its change -----------------------------------------------------------------
 def test_help_has_quick_start_shortcuts_log_and_about(window):
+    from desktop.window import help as app_help
+
     texts = [a.text().replace("&", "") for a in window.menus.help_menu.actions() if a.text()]
     assert texts == ["Quick Start", "Keyboard Shortcuts", "Show Log", "About Dovecote"]
     html = app_help.shortcuts_html(window.menus.shortcut_actions())
@@ -148,6 +148,8 @@ def test_right_click_menu_labels_and_copies_paths(qtbot, window, open_folder, fo
 
 
 def test_merge_has_no_default_target(qtbot):
+    from desktop.classes.dialogs import MergeDialog
+
     dialog = MergeDialog(None, "cats", ["dogs", "birds"])
     qtbot.addWidget(dialog)
     assert dialog.target() is None and not dialog.merge.isEnabled()
