@@ -85,8 +85,7 @@ class FilterBar(QWidget):
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self.show_box.currentIndexChanged.connect(lambda _i: self._emit())
         self.sort_box.currentIndexChanged.connect(lambda _i: self._emit())
-        context.classes_changed.connect(self._fill_show_box)  # also after every label change: the counts
-        context.images_changed.connect(self._fill_show_box)
+        context.classes_changed.connect(self._fill_show_box)  # also after every label change and import: counts
         context.opened.connect(lambda _project: self._fill_show_box())
         context.closed.connect(self._fill_show_box)
         self._fill_show_box()

@@ -81,9 +81,19 @@ class GalleryView(QListView):
 
     # -- selection by image id --------------------------------------------------------------------------------
     def selected_ids(self) -> list[int]:
-        """Selected image ids in grid order."""
-        model: GalleryModel = self.model()
-        return [model.image_id(row) for row in self.selected_rows()]
+        """Selected image ids in grid order (slices of the id list: fast with 100,000 selected)."""
+        ids = self.model().ids()
+        ranges = sorted((r.top(), r.bottom()) for r in self.selectionModel().selection())
+        if all(ranges[i][1] < ranges[i + 1][0] for i in range(len(ranges) - 1)):  # disjoint: the usual case
+            return [image_id for top, bottom in ranges for image_id in ids[top : bottom + 1]]
+        return [ids[row] for row in self.selected_rows()]
+
+    def selectAll(self) -> None:
+        """One range: Qt's own asks the model for every row (100,000 Python calls)."""
+        rows = self.model().rowCount()
+        if rows:
+            everything = QItemSelection(self.model().index(0), self.model().index(rows - 1))
+            self.selectionModel().select(everything, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def selected_rows(self) -> list[int]:
         """Sorted rows, read from the selection's ranges (fast with 100,000 selected)."""

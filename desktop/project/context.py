@@ -39,6 +39,7 @@ class ProjectContext(QObject):
         super().__init__(parent)
         self.project: Project | None = None
         self._classes: list[ClassInfo] = []
+        self._counts: gallery.Counts | None = None  # cached until the next change
         self._by_id: dict[int, ClassInfo] = {}
         self.can_undo = False
         self.can_redo = False
@@ -78,7 +79,7 @@ class ProjectContext(QObject):
         self._watch.stop()
         self.project.close()
         self.project = None
-        self._classes, self._by_id = [], {}
+        self._classes, self._by_id, self._counts = [], {}, None
         self.can_undo = self.can_redo = False
         self.next_undo = self.next_redo = None
         self.closed.emit()
@@ -101,7 +102,10 @@ class ProjectContext(QObject):
             return query(session, *args)
 
     def counts(self) -> gallery.Counts:
-        return self.read(gallery.counts)
+        """Read once per change and shared by every view (the status bar, the Show box, the grid's message)."""
+        if self._counts is None:
+            self._counts = self.read(gallery.counts, self._classes)
+        return self._counts
 
     # -- changing -----------------------------------------------------------------------------------------
     def set_labels(self, image_ids: list[int], class_id: int | None,
@@ -262,6 +266,7 @@ class ProjectContext(QObject):
         self.message.emit(note)
 
     def _reload_classes(self) -> None:
+        self._counts = None
         self._classes = self.read(labels.list_classes)
         self._by_id = {c.id: c for c in self._classes}
 
