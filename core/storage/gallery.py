@@ -301,10 +301,10 @@ class Counts:
     unreadable: int
 
 
-def counts(session: Session) -> Counts:
+def counts(session: Session, classes: list[labels.ClassInfo] | None = None) -> Counts:
     """images = labelled + unlabelled + unreadable (present ones). From the status index and the class
-    counts only: a few milliseconds with 100,000 images."""
+    counts only: a few milliseconds with 100,000 images. `classes`: list_classes as just read, if at hand."""
     by_status = dict(_rows(session, "SELECT status, COUNT(*) FROM images GROUP BY status"))
     readable, unreadable = by_status.get("ok", 0), by_status.get("unreadable", 0)
-    labelled = sum(info.count for info in labels.list_classes(session))
+    labelled = sum(info.count for info in (classes if classes is not None else labels.list_classes(session)))
     return Counts(readable + unreadable, labelled, readable - labelled, unreadable)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,7 +179,8 @@ def set_labels(
     ]
     if not changing:
         return None
-    batch = _new_batch(session, "label", source, {"count": len(changing), "class_id": class_id})
+    batch = _new_batch(session, "label", source, {"count": len(changing), "class_id": class_id,
+                                                  "name": row.name if class_id is not None else None})
     _apply(session, batch, changing, class_id)
     return batch.id
 
@@ -204,7 +205,8 @@ def assign_labels(session: Session, labels_by_image: dict[int, int | None], sour
     if not count:
         return None
     only = next(iter(changing)) if len(changing) == 1 else None
-    batch = _new_batch(session, "label", source, {"count": count, "class_id": only})
+    name = session.get(ClassRow, only).name if only is not None else None
+    batch = _new_batch(session, "label", source, {"count": count, "class_id": only, "name": name})
     for class_id, ids in changing.items():
         _apply(session, batch, ids, class_id)
     return batch.id
@@ -297,12 +299,23 @@ def _class_effect(session: Session, batch: ChangeBatch, undoing: bool) -> None:
 def describe(batch: ChangeBatch) -> str:
     d = batch.detail or {}
     return {
-        "label": f"label {d.get('count', 0)} image(s)",
+        "label": _describe_labels(d),
         "class_add": f"add class {d.get('name')!r}",
         "class_rename": f"rename {d.get('old')!r} to {d.get('new')!r}",
         "class_merge": f"merge {d.get('name')!r} into {d.get('into_name')!r}",
         "class_delete": f"delete class {d.get('name')!r}",
     }.get(batch.kind, batch.kind)
+
+
+def _describe_labels(detail: dict) -> str:
+    """ "label 20 images as 'cat'", "clear the label of 3 images"; older batches without a name: "label 2 images"."""
+    count = detail.get("count", 0)
+    images = f"{count:,} image{'s' if count != 1 else ''}"
+    if detail.get("name"):
+        return f"label {images} as {detail['name']!r}"
+    if "class_id" in detail and detail["class_id"] is None and "name" in detail:
+        return f"clear the label of {images}"
+    return f"label {images}"
 
 
 @dataclass(frozen=True)
@@ -318,6 +331,24 @@ def recent_changes(session: Session, limit: int = 50) -> list[HistoryEntry]:
     """The latest changes, newest first: what the history shows, with who made each."""
     rows = session.scalars(select(ChangeBatch).order_by(ChangeBatch.id.desc()).limit(limit))
     return [HistoryEntry(b.id, b.kind, b.source, b.state, describe(b)) for b in rows]
+
+
+def next_step(session: Session, undoing: bool) -> HistoryEntry | None:
+    """What Undo (or Redo) would do now, picked as undo / redo pick it; None when nothing."""
+    query = (select(ChangeBatch).where(ChangeBatch.state == "done", ChangeBatch.source != "imported")
+             .order_by(ChangeBatch.id.desc()) if undoing
+             else select(ChangeBatch).where(ChangeBatch.state == "undone").order_by(ChangeBatch.id))
+    batch = session.scalar(query.limit(1))
+    return HistoryEntry(batch.id, batch.kind, batch.source, batch.state, describe(batch)) if batch else None
+
+
+def change_signature(session: Session) -> tuple:
+    """Changes whenever any process labels, undoes, redoes or changes classes: cheap enough to poll (a scan
+    of the batches table). Imports are left out: a window learns of its own import when it lands."""
+    row = session.execute(select(func.max(ChangeBatch.id), func.count(),
+                                 func.sum(case((ChangeBatch.state == "undone", ChangeBatch.id), else_=0)))
+                          .where(ChangeBatch.source != "imported")).one()
+    return tuple(row)
 
 
 def latest_batch_id(session: Session) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.storage import gallery
 from desktop.gallery.view import GalleryView
@@ -26,6 +26,7 @@ class LabelActions:
         self._grid = grid
         self._target = grid  # whose selection the keys label
         self._settings = settings
+        self._parent = parent
         self.assign: list[QAction] = []
         for number in range(1, HOTKEYS + 1):
             action = QAction(f"Class {number}", parent)
@@ -100,10 +101,18 @@ class LabelActions:
 
     # -- history ------------------------------------------------------------------------------------------
     def undo_last(self) -> None:
-        self._context.undo()
+        if self._agreed("Undo"):
+            self._context.undo()
 
     def redo_last(self) -> None:
-        self._context.redo()
+        if self._agreed("Redo"):
+            self._context.redo()
+
+    def _agreed(self, verb: str) -> bool:
+        """A change another process made while this window was open is undone only when the user says so."""
+        self._context.check_for_outside_changes()  # the step may be newer than the last poll
+        step = self._context.next_undo if verb == "Undo" else self._context.next_redo
+        return not self._context.is_foreign(step) or confirm_outside_step(self._parent, verb, step.description)
 
     def _show_step(self, step) -> None:
         """Select the images an undo or redo changed, so the user sees what came back (up to a few
@@ -121,3 +130,18 @@ class LabelActions:
         idle = is_open and not self._context.busy
         self.undo.setEnabled(idle and self._context.can_undo)
         self.redo.setEnabled(idle and self._context.can_redo)
+        for action, verb, step in ((self.undo, "Undo", self._context.next_undo),
+                                   (self.redo, "Redo", self._context.next_redo)):
+            outside = " (made outside this window)" if self._context.is_foreign(step) else ""
+            action.setText(f"{verb}: {step.description}{outside}" if is_open and step else verb)
+            action.setIconText(verb)  # the toolbar stays narrow; the menu and the tooltip name the change
+            action.setToolTip(action.text())
+
+
+def confirm_outside_step(parent: QWidget, verb: str, description: str) -> bool:
+    answer = QMessageBox.question(
+        parent, f"{verb} a Change Made Elsewhere",
+        f"The change to {verb.lower()} ({description}) was made outside this window, by another Dovecote "
+        f"window or the command line. {verb} it anyway?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+    return answer == QMessageBox.StandardButton.Yes

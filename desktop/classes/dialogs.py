@@ -1,7 +1,8 @@
 """The questions class operations ask. Small functions, so tests can answer them without a modal loop."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QInputDialog, QLabel, QLineEdit, QMessageBox,
+                               QVBoxLayout, QWidget)
 
 
 def ask_new_class(parent: QWidget, suggestion: str = "") -> str | None:
@@ -16,10 +17,39 @@ def ask_rename(parent: QWidget, old: str) -> str | None:
 
 
 def ask_merge_target(parent: QWidget, source: str, candidates: list[str]) -> str | None:
-    target, ok = QInputDialog.getItem(
-        parent, "Merge Class", f"Move every image of {source!r} into:\n({source!r} is removed; Undo brings it back.)",
-        candidates, 0, False)
-    return target if ok and target else None
+    dialog = MergeDialog(parent, source, candidates)
+    return dialog.target() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class MergeDialog(QDialog):
+    """No class is chosen at first and Merge stays disabled until one is: Enter never merges by accident."""
+
+    def __init__(self, parent: QWidget | None, source: str, candidates: list[str]):
+        super().__init__(parent)
+        self.setWindowTitle("Merge Class")
+        self.choice = QComboBox()
+        self.choice.setPlaceholderText("Choose a class…")
+        self.choice.addItems(candidates)
+        self.choice.setCurrentIndex(-1)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.merge = self.buttons.addButton("Merge", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.merge.setEnabled(False)
+        self.merge.setAutoDefault(False)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.choice.currentIndexChanged.connect(lambda index: self.merge.setEnabled(index >= 0))
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Move every image of {source!r} into:"))
+        layout.addWidget(self.choice)
+        layout.addWidget(QLabel(f"({source!r} is removed; Undo brings it back.)"))
+        layout.addWidget(self.buttons)
+
+    def target(self) -> str | None:
+        return self.choice.currentText() if self.choice.currentIndex() >= 0 else None
+
+    def accept(self) -> None:
+        if self.target() is not None:  # Enter with nothing chosen does nothing
+            super().accept()
 
 
 def confirm_delete(parent: QWidget, name: str, count: int) -> bool:

@@ -16,7 +16,7 @@ from desktop.project.context import ProjectContext
 
 class ClassSidebar(QWidget):
     images_dropped = Signal(int, list)  # class id, image ids
-    class_activated = Signal(int)  # double-clicked: show this class
+    class_activated = Signal(int)  # clicked: show this class in the grid
 
     def __init__(self, context: ProjectContext, parent: QWidget | None = None):
         super().__init__(parent)
@@ -26,7 +26,7 @@ class ClassSidebar(QWidget):
         self.view.setModel(self.model)
         self.view.setItemDelegate(_ClassDelegate(self.view))
         self.view.dropped.connect(self.images_dropped)
-        self.view.doubleClicked.connect(lambda index: self.class_activated.emit(index.data(CLASS_ID_ROLE)))
+        self.view.clicked.connect(lambda index: self.class_activated.emit(index.data(CLASS_ID_ROLE)))
         self._kept_id: int | None = None
         self.model.modelAboutToBeReset.connect(self._remember)
         self.model.modelReset.connect(self._restore)

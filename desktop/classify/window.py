@@ -24,6 +24,8 @@ from core.classify.inference import (
 from core.classify.results_csv import partial_path
 from core.classify.sorting import UNSURE, UndoFinished, default_destination, undo_moves
 from core.errors import DovecoteError
+from core.importing.walk import describe_skipped
+from core.storage.paths import shown
 from core.events import Progress
 from desktop.classify.model_picker import ModelPicker
 from desktop.tasks import Task, TaskRunner
@@ -258,8 +260,10 @@ class ClassifyWindow(QWidget):
         summary = self.summary
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
+        skipped = describe_skipped(summary.skipped)  # hidden files, FIFOs named like images, link loops...
         self.status.setText(f"Done: {summary.classified} images classified in {_duration(summary.seconds)}"
-                            + (f" ({summary.already_done} before)" if summary.already_done else "") + ".")
+                            + (f" ({summary.already_done} before)" if summary.already_done else "")
+                            + (f"; {skipped}" if skipped else "") + ".")
         self.status.setToolTip(f"Results: {summary.output}")
         rows = [*summary.counts.items(), (UNSURE, summary.unsure), (UNREADABLE, summary.unreadable)]
         self.table.setRowCount(len(rows))
@@ -270,7 +274,7 @@ class ClassifyWindow(QWidget):
             self.table.setItem(row, 1, number)
         if summary.unreadable_files:
             self.table.item(len(rows) - 1, 0).setToolTip(
-                "\n".join(f"{path}: {reason}" for path, reason in summary.unreadable_files[:30]))
+                "\n".join(f"{shown(path)}: {reason}" for path, reason in summary.unreadable_files[:30]))
         self._fit_table(len(rows))
         self.table.show()
         self.adjustSize()

@@ -11,6 +11,7 @@ from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, 
 
 from core.storage import gallery
 from core.storage.gallery import GalleryQuery, ImageCard
+from core.storage.paths import shown
 from desktop.project.context import ProjectContext
 from desktop.widgets.image_drag import IMAGE_IDS_MIME
 
@@ -105,16 +106,16 @@ class GalleryModel(QAbstractListModel):
         if card is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return PurePosixPath(card.path).name
+            return shown(PurePosixPath(card.path).name)
         if role == Qt.ItemDataRole.ToolTipRole:
             if card.status == "unreadable":
-                return f"{card.path}\nUnreadable: {card.error}"
+                return f"{shown(card.path)}\nUnreadable: {card.error}"
             guess = self._prediction(card)
             if guess is None:
-                return card.path
+                return shown(card.path)
             name, _colour, confidence, stale = guess
             older = "\nFrom a model older than your latest labels: retrain to update it." if stale else ""
-            return f"{card.path}\nThe model predicts {name} ({confidence:.0%}); Enter accepts it.{older}"
+            return f"{shown(card.path)}\nThe model predicts {name} ({confidence:.0%}); Enter accepts it.{older}"
         if role == PATH_ROLE:
             return card.path
         if role == CONTENT_HASH_ROLE:

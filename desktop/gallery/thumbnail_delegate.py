@@ -75,6 +75,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setBrush(colour)
         painter.drawRoundedRect(cell, RADIUS, RADIUS)
 
+    def thumbnail(self, index: QModelIndex, ratio: float = 1.0):
+        """The tile's thumbnail as painted (from the loader's cache), or None while it loads."""
+        pixmap = self._loader.pixmap(index.data(IMAGE_ID_ROLE), index.data(CONTENT_HASH_ROLE),
+                                     index.data(PATH_ROLE) or "", round(self.thumb_side * ratio))
+        return None if pixmap is None or pixmap.isNull() else pixmap
+
     def _paint_thumbnail(self, painter, frame: QRectF, index: QModelIndex, palette: QPalette, option) -> None:
         ratio = option.widget.devicePixelRatioF() if option.widget is not None else 1.0
         pixmap = self._loader.pixmap(index.data(IMAGE_ID_ROLE), index.data(CONTENT_HASH_ROLE),

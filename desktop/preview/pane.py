@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QToolButton, QVB
 
 from core.storage import gallery
 from core.storage.gallery import ImageDetails
+from core.storage.paths import shown
 from core.images.thumbnails import THUMB_SIZE
 from desktop.widgets.icons import icon
 from desktop.preview.heat_overlay import HeatOverlay
@@ -166,8 +167,8 @@ class PreviewPane(QWidget):
         if d is None:
             return
         path = PurePosixPath(d.path)
-        self.name.setText(path.name)
-        self.folder.setText(str(path.parent) if str(path.parent) != "." else "(top folder)")
+        self.name.setText(shown(path.name))
+        self.folder.setText(shown(str(path.parent)) if str(path.parent) != "." else "(top folder)")
         self.size.setText(f"{QLocale().formattedDataSize(d.size)}   ·   modified {d.modified:%Y-%m-%d %H:%M}")
         self.dimensions.setText(f"{d.width:,} × {d.height:,}" if d.width and d.height else "—")
         if d.class_name:

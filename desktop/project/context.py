@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.errors import DovecoteError
 from core.project import Project
@@ -20,6 +20,7 @@ from desktop.tasks.jobs import StoreActionDone, store_action
 T = TypeVar("T")
 HOTKEYS = 9  # classes 1..9 have a number key
 BACKGROUND_AT = 2_000  # label changes of this many images are written in the background
+WATCH_MS = 1_500  # how often the store is checked for changes another process made (the CLI, a second window)
 
 
 class ProjectContext(QObject):
@@ -38,9 +39,18 @@ class ProjectContext(QObject):
         super().__init__(parent)
         self.project: Project | None = None
         self._classes: list[ClassInfo] = []
+        self._counts: gallery.Counts | None = None  # cached until the next change
         self._by_id: dict[int, ClassInfo] = {}
         self.can_undo = False
         self.can_redo = False
+        self.next_undo: labels.HistoryEntry | None = None  # what Undo / Redo would do (the menus name it)
+        self.next_redo: labels.HistoryEntry | None = None
+        self._signature: tuple | None = None  # labels.change_signature as this window last left or saw it
+        self._known_batch = 0  # the newest change batch this window knows of
+        self.foreign_batches: set[int] = set()  # changes another process made while this window was open
+        self._watch = QTimer(self)
+        self._watch.setInterval(WATCH_MS)
+        self._watch.timeout.connect(self.check_for_outside_changes)
         self.tasks = TaskRunner(self)  # every background job of this window goes through it
         self._write: Task | None = None  # the change being written in the background
 
@@ -57,17 +67,21 @@ class ProjectContext(QObject):
         self.close()
         self.project = project
         self._reload_classes()
+        self.foreign_batches = set()
         self._reload_history()
+        self._watch.start()
         self.opened.emit(project)
         return project
 
     def close(self) -> None:
         if self.project is None:
             return
+        self._watch.stop()
         self.project.close()
         self.project = None
-        self._classes, self._by_id = [], {}
+        self._classes, self._by_id, self._counts = [], {}, None
         self.can_undo = self.can_redo = False
+        self.next_undo = self.next_redo = None
         self.closed.emit()
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -95,7 +109,10 @@ class ProjectContext(QObject):
         return self._act(lambda session: action(session, *args))
 
     def counts(self) -> gallery.Counts:
-        return self.read(gallery.counts)
+        """Read once per change and shared by every view (the status bar, the Show box, the grid's message)."""
+        if self._counts is None:
+            self._counts = self.read(gallery.counts, self._classes)
+        return self._counts
 
     # -- changing -----------------------------------------------------------------------------------------
     def set_labels(self, image_ids: list[int], class_id: int | None,
@@ -256,17 +273,49 @@ class ProjectContext(QObject):
         self.message.emit(note)
 
     def _reload_classes(self) -> None:
+        self._counts = None
         self._classes = self.read(labels.list_classes)
         self._by_id = {c.id: c for c in self._classes}
 
     def _reload_history(self) -> None:
+        """After this window's own changes (and at open): they are known, not news from elsewhere."""
         if self.project is not None:
-            self.can_undo = self.read(labels.can_undo)
-            self.can_redo = self.read(labels.can_redo)
+            self._signature = self.read(labels.change_signature)
+            self._known_batch = self._signature[0] or 0
+        self._read_next_steps()
+
+    def _read_next_steps(self) -> None:
+        if self.project is not None:
+            self.next_undo = self.read(labels.next_step, True)
+            self.next_redo = self.read(labels.next_step, False)
+            self.can_undo, self.can_redo = self.next_undo is not None, self.next_redo is not None
         self.history_changed.emit()
+
+    def is_foreign(self, entry: labels.HistoryEntry | None) -> bool:
+        """Made by another process while this window was open (undoing it would undo someone else's work)."""
+        return entry is not None and entry.batch_id in self.foreign_batches
+
+    def check_for_outside_changes(self) -> bool:
+        """Poll (cheap: one indexed query): labels or classes changed by another process are shown here, and
+        their batches remembered as not this window's. True when something had changed."""
+        if self.project is None or self.busy:
+            return False
+        signature = self.read(labels.change_signature)
+        if signature == self._signature:
+            return False
+        newest = signature[0] or 0
+        self.foreign_batches.update(range(self._known_batch + 1, newest + 1))
+        self._signature, self._known_batch = signature, max(self._known_batch, newest)
+        self._reload_classes()
+        self._read_next_steps()
+        self.classes_changed.emit()
+        self.images_changed.emit()  # which images changed is unknown here: views re-read what they show
+        self.message.emit("Labels were changed outside this window; showing them now.")
+        return True
 
     def refresh_classes(self) -> None:
         """Re-read classes and counts (after an import landed)."""
         if self.project is not None:
             self._reload_classes()
+            self._reload_history()  # the import's batches are this window's own
             self.classes_changed.emit()

@@ -51,6 +51,15 @@ class AppSettings:
     def set_thumbnail_size(self, size: int) -> None:
         self._store.setValue("view/thumbnail_size", size)
 
+    def sort_order(self) -> tuple[str | None, bool]:
+        """The grid's sort key and direction as last chosen (None: the default)."""
+        key = self._store.value("view/sort")
+        return (str(key) if key else None), self._bool("view/descending", False)
+
+    def set_sort_order(self, key: str, descending: bool) -> None:
+        self._store.setValue("view/sort", key)
+        self._store.setValue("view/descending", descending)
+
     def theme(self) -> str:
         return str(self._store.value("view/theme", "system"))
 

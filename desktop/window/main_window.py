@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMenu, QStackedWidget, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from core.storage.gallery import GalleryQuery
+from core.storage.gallery import SHOW_UNLABELLED, GalleryQuery
 from desktop.actions.class_actions import ClassActions
 from desktop.classes.sidebar import ClassSidebar
 from desktop.window.empty_state import EmptyState
@@ -20,6 +20,7 @@ from desktop.gallery.model import GalleryModel
 from desktop.gallery.view import GalleryView
 from desktop.widgets.icons import app_icon
 from desktop.project.import_controller import ImportController
+from desktop.actions.image_menu import ImageMenu
 from desktop.actions.label_actions import LabelActions
 from desktop.actions.prediction_actions import PredictionActions
 from desktop.window.menus import Menus
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.label_actions = LabelActions(self.context, self.grid, self.settings, self)
         self.prediction_actions = PredictionActions(self.context, self.grid, self)
         self.class_actions = ClassActions(self.context, self.sidebar, self)
+        self.image_menu = ImageMenu(self.context, self.grid, self.label_actions, self)
         self.empty_state = EmptyState()
         self.menus = Menus(self, context=self.context, opener=self.opener, grid=self.grid,
                            filter_bar=self.filter_bar, preview=self.preview, label_actions=self.label_actions,
@@ -134,6 +136,9 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         context, grid = self.context, self.grid
         self.filter_bar.query_changed.connect(self.model.set_query)
+        self.filter_bar.query_changed.connect(lambda query: self.settings.set_sort_order(query.sort, query.descending))
+        self.filter_bar.search_left.connect(self.grid.setFocus)
+        self.class_actions.add.triggered.connect(self.grid.setFocus)  # after the dialog: number keys label
         self.filter_bar.zoom_changed.connect(self._zoom)
         grid.selection_changed.connect(self._selection_changed)
         self.sidebar.images_dropped.connect(lambda class_id, ids: self.label_actions.label_images(ids, class_id))
@@ -163,6 +168,7 @@ class MainWindow(QMainWindow):
         self.importer.finished.connect(self._import_finished)
         self.importer.failed.connect(lambda error: show_failure(self, "Import stopped", error))
         self.model.modelReset.connect(self._update_placeholder)
+        self.model.rowsRemoved.connect(lambda *_args: self._update_placeholder())  # the last unlabelled image got its label
         self.model.rowsInserted.connect(self._select_first_if_none)
         self.model.modelReset.connect(self._select_first_if_none)
 
@@ -174,6 +180,9 @@ class MainWindow(QMainWindow):
         if state is None or not self.restoreState(state):
             self.resizeDocks(self._docks, [230, 340], Qt.Orientation.Horizontal)
         self.filter_bar.zoom.setValue(self.settings.thumbnail_size(self.grid.thumb_side))
+        sort, descending = self.settings.sort_order()
+        if sort is not None:
+            self.filter_bar.set_sort(sort, descending)
         self._show_recent(self.settings.recent_projects())
         self._closed()
 
@@ -242,11 +251,22 @@ class MainWindow(QMainWindow):
     def _update_placeholder(self) -> None:
         if self.importer.running:
             text = "Looking for images…"
+        elif self._all_labelled():
+            text = ("Every image has a label. Next: train a model on them (the Train tab), then see in Review "
+                    "where it is wrong. Choose “All images” to look them over.")
         elif self.model.query != GalleryQuery(sort=self.model.query.sort, descending=self.model.query.descending):
             text = "No images match. Choose “All images” or clear the search."
         else:
             text = "This folder has no images yet. Add some, then choose File → Rescan Folder."
         self.grid.set_placeholder(text)
+
+    def _all_labelled(self) -> bool:
+        """The Unlabelled filter is empty because the work is done, not because of a search."""
+        query = self.model.query
+        if self.model.rowCount() or self.context.project is None or query.show != SHOW_UNLABELLED or query.search:
+            return False
+        counts = self.context.counts()
+        return counts.unlabelled == 0 and counts.labelled > 0
 
     def _import_finished(self, summary) -> None:
         self._update_placeholder()
@@ -258,6 +278,8 @@ class MainWindow(QMainWindow):
             text += f", {summary.missing:,} gone"
         if summary.unreadable:
             text += f", {summary.unreadable:,} unreadable (Show → Unreadable lists them)"
+        if summary.skipped:
+            text += f"; {summary.skipped_text()}"
         self.status.showMessage(text + ".", MESSAGE_MS * 2)
 
     def _zoom(self, side: int) -> None:

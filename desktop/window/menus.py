@@ -17,6 +17,7 @@ from desktop.project.context import ProjectContext
 from desktop.project.opener import ProjectOpener
 from desktop.project.settings import AppSettings
 from desktop.widgets import theme
+from desktop.window import help as app_help
 from desktop.widgets.icons import icon
 
 
@@ -43,6 +44,10 @@ class Menus:
                                 lambda: filter_bar.zoom.setValue(filter_bar.zoom.value() - 32))
         self.show_log = _action(w, "Show &Log", None, show_log, tip="Open the log file: what went wrong, with "
                                 "the details to send with a bug report")
+        self.quick_start = _action(w, "&Quick Start", QKeySequence.StandardKey.HelpContents,
+                                   lambda: app_help.show_message(w, "Quick Start", app_help.QUICK_START),
+                                   tip="Open a folder, label, train, review, classify: the steps in short")
+        self.shortcuts = _action(w, "&Keyboard Shortcuts", None, self._show_shortcuts)
         self.about = _action(w, "&About Dovecote", None, self._show_about)
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -74,8 +79,9 @@ class Menus:
         self.view_menu.addSeparator()
         self.panels = self.view_menu  # panel toggles are appended here
         self.help_menu = bar.addMenu("&Help")
-        self.help_menu.addAction(self.show_log)
-        self.help_menu.addAction(self.about)
+        self.help_menu.addActions([self.quick_start, self.shortcuts])
+        self.help_menu.addSeparator()
+        self.help_menu.addActions([self.show_log, self.about])
 
         toolbar = QToolBar("Main toolbar", w)
         toolbar.setObjectName("mainToolbar")
@@ -127,6 +133,15 @@ class Menus:
         self._settings.set_theme(key)
         theme.apply_theme(QApplication.instance(), key)
 
+    def shortcut_actions(self) -> list[QAction]:
+        """Every action with a key, as the menus show them (the Label menu's as they are now)."""
+        self._fill_label_menu()
+        menus = [a.menu() for a in self._window.menuBar().actions() if a.menu() is not None]
+        return [a for menu in menus for a in _all_actions(menu) if a not in self._label_actions.assign]
+
+    def _show_shortcuts(self) -> None:
+        app_help.show_message(self._window, "Keyboard Shortcuts", app_help.shortcuts_html(self.shortcut_actions()))
+
     def _show_about(self) -> None:
         from core.models.bundles import app_version  # not at start-up: the window opens without it
 
@@ -143,6 +158,13 @@ def show_log() -> None:
         path = path.parent
         path.mkdir(parents=True, exist_ok=True)
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def _all_actions(menu: QMenu) -> list[QAction]:
+    found = []
+    for action in menu.actions():
+        found.extend(_all_actions(action.menu()) if action.menu() is not None else [action])
+    return found
 
 
 def _action(parent, text: str, shortcut, slot, icon_name: str | None = None, tip: str = "") -> QAction:

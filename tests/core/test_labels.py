@@ -31,7 +31,7 @@ def test_bulk_label_undo_redo(project):
     assert counts(project) == {"cat": 4}
     with project.session() as s:
         step = labels.undo(s)
-    assert step.description == "label 4 image(s)" and len(step.image_ids) == 4
+    assert step.description == "label 4 images as 'cat'" and len(step.image_ids) == 4
     assert counts(project) == {"cat": 0}
     with project.session() as s:
         labels.redo(s)

@@ -152,3 +152,12 @@ def test_a_move_can_be_undone_from_the_window(qtbot, colour_project, new_photos,
     wait_until_done(qtbot, window)
     assert "Put 10 images back" in window.status.text() and not window.undo_button.isVisible()
     assert sorted(p.relative_to(new_photos) for p in new_photos.rglob("*.png")) == before
+
+
+def test_the_summary_says_what_was_skipped(qtbot, colour_project, new_photos):
+    folder, _ = colour_project
+    (new_photos / ".hidden.png").write_bytes((new_photos / "broken.jpg").read_bytes())
+    window = show(qtbot, ClassifyWindow(new_photos, model=str(folder)))
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    wait_until_done(qtbot, window)
+    assert "1 skipped: 1 hidden" in window.status.text()

@@ -2,6 +2,8 @@
 labelled images it disagrees with."""
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import Qt
 
 from core.project import Project
@@ -15,8 +17,9 @@ def paths(window) -> list[str]:
 
 
 def entries(window) -> list[str]:
+    """The Show box's entries without their counts (tests/desktop/test_newcomer.py checks those)."""
     box = window.filter_bar.show_box
-    return [box.itemText(i) for i in range(box.count()) if box.itemText(i)]
+    return [re.sub(r" \([\d,]+\)$", "", box.itemText(i)) for i in range(box.count()) if box.itemText(i)]
 
 
 def train_a_fake_run(folder) -> None:
