@@ -7,8 +7,8 @@ waits on a pipe, which releases the lock.
 
 Why it lives on (a "warm" worker): starting an interpreter and importing torch, scikit-learn and the model
 code takes seconds, longer than retraining a head on cached embeddings. A WorkerProcess runs jobs one after
-another; while it has nothing to do it imports `preload` (at low priority), so that the next job starts at
-once. Between jobs it holds no project, no session and no file open: each job opens its own (jobs.py).
+another; from its start it imports `preload` in a thread (at low priority), so that later jobs start at
+once, while a job given to it at once runs beside that. Between jobs it holds no project, no session and no file open: each job opens its own (jobs.py).
 
 Cancelling stays cooperative: cancel() sets an event the child checks between events; the child then closes
 its generator (which records its state, e.g. a training run as cancelled) and waits for the next job.
@@ -214,12 +214,13 @@ def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt  # core treats it as a cancel and records its state (a training run: cancelled)
 
 
-def _preload(modules: tuple[str, ...]) -> None:
+def _preload(modules: tuple[str, ...], sender: _Sender) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a job that needs it reports the failure itself
             logging.getLogger(__name__).debug("Preloading %s failed", name, exc_info=True)
+    sender.try_send((_READY, None))
 
 
 def _worker_main(jobs, connection, cancel, preload: tuple[str, ...]) -> None:
@@ -228,12 +229,10 @@ def _worker_main(jobs, connection, cancel, preload: tuple[str, ...]) -> None:
     sender = _Sender(connection)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(sender)]  # formats the record, picklable, for the parent
+    if preload:  # beside the jobs: one that needs a module still loading waits for it (Python's import lock)
+        threading.Thread(target=_preload, args=(preload, sender), daemon=True, name="preload").start()
     try:
         while True:
-            if preload and not jobs.poll():  # a job already waiting goes first: it may not need them
-                _preload(preload)
-                preload = ()
-                sender.try_send((_READY, None))
             try:
                 job = jobs.recv()
             except (EOFError, OSError):

@@ -1,16 +1,13 @@
 """The task runner's child processes, kept warm between jobs (see child.py for why they live on).
 
-Every child job takes a worker here and gives it back when its events end. Which one:
-- an idle worker whose preloading is done (torch, scikit-learn, training and evaluation code imported):
-  the job starts at once. This is what makes "relabel, retrain, see the new matrix" a matter of seconds.
-- otherwise a fresh process, as long as there are fewer than MAX_WORKERS: a job that needs none of the
-  heavy modules (an import) does not wait for a worker still importing torch, and a long import never holds
-  up a retrain, which gets the other worker;
-- otherwise an idle worker still preloading (no slower than a fresh process), and past MAX_WORKERS busy
-  ones, a process of its own that ends after its job.
-A worker that died, was interrupted or killed is dropped: the next job gets a fresh one. prewarm() starts
-one ahead of need (the window calls it soon after it opens); a warm worker holds a few hundred MB, so at
-most MAX_WORKERS are kept."""
+Every child job takes a worker here and gives it back when its events end: an idle worker whose preloading
+is done (torch, scikit-learn, training and evaluation code imported: the job starts at once, which is what
+makes "relabel, retrain, see the new matrix" a matter of seconds), else an idle one still preloading (its
+job runs beside that), else a fresh process. At most MAX_WORKERS are kept: one for a long import or
+classification, one for a retrain, so that neither waits for the other; a third job at the same time gets a
+process that ends after it (a warm worker holds a few hundred MB). A worker that died, was interrupted
+or killed is dropped: the next job gets a fresh one. prewarm() starts one ahead of need (the window calls
+it soon after it opens)."""
 from __future__ import annotations
 
 import threading
@@ -19,7 +16,7 @@ from typing import Callable, Iterator
 
 from desktop.tasks.child import STOP_WAIT_S, WorkerProcess
 
-MAX_WORKERS = 2  # one for a long import or classification, one for a retrain
+MAX_WORKERS = 2
 PRELOAD = ("numpy", "torch", "sklearn.linear_model", "sklearn.model_selection", "core.training.runner",
            "core.evaluation.run_evaluation", "core.evaluation.review", "core.evaluation.unlabelled")
 
@@ -36,6 +33,11 @@ class WorkerPool:
     def idle_pids(self) -> list[int | None]:
         with self._lock:
             return [worker.pid for worker in self._idle]
+
+    def ready_count(self) -> int:
+        """How many idle workers have their heavy modules imported."""
+        with self._lock:
+            return sum(worker.poll_ready() for worker in self._idle)
 
     def prewarm(self) -> None:
         """Start a worker that preloads the heavy modules now, unless one is already there."""
@@ -67,13 +69,12 @@ class WorkerPool:
     def _acquire(self) -> WorkerProcess:
         with self._lock:
             self._idle = [worker for worker in self._idle if worker.reusable]
-            chosen = next((worker for worker in self._idle if worker.poll_ready()), None)
-            if chosen is None and (self._closed or len(self._idle) + len(self._busy) >= self._max):
-                chosen = self._idle[0] if self._idle else None
+            ready = [worker for worker in self._idle if worker.poll_ready()]
+            chosen = (ready or self._idle or [None])[0]
             if chosen is not None:
                 self._idle.remove(chosen)
             else:
-                chosen = WorkerProcess(self._preload)  # the job is sent before it starts preloading
+                chosen = WorkerProcess(self._preload)
             self._busy.add(chosen)
             return chosen
 
