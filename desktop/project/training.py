@@ -5,12 +5,14 @@ by hand or by itself): both start runs here, so there is never more than one, an
 run starts and ends (context.runs_changed)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.training.runner import RunFinished, RunStarted, TrainConfig, train
 from desktop.project.context import ProjectContext
 from desktop.tasks import Task
 from desktop.tasks.jobs import in_project
+
+PREWARM_AFTER_MS: int | None = 1500  # once the window is up, a worker with torch imported (None: on demand)
 
 
 class TrainingService(QObject):
@@ -25,6 +27,8 @@ class TrainingService(QObject):
         self.task: Task | None = None
         self.config: TrainConfig | None = None
         self.run_id: int | None = None
+        if PREWARM_AFTER_MS is not None:  # the first run then starts at once, not after seconds of imports
+            QTimer.singleShot(PREWARM_AFTER_MS, context.tasks.prewarm)
 
     @property
     def running(self) -> bool:

@@ -101,3 +101,16 @@ def test_a_prewarmed_worker_has_torch_imported_before_the_job_starts(qtbot, runn
     assert outcome == ["succeeded"]
     pid, torch_loaded = events[0]
     assert torch_loaded and pid in runner.workers.idle_pids
+
+
+def test_the_window_starts_a_warm_worker_soon_after_it_opens(qtbot, monkeypatch):
+    from desktop.project import training
+    from desktop.window.main_window import MainWindow
+
+    monkeypatch.setattr(training, "PREWARM_AFTER_MS", 10)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: len(window.context.tasks.workers.idle_pids) == 1, timeout=10_000)
+    window.close()
+    assert window.context.tasks.workers.idle_pids == []  # closing the window stops it
