@@ -40,9 +40,10 @@ class WorkerPool:
             return sum(worker.poll_ready() for worker in self._idle)
 
     def prewarm(self) -> None:
-        """Start a worker that preloads the heavy modules now, unless one is already there."""
+        """Start a worker that preloads the heavy modules now, unless there is one already (busy or not: it
+        preloads beside its job; two importing torch at once would each take twice as long)."""
         with self._lock:
-            if not self._closed and not self._idle and len(self._busy) < self._max:
+            if not self._closed and not self._idle and not self._busy:
                 self._idle.append(WorkerProcess(self._preload))
 
     def run(self, function: Callable[..., Iterator[object]], args: tuple, poll_s: float,
