@@ -56,6 +56,7 @@ class WorkerProcess:
     """One child process that runs jobs one at a time: run() a job, read all of its events, then the next."""
 
     def __init__(self, preload: tuple[str, ...] = ()):
+        """`preload`: "module" or "module:function" names, imported (and called) in a thread of the child."""
         context = multiprocessing.get_context("spawn")  # no fork: the GUI process has threads and Qt state
         self._receiver, sender = context.Pipe(duplex=False)
         jobs, self._jobs = context.Pipe(duplex=False)
@@ -214,10 +215,14 @@ def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt  # core treats it as a cancel and records its state (a training run: cancelled)
 
 
-def _preload(modules: tuple[str, ...], sender: _Sender) -> None:
-    for name in modules:
+def _preload(names: tuple[str, ...], sender: _Sender) -> None:
+    """Import each "module", or import "module:function" and call it."""
+    for name in names:
+        module, _, function = name.partition(":")
         try:
-            importlib.import_module(name)
+            loaded = importlib.import_module(module)
+            if function:
+                getattr(loaded, function)()
         except Exception:  # noqa: BLE001 - a job that needs it reports the failure itself
             logging.getLogger(__name__).debug("Preloading %s failed", name, exc_info=True)
     sender.try_send((_READY, None))

@@ -17,8 +17,7 @@ from typing import Callable, Iterator
 from desktop.tasks.child import STOP_WAIT_S, WorkerProcess
 
 MAX_WORKERS = 2
-PRELOAD = ("numpy", "torch", "sklearn.linear_model", "sklearn.model_selection", "core.training.runner",
-           "core.evaluation.run_evaluation", "core.evaluation.review", "core.evaluation.unlabelled")
+PRELOAD = ("core.training.warmup:warm_up",)  # torch, scikit-learn, the training and evaluation code
 
 
 class WorkerPool:
