@@ -166,9 +166,11 @@ def main() -> int:
         print(f"review loop: relabel -> updated matrix in {loop:.1f} s   (goal under 5 s; "
               f"{loop / headless:.2f}x the headless retrain of {headless:.1f} s)")
         if {"started", "stored"} <= moments.keys():
-            print(f"  Retrain pressed -> run started: {moments['started'] - clicked:5.2f} s   (process start, imports, "
-                  f"reading the labels)\n  run started -> run stored:      {moments['stored'] - moments['started']:5.2f} s"
-                  f"   (training, out-of-fold)\n  run stored -> matrix shown:     {matrix_at - moments['stored']:5.2f} s")
+            print(f"  Retrain pressed -> run started: {moments['started'] - clicked:5.2f} s   "
+                  "(process start, imports, reading the labels)")
+            print(f"  run started -> run stored:      {moments['stored'] - moments['started']:5.2f} s   "
+                  "(training, out-of-fold)")
+            print(f"  run stored -> matrix shown:     {matrix_at - moments['stored']:5.2f} s")
         print(f"event-loop stalls meanwhile: {describe(stalls)}   (goal: none over 100 ms -> "
               f"{'met' if max(stalls, default=0) <= 100 else 'NOT met'})")
         print(f"shown after the retrain: {changed}")

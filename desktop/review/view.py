@@ -159,7 +159,7 @@ class ReviewView(QWidget):
                                "its mistakes show here.")
             return
         if self.loading is not None:
-            if self._loading_run == (str(project.root), run_id):  # a run that ends says so twice, then its predictions come
+            if self._loading_run == (str(project.root), run_id):  # a run ends: stored, done, then predicted
                 self._read_again = True  # show this read at once, then the newer one: no restart from zero
                 return
             self.loading.cancel()

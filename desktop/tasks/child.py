@@ -8,7 +8,8 @@ waits on a pipe, which releases the lock.
 Why it lives on (a "warm" worker): starting an interpreter and importing torch, scikit-learn and the model
 code takes seconds, longer than retraining a head on cached embeddings. A WorkerProcess runs jobs one after
 another; from its start it imports `preload` in a thread (at low priority), so that later jobs start at
-once, while a job given to it at once runs beside that. Between jobs it holds no project, no session and no file open: each job opens its own (jobs.py).
+once, while a job given to it at once runs beside that. Between jobs it holds no project, no session and no
+file open: each job opens its own (jobs.py).
 
 Cancelling stays cooperative: cancel() sets an event the child checks between events; the child then closes
 its generator (which records its state, e.g. a training run as cancelled) and waits for the next job.
