@@ -74,3 +74,12 @@ def held_import(project, labels_from_subfolders: bool, gate: str) -> Iterator[ob
         yield event
         if isinstance(event, Progress) and event.phase == "Reading images" and event.done:
             wait_for(gate)
+
+def whoami(gate: str | None = None) -> Iterator[object]:
+    """The pid of the process running the job and whether torch was already imported there when it began
+    (with `gate`: held after that until it exists)."""
+    import sys
+
+    yield (os.getpid(), "torch" in sys.modules)
+    if gate is not None:
+        wait_for(gate)

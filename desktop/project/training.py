@@ -13,6 +13,8 @@ from desktop.project.context import ProjectContext
 from desktop.tasks import Task
 from desktop.tasks.jobs import in_project
 
+PREWARM_AFTER_MS: int | None = 1500  # once the window is up, a worker with torch imported (None: on demand)
+
 
 # Stop: the run stops at its next step (a batch); one that has not stopped by then (a long batch on a busy
 # CPU) is ended. Its best model is on disk already: saved after the head and after each better epoch.
@@ -32,6 +34,8 @@ class TrainingService(QObject):
         self.task: Task | None = None
         self.config: TrainConfig | None = None
         self.run_id: int | None = None
+        if PREWARM_AFTER_MS is not None:  # the first run then starts at once, not after seconds of imports
+            QTimer.singleShot(PREWARM_AFTER_MS, context.tasks.prewarm)
 
     @property
     def running(self) -> bool:

@@ -49,6 +49,8 @@ class ReviewView(QWidget):
         self._chosen_run: int | None = None  # None: follow the latest run
         self._stale = True  # the shown data is older than the store's runs
         self.loading = None  # the Task loading review data
+        self._loading_run: tuple[str, int] | None = None  # the project and run it reads
+        self._read_again = False  # the store changed while that run was being read: read it again after
         self.retrainer = RetrainController(context, training, settings, self)
         self.retrainer.run_stored.connect(lambda _run_id: self._invalidate())
         self._large: LargeImage | None = None
@@ -157,17 +159,25 @@ class ReviewView(QWidget):
                                "its mistakes show here.")
             return
         if self.loading is not None:
+            if self._loading_run == (str(project.root), run_id):  # a run ends: stored, done, then predicted
+                self._read_again = True  # show this read at once, then the newer one: no restart from zero
+                return
             self.loading.cancel()
         # Reading a stored evaluation is light numpy work: a thread. Computing one trains k heads: a child.
         child = not is_evaluated(project, run_id)
         self.summary.setText(f"Loading run {run_id}…" if not child else f"Evaluating run {run_id} out of fold…")
         task = self._context.tasks.run(f"Reading run {run_id}", in_project, str(project.root),
                                        str(project.store_dir), review_job, run_id, child=child)
-        self.loading = task
+        self.loading, self._loading_run, self._read_again = task, (str(project.root), run_id), False
         task.event.connect(lambda event: isinstance(event, ReviewLoaded) and task is self.loading
                            and self._show(event.data))
         task.failed.connect(lambda error: task is self.loading and self._show_nothing(str(error)))
-        task.done.connect(lambda: task is self.loading and setattr(self, "loading", None))
+        task.done.connect(lambda: task is self.loading and self._loaded())
+
+    def _loaded(self) -> None:
+        self.loading = None
+        if self._read_again:
+            self.reload()
 
     def _show(self, data: ReviewData) -> None:
         previous = self.data

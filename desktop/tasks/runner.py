@@ -2,7 +2,8 @@
 
 A job is a core generator function and its arguments. By default it runs in a child process (a thread
 would hold the interpreter lock for the many small Python steps of decoding, hashing and training, and the
-window would stutter; see child.py); `child=False` runs it in a thread, for work measured to be harmless.
+window would stutter; see child.py), one of a few kept warm between jobs (pool.py); `child=False` runs it in
+a thread, for work measured to be harmless.
 Its events come back to the GUI thread as queued signals: every event in order, except that Progress events
 are thinned to at most ~20 a second, the latest always delivered. Cancelling is cooperative (a flag checked
 between events; the generator is then closed and records its own state). Failures arrive as exception
@@ -18,7 +19,8 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from core.errors import DovecoteError
 from core.events import Progress
-from desktop.tasks.child import KILL_AFTER_S, ChildProcess, TaskCrashed
+from desktop.tasks.child import KILL_AFTER_S, TaskCrashed, WorkerProcess
+from desktop.tasks.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +37,18 @@ class Task(QObject):
     failed = Signal(object)  # the exception: DovecoteError for a message, anything else is a bug
     done = Signal()  # after exactly one of succeeded / cancelled / failed
 
-    def __init__(self, title: str, function: Callable[..., Iterator[object]], args: tuple, child: bool,
-                 cancellable: bool, read_only: bool = False):
+    def __init__(self, title: str, function: Callable[..., Iterator[object]], args: tuple,
+                 pool: WorkerPool | None, cancellable: bool, read_only: bool = False):
         super().__init__()
         self.title = title
         self.cancellable = cancellable
         self.read_only = read_only
         self.error: BaseException | None = None
-        self._function, self._args, self._child = function, args, child
+        self._function, self._args, self._pool = function, args, pool
         self._cancel = threading.Event()
         self._stopped = False  # its outcome is known (set before the signals that say so)
         self._finished = threading.Event()  # and every signal has been sent
-        self._process: ChildProcess | None = None
+        self._process: WorkerProcess | None = None  # the child running it
 
     @property
     def cancelling(self) -> bool:
@@ -78,13 +80,20 @@ class Task(QObject):
             self._process.kill()
 
     # -- in the worker thread ---------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The id of the child process running it (None in a thread, or before it started)."""
+        return self._process.pid if self._process is not None else None
+
     def _events(self) -> Iterator[object]:
-        if self._child:
-            self._process = ChildProcess(self._function, self._args)
-            if self._cancel.is_set():
-                self._process.cancel()
-            return self._process.events(poll_s=PROGRESS_INTERVAL_S)
+        if self._pool is not None:
+            return self._pool.run(self._function, self._args, PROGRESS_INTERVAL_S, self._attach)
         return self._function(*self._args)
+
+    def _attach(self, process: WorkerProcess) -> None:
+        self._process = process
+        if self._cancel.is_set():
+            process.cancel()
 
     def _run(self) -> None:
         pending: Progress | None = None
@@ -160,6 +169,7 @@ class TaskRunner(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(8)  # the threads mostly wait on child processes' pipes
         self._tasks: set[Task] = set()
+        self.workers = WorkerPool()
 
     @property
     def tasks(self) -> list[Task]:
@@ -170,7 +180,7 @@ class TaskRunner(QObject):
         """Run generator function `function(*args)` in the background. For child jobs (the default) the
         function must be importable by name (a module-level function) and its arguments and events
         picklable. A `read_only` child job writes nothing: on shutdown it is ended at once, not waited for."""
-        task = Task(title, function, args, child, cancellable, read_only)
+        task = Task(title, function, args, self.workers if child else None, cancellable, read_only)
         # Forgotten only after every slot of `done` has run (callers connect theirs after this).
         task.done.connect(lambda: QTimer.singleShot(0, lambda: self._tasks.discard(task)))
         self._tasks.add(task)
@@ -178,19 +188,25 @@ class TaskRunner(QObject):
         self._pool.start(_Runnable(task))
         return task
 
+    def prewarm(self) -> None:
+        """Start a child process now that imports torch, scikit-learn and the training code at low priority,
+        so that the next training or evaluation job starts at once instead of seconds later."""
+        self.workers.prewarm()
+
     def cancel_all(self) -> None:
         for task in list(self._tasks):
             task.cancel()
 
     def shutdown(self, timeout_s: float = SHUTDOWN_S) -> bool:
         """Cancel every job and wait for them; a child still running near the end of `timeout_s` is
-        interrupted, then killed (see ChildProcess.interrupt), so that this returns within about
-        `timeout_s`. True when every job stopped by itself."""
+        interrupted, then killed (see WorkerProcess.interrupt), so that this returns within about
+        `timeout_s`; idle workers are stopped. True when every job stopped by itself."""
         self.cancel_all()
         for task in list(self._tasks):
             if task.read_only:  # writes nothing: ended at once, not waited for
                 task.kill()
         asked_until = time.monotonic() + max(0.0, timeout_s - KILL_AFTER_S - 0.5)
+        self.workers.shutdown()  # the idle ones, while the jobs stop (those are stopped when they end)
         late = [task for task in list(self._tasks) if not task.wait(max(0.0, asked_until - time.monotonic()))]
         for task in late:
             log.warning("Task %r did not stop when asked; interrupting it", task.title)

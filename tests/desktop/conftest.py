@@ -17,6 +17,15 @@ def _isolated_settings(qt_settings):
     return qt_settings
 
 
+@pytest.fixture(autouse=True)
+def _no_prewarmed_worker(monkeypatch):
+    """No window starts a worker importing torch ahead of need (seconds of CPU in every test); the tests of
+    that turn it back on."""
+    from desktop.project import training
+
+    monkeypatch.setattr(training, "PREWARM_AFTER_MS", None)
+
+
 @pytest.fixture
 def window(qtbot):
     from desktop.window.main_window import MainWindow
