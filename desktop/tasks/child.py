@@ -23,7 +23,6 @@ travel back over the same pipe as its events, in order, and the parent hands the
 This module must not import Qt: the child process imports it."""
 from __future__ import annotations
 
-import importlib
 import logging
 import logging.handlers
 import multiprocessing
@@ -56,8 +55,8 @@ class TaskCrashed(RuntimeError):
 class WorkerProcess:
     """One child process that runs jobs one at a time: run() a job, read all of its events, then the next."""
 
-    def __init__(self, preload: tuple[str, ...] = ()):
-        """`preload`: "module" or "module:function" names, imported (and called) in a thread of the child."""
+    def __init__(self, preload: tuple[Callable[[], object], ...] = ()):
+        """`preload`: warm-up functions, called in a thread of the child."""
         context = multiprocessing.get_context("spawn")  # no fork: the GUI process has threads and Qt state
         self._receiver, sender = context.Pipe(duplex=False)
         jobs, self._jobs = context.Pipe(duplex=False)
@@ -216,20 +215,17 @@ def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt  # core treats it as a cancel and records its state (a training run: cancelled)
 
 
-def _preload(names: tuple[str, ...], sender: _Sender) -> None:
-    """Import each "module", or import "module:function" and call it."""
-    for name in names:
-        module, _, function = name.partition(":")
+def _preload(functions: tuple[Callable[[], object], ...], sender: _Sender) -> None:
+    """Call each warm-up function (passed by reference: unpickling it imports its module)."""
+    for function in functions:
         try:
-            loaded = importlib.import_module(module)
-            if function:
-                getattr(loaded, function)()
+            function()
         except Exception:  # noqa: BLE001 - a job that needs it reports the failure itself
-            logging.getLogger(__name__).debug("Preloading %s failed", name, exc_info=True)
+            logging.getLogger(__name__).debug("Preloading %r failed", function, exc_info=True)
     sender.try_send((_READY, None))
 
 
-def _worker_main(jobs, connection, cancel, preload: tuple[str, ...]) -> None:
+def _worker_main(jobs, connection, cancel, preload: tuple[Callable[[], object], ...]) -> None:
     if hasattr(os, "nice"):
         os.nice(CHILD_NICENESS)  # background work yields the CPU to the window on a busy machine
     sender = _Sender(connection)

@@ -14,14 +14,15 @@ import threading
 import time
 from typing import Callable, Iterator
 
+from core.training.warmup import warm_up
 from desktop.tasks.child import STOP_WAIT_S, WorkerProcess
 
 MAX_WORKERS = 2
-PRELOAD = ("core.training.warmup:warm_up",)  # torch, scikit-learn, the training and evaluation code
+PRELOAD = (warm_up,)  # torch, scikit-learn, the training and evaluation code
 
 
 class WorkerPool:
-    def __init__(self, max_workers: int = MAX_WORKERS, preload: tuple[str, ...] = PRELOAD):
+    def __init__(self, max_workers: int = MAX_WORKERS, preload: tuple[Callable[[], object], ...] = PRELOAD):
         self._max, self._preload = max_workers, preload
         self._lock = threading.Lock()
         self._idle: list[WorkerProcess] = []

@@ -68,15 +68,13 @@ def run_on(address, request, **options):
 def test_a_worker_killed_mid_run_loses_and_repeats_no_row(colour_project, archive, single_run, tmp_path):
     """First in the file: its worker processes start before the in-process cluster shares this process's loop."""
     out = tmp_path / "cluster.csv"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c, \
-            distributed.Client(c) as client:
+    # No second Client in this process: two clients on one in-process cluster's loop raced after the kill.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
         request = ClassifyRequest(archive, model=colour_project[0], output=out, batch_size=2)
         killed = None
         for event in classify_on_cluster(request, c.scheduler_address, chunk_files=2):
             if killed is None and isinstance(event, Progress) and event.phase == "Classifying" and event.done:
-                pids = client.run(os.getpid)
-                busy = [w for w, tasks in client.processing().items() if tasks] or list(pids)
-                killed = pids[busy[0]]
+                killed = next(iter(c.workers.values())).pid  # a Nanny: its worker process; both are busy
                 os.kill(killed, signal.SIGKILL)
         assert killed is not None
     assert_same_rows(out, single_run)
