@@ -170,7 +170,7 @@ class ReviewView(QWidget):
                                        str(project.store_dir), review_job, run_id, child=child)
         self.loading, self._loading_run, self._read_again = task, (str(project.root), run_id), False
         task.event.connect(lambda event: isinstance(event, ReviewLoaded) and task is self.loading
-                           and self._show(event.data))
+                           and self._context.project is project and self._show(event.data))  # not after a close
         task.failed.connect(lambda error: task is self.loading and self._show_nothing(str(error)))
         task.done.connect(lambda: task is self.loading and self._loaded())
 
