@@ -2,7 +2,6 @@
 merge and delete; images dragged from the grid and dropped on a class get that label."""
 from __future__ import annotations
 
-import json
 
 from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QPainter, QPalette, QPen
@@ -10,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView
                                QToolButton, QVBoxLayout, QWidget)
 
 from desktop.classes.list_model import CLASS_ID_ROLE, COLOUR_ROLE, COUNT_ROLE, HOTKEY_ROLE, ClassListModel
-from desktop.widgets.image_drag import IMAGE_IDS_MIME
+from desktop.widgets.image_drag import IMAGE_IDS_MIME, image_ids_from
 from desktop.project.context import ProjectContext
 
 
@@ -111,7 +110,7 @@ class _ClassListView(QListView):
         if not (event.mimeData().hasFormat(IMAGE_IDS_MIME) and index.isValid()):
             event.ignore()
             return
-        ids = json.loads(bytes(event.mimeData().data(IMAGE_IDS_MIME)).decode("ascii"))
+        ids = image_ids_from(event.mimeData())
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
         self.dropped.emit(index.data(CLASS_ID_ROLE), ids)

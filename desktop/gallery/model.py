@@ -3,7 +3,6 @@ ints); the few fields a thumbnail shows are fetched a page at a time when first 
 bounded cache. Refreshes become row insertions/removals when they can, so scroll and selection stay put."""
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from pathlib import PurePosixPath
 
@@ -13,7 +12,7 @@ from core.storage import gallery
 from core.storage.gallery import GalleryQuery, ImageCard
 from core.storage.paths import shown
 from desktop.project.context import ProjectContext
-from desktop.widgets.image_drag import IMAGE_IDS_MIME
+from desktop.widgets.image_drag import IMAGE_IDS_MIME, image_ids_mime
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -144,10 +143,7 @@ class GalleryModel(QAbstractListModel):
         return [IMAGE_IDS_MIME]
 
     def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
-        mime = QMimeData()
-        ids = sorted({self._ids[i.row()] for i in indexes if i.isValid()})
-        mime.setData(IMAGE_IDS_MIME, json.dumps(ids).encode("ascii"))
-        return mime
+        return image_ids_mime(self._ids[i.row()] for i in indexes if i.isValid())
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction

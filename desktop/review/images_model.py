@@ -3,7 +3,6 @@ order given (by the model's confidence), with each image's given class, predicte
 label now when it was relabelled since the run. Images can be dragged onto a class like the main grid's."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -11,7 +10,7 @@ from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, 
 
 from core.storage import gallery
 from desktop.project.context import ProjectContext
-from desktop.widgets.image_drag import IMAGE_IDS_MIME
+from desktop.widgets.image_drag import IMAGE_IDS_MIME, image_ids_mime
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -101,10 +100,7 @@ class ReviewImagesModel(QAbstractListModel):
         return [IMAGE_IDS_MIME]
 
     def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
-        mime = QMimeData()
-        ids = sorted({self._items[i.row()].image_id for i in indexes if i.isValid()})
-        mime.setData(IMAGE_IDS_MIME, json.dumps(ids).encode("ascii"))
-        return mime
+        return image_ids_mime(self._items[i.row()].image_id for i in indexes if i.isValid())
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
