@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests"), str(HERE)]
 
-from bench_gui_import import StallMeter, describe, run_until  # noqa: E402
+from gui_bench import StallMeter, describe, idle_stalls, run_until, workspace  # noqa: E402
 
 
 def make_photos(root: Path, count: int) -> None:
@@ -40,25 +38,8 @@ def make_photos(root: Path, count: int) -> None:
         photo.crop((dx, dy, w - 40 + dx, h - 30 + dy)).resize((1600, 1200)).save(root / f"{i:05d}.jpg", quality=88)
 
 
-class WhenMeter(StallMeter):
-    """StallMeter that also remembers when each gap ended (seconds since start())."""
-
-    def start(self) -> None:
-        self.ends: list[float] = []
-        self.origin = time.perf_counter()
-        super().start()
-
-    def _tick(self) -> None:
-        super()._tick()
-        self.ends.append(time.perf_counter() - self.origin)
-
-    def worst(self, stalls: list[float], count: int = 3) -> str:
-        ranked = sorted(zip(stalls, self.ends), reverse=True)[:count]
-        return ", ".join(f"{stall:.0f} ms at {at:.1f} s" for stall, at in ranked)
-
-
 def timed(app, runner, title, function, *args, child: bool) -> tuple[float, list[float], str]:
-    meter = WhenMeter()
+    meter = StallMeter()
     meter.start()
     started = time.perf_counter()
     task = runner.run(title, function, *args, child=child)
@@ -78,29 +59,21 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     from colourproject import trained_project
     from core.classify.inference import ClassifyRequest, classify_folder
     from desktop.classify.model_picker import describe_model
     from desktop.classify.window import ClassifyWindow
 
-    work = Path(tempfile.mkdtemp(prefix="dovecote-bench-classify-"))
-    try:
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
+    with workspace("classify") as (work, app):
         os.environ.setdefault("DOVECOTE_CACHE_DIR", str(work / "cache"))
         project, _run = trained_project(work / "colour project")
         photos = work / "photos"
         make_photos(photos, args.images)
-        app = QApplication.instance() or QApplication([])
         window = ClassifyWindow(photos)  # its widgets on screen; its runner does the work
         window.show()
         runner = window.tasks
-        meter = StallMeter()
-        meter.start()
-        run_until(app, lambda: False, 2.0)
-        idle = meter.stop()
+        idle = idle_stalls(app)
         print(f"{args.images} photos of 1600x1200, model: a trained EfficientNet-Lite0 project; machine shared")
         print(f"idle window (baseline):        {describe(idle)}")
         print("(each time below includes starting the job: a child spawns an interpreter and loads the model)")
@@ -123,8 +96,6 @@ def main() -> int:
               f"   ({'met' if max(reading) <= 100 else 'NOT met'})")
         window.close()
         return 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-TICK_MS = 5
+from gui_bench import StallMeter, describe, idle_stalls, main_window, run_until, workspace  # noqa: E402
 
 
 def make_folder(root: Path, count: int) -> None:
@@ -51,47 +49,6 @@ def headless_import_seconds(folder: Path, store: Path) -> float:
         for _event in import_folder(project, labels_from_subfolders=True):
             pass
     return time.perf_counter() - start
-
-
-class StallMeter:
-    """Records the gaps between ticks of a fast timer: a long gap is a frozen window."""
-
-    def __init__(self):
-        from PySide6.QtCore import QTimer
-
-        self.gaps: list[float] = []
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self._tick)
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.gaps.append((now - self._last) * 1000)
-        self._last = now
-
-    def start(self) -> None:
-        self.gaps.clear()
-        self._last = time.perf_counter()
-        self._timer.start()
-
-    def stop(self) -> list[float]:
-        self._timer.stop()
-        return [max(0.0, gap - TICK_MS) for gap in self.gaps]
-
-
-def run_until(app, condition, timeout_s: float) -> None:
-    end = time.perf_counter() + timeout_s
-    while not condition() and time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.001)
-
-
-def describe(stalls: list[float]) -> str:
-    ordered = sorted(stalls)
-    p99 = ordered[int(len(ordered) * 0.99) - 1] if ordered else 0.0
-    return (f"max {max(ordered, default=0):6.1f} ms   p99 {p99:5.1f} ms   median {statistics.median(ordered or [0]):4.1f} ms"
-            f"   over 100 ms: {sum(s > 100 for s in ordered)}   ticks: {len(ordered)}")
 
 
 def make_store(folder: Path, rows: int) -> None:
@@ -157,14 +114,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--grid-rows", type=int, default=100_000, help="size of the large store for grid timings")
+    parser.add_argument("--where", action="store_true", help="say which lines of ours the long stalls were in")
     args = parser.parse_args()
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    work = Path(tempfile.mkdtemp(prefix="dovecote-bench-gui-"))
-    try:
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
+    with workspace("gui-import") as (work, app):
         folder = work / "digits"
         started = time.perf_counter()
         make_folder(folder, args.images)
@@ -173,23 +126,17 @@ def main() -> int:
         print(f"headless import (baseline):        {headless:6.2f} s")
 
         from desktop.project import opener as project_opener
-        from desktop.window.main_window import MainWindow
 
         project_opener.ask_subfolder_classes = lambda *_args: True  # as a user clicking Yes
-        app = QApplication.instance() or QApplication([])
-        window = MainWindow()
-        window.resize(1280, 800)
-        window.show()
-        meter = StallMeter()
-        meter.start()
-        run_until(app, lambda: False, 2.0)
-        idle = meter.stop()
+        window = main_window()
+        idle = idle_stalls(app)
 
         done = []
         window.importer.finished.connect(done.append)
         started = time.perf_counter()
         window.opener.open(folder)  # creates the store (one time per folder), shows the grid, starts the import
         opening = time.perf_counter() - started
+        meter = StallMeter(where=args.where)
         meter.start()
         run_until(app, lambda: bool(done), 600)
         in_gui = time.perf_counter() - started
@@ -202,6 +149,9 @@ def main() -> int:
         print(f"rows in the grid: {window.model.rowCount():,}   classes: {len(window.context.classes)}")
         print(f"event-loop stalls, idle window:    {describe(idle)}")
         print(f"event-loop stalls, during import:  {describe(during)}")
+        print(f"  the longest: {meter.worst(during)}")
+        if args.where:
+            print("  where the GUI thread was while stalled:\n" + meter.culprits())
         print(f"longest stall during import vs idle: {max(during) / max(max(idle), 1.0):.1f}x"
               f"   (goal: never over 100 ms -> {'met' if max(during) <= 100 else 'NOT met'})")
         window.context.close()
@@ -217,8 +167,6 @@ def main() -> int:
                       f"   ({done / max(base_done, 0.1):.1f}x done, {stall / max(base_stall, 0.1):.1f}x stall)")
         window.close()
         return 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

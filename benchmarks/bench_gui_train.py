@@ -24,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_gui_import import StallMeter, describe, run_until  # noqa: E402 - the same meter as the import bench
+from gui_bench import StallMeter, describe, idle_stalls, main_window, run_until, workspace  # noqa: E402
 
 
 def make_project(root: Path, count: int) -> None:
@@ -102,13 +102,8 @@ def main() -> int:
     parser.add_argument("--fine-tune-size", type=int, default=32, help="network input of fine-tuning (pixels)")
     args = parser.parse_args()
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    work = Path(tempfile.mkdtemp(prefix="dovecote-bench-train-"))
     os.environ.setdefault("DOVECOTE_CACHE_DIR", str(Path(tempfile.gettempdir()) / "dovecote-bench-cache"))
-    try:
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
+    with workspace("train") as (work, app):
         started = time.perf_counter()
         gui_folder, cli_folder, warm = work / "window", work / "cli", work / "warm-up"
         make_project(gui_folder, args.images)
@@ -121,18 +116,11 @@ def main() -> int:
         cli_seconds(warm, "--fine-tune", "--epochs", "1", *fine_size)
         print(f"warmed up (ONNX exports) after {time.perf_counter() - started:.0f} s", flush=True)
 
-        from desktop.window.main_window import MainWindow
-
-        app = QApplication.instance() or QApplication([])
-        window = MainWindow()
-        window.resize(1280, 800)
-        window.show()
+        window = main_window()
         window.context.open(gui_folder)
         window.show_view("train")
+        idle = idle_stalls(app)
         meter = StallMeter()
-        meter.start()
-        run_until(app, lambda: False, 2.0)
-        idle = meter.stop()
 
         quick, quick_estimate, _ = window_run(app, window, None, args.quick_size, meter)
         print(f"quick run in the window: {quick:.1f} s", flush=True)
@@ -159,8 +147,6 @@ def main() -> int:
               if latency is not None else "Stop: the run ended before it could be stopped")
         window.close()
         return 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

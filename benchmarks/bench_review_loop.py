@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from bench_gui_import import StallMeter, describe, run_until  # noqa: E402
+from gui_bench import StallMeter, describe, main_window, run_until, workspace  # noqa: E402
 
 DIGITS = {1: "one", 4: "four", 7: "seven", 9: "nine"}
 UNLABELLED_SHARE = 0.1
@@ -89,13 +88,10 @@ def main() -> int:
     parser.add_argument("--relabel", type=int, default=20)
     args = parser.parse_args()
 
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
 
-    work = Path(tempfile.mkdtemp(prefix="dovecote-bench-review-"))
-    try:
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
+    with workspace("review") as (work, app):
         root = work / "digits"
         started = time.perf_counter()
         make_project(root, args.images)
@@ -103,14 +99,9 @@ def main() -> int:
         first_run, _ = train_headless(root)
 
         from desktop.project import opener as project_opener
-        from desktop.window.main_window import MainWindow
-
         project_opener.ask_subfolder_classes = lambda *_args: False
-        app = QApplication.instance() or QApplication([])
         opened = time.perf_counter()
-        window = MainWindow()
-        window.resize(1440, 900)
-        window.show()
+        window = main_window()
         review = window.review
         review.retrainer.set_auto(False)  # the button, so the figure does not include the automatic delay
         shown: list[int] = []
@@ -176,8 +167,6 @@ def main() -> int:
         print(f"shown after the retrain: {changed}")
         window.close()
         return 0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 
@@ -23,6 +24,7 @@ def create_window(args: argparse.Namespace):
     apply_theme(app, settings.theme())
     window = MainWindow(settings)
     window.show()
+    _freeze_startup_heap()
     folder = getattr(args, "folder", None)
     if folder:
         window.opener.open(folder)
@@ -30,6 +32,15 @@ def create_window(args: argparse.Namespace):
     if view:
         window.show_view(view)
     return window
+
+
+def _freeze_startup_heap() -> None:
+    """What was imported and built by now lives as long as the app: it is moved out of the garbage collector's
+    sight, so a full collection walks only what came since. Measured during a 10,000-image import
+    (benchmarks/bench_gui_import.py): full collections of ~200,000 such objects found nothing and froze the
+    window 100-900 ms each, ~15 times; frozen, they take a few milliseconds."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_app(args: argparse.Namespace) -> int:

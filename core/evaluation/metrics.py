@@ -2,14 +2,15 @@
 
 Pure functions on arrays (scikit-learn's metrics, never hand-written ones). `y_true` holds class indices
 0..C-1 in the order of `class_names`; `proba` is [N, C]. Everything returned is plain data (to_dict() for
-JSON), so the CLI, the report and the GUI read the same numbers."""
+JSON), so the CLI, the report and the GUI read the same numbers. scikit-learn is imported where a number is
+computed, not with the module: the window reads these types and would otherwise load sklearn and scipy (~1,900
+modules, seconds at start, and a heap that every full garbage collection walks)."""
 from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from sklearn import metrics as skm
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Confusion:
 
 
 def compute_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: list[str]) -> Metrics:
+    from sklearn import metrics as skm
+
     y_true = np.asarray(y_true, dtype=int)
     proba = np.asarray(proba, dtype=float)
     labels = list(range(len(class_names)))
@@ -117,6 +120,8 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: list[str
 
 
 def _overall_auc(y_true: np.ndarray, proba: np.ndarray, labels: list[int]) -> float | None:
+    from sklearn import metrics as skm
+
     if len(set(y_true.tolist())) < len(labels) or len(labels) < 2:
         return None  # AUC needs images of every class
     if len(labels) == 2:
@@ -125,6 +130,8 @@ def _overall_auc(y_true: np.ndarray, proba: np.ndarray, labels: list[int]) -> fl
 
 
 def _per_class_auc(y_true: np.ndarray, proba: np.ndarray, labels: list[int]) -> list[float | None]:
+    from sklearn import metrics as skm
+
     out: list[float | None] = []
     for k in labels:
         positive = y_true == k
@@ -133,6 +140,8 @@ def _per_class_auc(y_true: np.ndarray, proba: np.ndarray, labels: list[int]) -> 
 
 
 def _log_loss(y_true: np.ndarray, proba: np.ndarray, labels: list[int]) -> float | None:
+    from sklearn import metrics as skm
+
     if len(y_true) == 0 or len(labels) < 2:
         return None
     return float(skm.log_loss(y_true, _renormalised(proba), labels=labels))
@@ -146,6 +155,8 @@ def _renormalised(proba: np.ndarray) -> np.ndarray:
 
 def roc_curves(y_true: np.ndarray, proba: np.ndarray, class_names: list[str]) -> list[RocCurve]:
     """One curve per class against the rest (binary: one curve, the second class as positive)."""
+    from sklearn import metrics as skm
+
     y_true = np.asarray(y_true, dtype=int)
     proba = np.asarray(proba, dtype=float)
     positives = [1] if len(class_names) == 2 else range(len(class_names))
@@ -162,6 +173,8 @@ def roc_curves(y_true: np.ndarray, proba: np.ndarray, class_names: list[str]) ->
 def confusion(
     y_true: np.ndarray, proba: np.ndarray, image_ids: list[int], class_names: list[str]
 ) -> Confusion:
+    from sklearn import metrics as skm
+
     y_true = np.asarray(y_true, dtype=int)
     proba = np.asarray(proba, dtype=float)
     n = len(class_names)

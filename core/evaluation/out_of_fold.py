@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from core.errors import DovecoteError
 from core.events import Progress
@@ -55,6 +54,8 @@ def out_of_fold(
     X: np.ndarray, y: np.ndarray, n_classes: int, fit: FitFunction, k: int = DEFAULT_FOLDS, seed: int = 0
 ) -> Iterator[Progress | OutOfFold]:
     """Yields Progress after each fold, then one OutOfFold. The same seed gives the same folds."""
+    from sklearn.model_selection import StratifiedKFold  # here, not at the top: the window imports this module
+
     y = np.asarray(y, dtype=int)
     folds = fold_count(y, k)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

@@ -3,13 +3,13 @@ name, and a clear marker for files that cannot be read. Every cell has the same 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.gallery.model import (CLASS_COLOUR_ROLE, CLASS_NAME_ROLE, CONTENT_HASH_ROLE, IMAGE_ID_ROLE,
                                    PATH_ROLE, PREDICTION_ROLE, STATUS_ROLE)
 from desktop.widgets.icons import icon
-from desktop.widgets.thumbnail_loader import ThumbnailLoader
+from desktop.widgets.thumbnail_loader import ThumbnailLoader, draw_thumbnail
 
 PAD = 6  # around the image, inside the cell
 RADIUS = 6
@@ -34,7 +34,6 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         palette = option.palette
         cell = QRectF(option.rect).adjusted(1, 1, -1, -1)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -83,23 +82,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def _paint_thumbnail(self, painter, frame: QRectF, index: QModelIndex, palette: QPalette, option) -> None:
         ratio = option.widget.devicePixelRatioF() if option.widget is not None else 1.0
-        pixmap = self._loader.pixmap(index.data(IMAGE_ID_ROLE), index.data(CONTENT_HASH_ROLE),
-                                     index.data(PATH_ROLE) or "", round(self.thumb_side * ratio))
-        if pixmap is None or pixmap.isNull():
+        pixmap = self.thumbnail(index, ratio)
+        if pixmap is None:
             placeholder = QColor(palette.color(QPalette.ColorRole.Text))
             placeholder.setAlpha(22)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(placeholder)
             painter.drawRoundedRect(frame.adjusted(8, 8, -8, -8), 4, 4)
             return
-        size = QSize(pixmap.width(), pixmap.height()).scaled(frame.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
-        target = QRectF(0, 0, size.width(), size.height())
-        target.moveCenter(frame.center())
-        clip = QPainterPath()
-        clip.addRoundedRect(target, 3, 3)
-        painter.setClipPath(clip)
-        painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
-        painter.setClipping(False)
+        draw_thumbnail(painter, frame, pixmap)
 
     def _paint_unreadable(self, painter, frame: QRectF, palette: QPalette) -> None:
         box = frame.adjusted(6, 6, -6, -6)

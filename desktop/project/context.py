@@ -152,13 +152,6 @@ class ProjectContext(QObject):
             self.message.emit(note)
         return ok
 
-    def write(self, action: Callable[..., T], *args) -> tuple[bool, T | None]:
-        """A small store change other than labels (action(session, *args)), committed on return; a failure
-        is shown to the user."""
-        if self.project is None:
-            return False, None
-        return self._act(lambda session: action(session, *args))
-
     def undo(self) -> None:
         self._walk_history("Undid", "undo", labels.undo)
 
@@ -313,9 +306,10 @@ class ProjectContext(QObject):
         self.message.emit("Labels were changed outside this window; showing them now.")
         return True
 
-    def refresh_classes(self) -> None:
-        """Re-read classes and counts (after an import landed)."""
+    def refresh_classes(self, history: bool = True) -> None:
+        """Re-read classes and counts (after an import landed); with `history`, also what undo would undo."""
         if self.project is not None:
             self._reload_classes()
-            self._reload_history()  # the import's batches are this window's own
+            if history:
+                self._reload_history()  # the import's batches are this window's own
             self.classes_changed.emit()

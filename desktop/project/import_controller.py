@@ -1,7 +1,10 @@
 """Importing (or rescanning) the open folder in the background (a task of context.tasks), with progress and
 cancel. The grid shows what the store has at once; as chunks of images are committed, the views are told (at
-most a few times a second, so a 100,000-image import does not spend its time redrawing)."""
+most twice a second, and less often when re-reading takes long, so the window stays responsive and a 100,000-image
+import does not spend its time redrawing)."""
 from __future__ import annotations
+
+import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -12,6 +15,7 @@ from desktop.tasks import Task
 from desktop.tasks.jobs import in_project
 
 REFRESH_MS = 500
+BUSY_SHARE = 0.1  # of the window's time, at most, spent re-reading what an import has landed so far
 
 
 class ImportController(QObject):
@@ -63,15 +67,19 @@ class ImportController(QObject):
         elif isinstance(event, ImportFinished):
             self._summary = event.summary
 
-    def _landed(self) -> None:
+    def _landed(self, final: bool = False) -> None:
         if self._context.project is not None:
+            started = time.perf_counter()
             self._context.images_changed.emit()
-            self._context.refresh_classes()
+            self._context.refresh_classes(history=final)  # undo's next step is read once, at the end
+            spent_ms = (time.perf_counter() - started) * 1000
+            self._refresh.setInterval(max(REFRESH_MS, round(spent_ms / BUSY_SHARE)))
 
     def _done(self) -> None:
         self._task = None
         self._refresh.stop()
-        self._landed()
+        self._landed(final=True)
+        self._refresh.setInterval(REFRESH_MS)
         if self._next is not None:  # superseded: the one asked for since starts now
             labels_from_subfolders, self._next = self._next, None
             self.start(labels_from_subfolders)

@@ -5,13 +5,13 @@ cells and coming back finds the images still selected."""
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.project.context import ProjectContext
 from desktop.review.images_model import (CONTENT_HASH_ROLE, IMAGE_ID_ROLE, ITEM_ROLE, PATH_ROLE,
                                          ReviewImagesModel)
-from desktop.widgets.thumbnail_loader import ThumbnailLoader
+from desktop.widgets.thumbnail_loader import ThumbnailLoader, draw_thumbnail
 
 THUMB = 112
 PAD = 5
@@ -43,14 +43,7 @@ class _Delegate(QStyledItemDelegate):
         pixmap = self._loader.pixmap(index.data(IMAGE_ID_ROLE), index.data(CONTENT_HASH_ROLE),
                                      index.data(PATH_ROLE) or "", round(THUMB * ratio))
         if pixmap is not None and not pixmap.isNull():
-            size = QSize(pixmap.width(), pixmap.height()).scaled(frame.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRectF(0, 0, size.width(), size.height())
-            target.moveCenter(frame.center())
-            clip = QPainterPath()
-            clip.addRoundedRect(target, 3, 3)
-            painter.setClipPath(clip)
-            painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
-            painter.setClipping(False)
+            draw_thumbnail(painter, frame, pixmap)
         now = model.changed_label(item)
         if now is not None:
             painter.setPen(QPen(CHANGED, 3))

@@ -112,8 +112,8 @@ class ComparisonPanel(QWidget):
         self.result = result
         earlier, later = f"run {result.earlier}", f"run {result.later}"
         if result.compared == 0:
-            self.summary.setText(f"No images to compare: one of the runs has no held-out predictions "
-                                 f"(a cancelled or failed run is not evaluated).")
+            self.summary.setText("No images to compare: one of the runs has no held-out predictions "
+                                 "(a cancelled or failed run is not evaluated).")
             return
         groups = self.groups()
         changed = len(result.changed_predictions)

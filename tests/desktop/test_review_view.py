@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from core.evaluation.run_evaluation import load_evaluation
 from core.project import Project
-from core.storage import catalog, gallery, labels, predictions, runs
+from core.storage import catalog, gallery, labels, predictions
 from core.storage.predictions import StoredPrediction
 from desktop.gallery.model import PREDICTION_ROLE
 from desktop.review.confusion_model import CHANGED_ROLE, COUNT_ROLE
