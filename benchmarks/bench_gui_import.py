@@ -77,89 +77,101 @@ def make_store(folder: Path, rows: int) -> None:
                 labels.set_labels(session, ids[c : rows // 2 : 10], labels.add_class(session, f"digit-{c}"))
 
 
-def grid_timings(app, window, folder: Path) -> dict[str, tuple[float, float]]:
+def grid_timings(app, window, folder: Path, where: bool = False) -> dict[str, tuple[float, float]]:
     """For each user action on the project in `folder`: (ms until done, longest event-loop stall in ms).
-    Done means stored and shown: large writes run in the background, so the two differ."""
+    Done means stored and shown: large writes run in the background, so the two differ. With `where`, says
+    which lines of ours each action's stalls were spent in."""
     from core.storage import gallery
 
-    meter = StallMeter()
+    meter = StallMeter(where=where)
 
-    def timed(action) -> tuple[float, float]:
+    def timed(name: str, action) -> tuple[float, float]:
         meter.start()
         start = time.perf_counter()
         action()
         app.processEvents()
-        run_until(app, lambda: not window.context.busy, 120)
+        run_until(app, lambda: not window.context.busy and not window.model.reading, 120)
         app.processEvents()
         elapsed = (time.perf_counter() - start) * 1000
         stalls = meter.stop()
+        if where:
+            print(f"{name}: done in {elapsed:.0f} ms\n{meter.culprits(4)}")
         return elapsed, max(stalls + [elapsed if len(stalls) < 2 else 0.0])  # no tick at all: it all blocked
 
     grid, model = window.grid, window.model
     model.set_query(gallery.GalleryQuery())
-    found = {"open (grid shown)": timed(lambda: window.context.open(folder))}
-    found["scroll to the end"] = timed(grid.scrollToBottom)
-    found["press 1 on one image"] = timed(lambda: (grid.select_row(3), window.label_actions.label_with_key(1)))
-    found["show unlabelled only"] = timed(lambda: model.set_query(gallery.GalleryQuery(show="unlabelled")))
-    found["search a file name"] = timed(lambda: model.set_query(gallery.GalleryQuery(search="0123")))
-    found["show all, sort by size"] = timed(lambda: model.set_query(gallery.GalleryQuery(sort="size")))
-    found["select all, press 2"] = timed(lambda: (grid.selectAll(), window.label_actions.label_with_key(2)))
-    found["undo that"] = timed(window.label_actions.undo_last)
+    actions = [
+        ("open (grid shown)", lambda: window.context.open(folder)),
+        ("scroll to the end", grid.scrollToBottom),
+        ("press 1 on one image", lambda: (grid.select_row(3), window.label_actions.label_with_key(1))),
+        ("show unlabelled only", lambda: model.set_query(gallery.GalleryQuery(show="unlabelled"))),
+        ("search a file name", lambda: model.set_query(gallery.GalleryQuery(search="0123"))),
+        ("show all, sort by size", lambda: model.set_query(gallery.GalleryQuery(sort="size"))),
+        ("select all, press 2", lambda: (grid.selectAll(), window.label_actions.label_with_key(2))),
+        ("undo that", window.label_actions.undo_last),
+    ]
+    found = {name: timed(name, action) for name, action in actions}
     window.context.close()
     app.processEvents()
     return found
 
 
+def import_in_window(app, window, work: Path, count: int, where: bool) -> bool:
+    """Imports a generated folder of `count` images in the window; prints its stalls against the idle window's
+    and its time against a headless import's. False if it did not finish."""
+    from desktop.project import opener as project_opener
+
+    folder = work / "digits"
+    started = time.perf_counter()
+    make_folder(folder, count)
+    print(f"generated {count:,} images + 5 unreadable in {time.perf_counter() - started:.1f} s")
+    headless = headless_import_seconds(folder, work / "headless-store")
+    print(f"headless import (baseline):        {headless:6.2f} s")
+    project_opener.ask_subfolder_classes = lambda *_args: True  # as a user clicking Yes
+    idle = idle_stalls(app)
+    done = []
+    window.importer.finished.connect(done.append)
+    started = time.perf_counter()
+    window.opener.open(folder)  # creates the store (one time per folder), shows the grid, starts the import
+    opening = time.perf_counter() - started
+    meter = StallMeter(where=where)
+    meter.start()
+    run_until(app, lambda: bool(done), 600)
+    in_gui = time.perf_counter() - started
+    during = meter.stop()
+    if not done or done[0] is None:
+        print("the import did not finish")
+        return False
+    print(f"import in the window:              {in_gui:6.2f} s   ({in_gui / headless:.2f}x the headless import)")
+    print(f"opening the folder (new store, first grid), before the import runs: {opening * 1000:.0f} ms")
+    print(f"rows in the grid: {window.model.rowCount():,}   classes: {len(window.context.classes)}")
+    print(f"event-loop stalls, idle window:    {describe(idle)}")
+    print(f"event-loop stalls, during import:  {describe(during)}")
+    print(f"  the longest: {meter.worst(during)}")
+    if where:
+        print("  where the GUI thread was while stalled:\n" + meter.culprits())
+    print(f"longest stall during import vs idle: {max(during) / max(max(idle), 1.0):.1f}x"
+          f"   (goal: never over 100 ms -> {'met' if max(during) <= 100 else 'NOT met'})")
+    window.context.close()
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--images", type=int, default=10_000, help="images to import in the window (0: none)")
     parser.add_argument("--grid-rows", type=int, default=100_000, help="size of the large store for grid timings")
     parser.add_argument("--where", action="store_true", help="say which lines of ours the long stalls were in")
     args = parser.parse_args()
 
     with workspace("gui-import") as (work, app):
-        folder = work / "digits"
-        started = time.perf_counter()
-        make_folder(folder, args.images)
-        print(f"generated {args.images:,} images + 5 unreadable in {time.perf_counter() - started:.1f} s")
-        headless = headless_import_seconds(folder, work / "headless-store")
-        print(f"headless import (baseline):        {headless:6.2f} s")
-
-        from desktop.project import opener as project_opener
-
-        project_opener.ask_subfolder_classes = lambda *_args: True  # as a user clicking Yes
         window = main_window()
-        idle = idle_stalls(app)
-
-        done = []
-        window.importer.finished.connect(done.append)
-        started = time.perf_counter()
-        window.opener.open(folder)  # creates the store (one time per folder), shows the grid, starts the import
-        opening = time.perf_counter() - started
-        meter = StallMeter(where=args.where)
-        meter.start()
-        run_until(app, lambda: bool(done), 600)
-        in_gui = time.perf_counter() - started
-        during = meter.stop()
-        if not done or done[0] is None:
-            print("the import did not finish")
+        if args.images and not import_in_window(app, window, work, args.images, args.where):
             return 1
-        print(f"import in the window:              {in_gui:6.2f} s   ({in_gui / headless:.2f}x the headless import)")
-        print(f"opening the folder (new store, first grid), before the import runs: {opening * 1000:.0f} ms")
-        print(f"rows in the grid: {window.model.rowCount():,}   classes: {len(window.context.classes)}")
-        print(f"event-loop stalls, idle window:    {describe(idle)}")
-        print(f"event-loop stalls, during import:  {describe(during)}")
-        print(f"  the longest: {meter.worst(during)}")
-        if args.where:
-            print("  where the GUI thread was while stalled:\n" + meter.culprits())
-        print(f"longest stall during import vs idle: {max(during) / max(max(idle), 1.0):.1f}x"
-              f"   (goal: never over 100 ms -> {'met' if max(during) <= 100 else 'NOT met'})")
-        window.context.close()
         if args.grid_rows:
             small, large = work / "small-store", work / "large-store"
             make_store(small, 1_000)
             make_store(large, args.grid_rows)
-            baseline, big = grid_timings(app, window, small), grid_timings(app, window, large)
+            baseline, big = grid_timings(app, window, small), grid_timings(app, window, large, args.where)
             print(f"\nper action: done in ms / longest stall in ms; 1,000 images (baseline) vs {args.grid_rows:,}")
             for action, (done, stall) in big.items():
                 base_done, base_stall = baseline[action]

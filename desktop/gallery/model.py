@@ -1,6 +1,7 @@
 """The grid's model: a thin adapter over the ids a GalleryQuery selects. The id list is fetched whole (cheap:
-ints); the few fields a thumbnail shows are fetched a page at a time when first painted, and kept in a
-bounded cache. Refreshes become row insertions/removals when they can, so scroll and selection stay put."""
+ints; in a large project on a thread of its own, while the grid shows what it had); the few fields a thumbnail
+shows are fetched a page at a time when first painted, and kept in a bounded cache. Refreshes become row
+insertions/removals when they can, so scroll and selection stay put."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -11,6 +12,7 @@ from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, 
 from core.storage import gallery
 from core.storage.gallery import GalleryQuery, ImageCard
 from core.storage.paths import shown
+from desktop.project.background_reader import BackgroundReader
 from desktop.project.context import ProjectContext
 from desktop.widgets.image_drag import IMAGE_IDS_MIME, image_ids_mime
 
@@ -28,6 +30,9 @@ PREDICTION_ROLE = Qt.ItemDataRole.UserRole + 9
 PAGE = 200
 MAX_CARDS = 20_000
 MAX_RANGES = 64  # more separate insertions/removals than this: a reset is cheaper
+# From this many images the id list is read off the GUI thread: at 100,000 a sorted or filtered read takes
+# 50-150 ms, too long for the window to freeze; below, it takes a few and is shown at once.
+BACKGROUND_AT = 20_000
 
 
 class GalleryModel(QAbstractListModel):
@@ -43,6 +48,8 @@ class GalleryModel(QAbstractListModel):
         self._rows: dict[int, int] | None = None  # id → row, built when first needed
         self._cards: OrderedDict[int, ImageCard] = OrderedDict()
         self._stale = False  # labels changed since the model that predicted the unlabelled images
+        self._reader = BackgroundReader(context, self)
+        self._reset_pending = False  # a background read asked for with reset=True has not landed yet
         context.opened.connect(lambda _project: self.refresh(reset=True))
         context.runs_changed.connect(self._on_predictions_changed)
         context.closed.connect(self._clear)
@@ -61,10 +68,22 @@ class GalleryModel(QAbstractListModel):
             self.refresh(reset=True)
 
     def refresh(self, reset: bool = False) -> None:
-        """Re-read which images the query selects."""
-        project = self._context.project
-        new_ids = self._context.read(gallery.image_ids, self._query) if project is not None else []
-        self._read_staleness()
+        """Re-read which images the query selects (in a large project: shown when the read lands)."""
+        if self._context.project is None:
+            self._show([], False, reset)
+        elif self._context.counts().images < BACKGROUND_AT:
+            self._show(*self._context.read(_read_selection, self._query), reset)
+        else:
+            self._reset_pending |= reset
+            self._reader.ask(_read_selection, self._query, then=lambda found: self._show(*found, self._reset_pending))
+
+    @property
+    def reading(self) -> bool:
+        """A background read of the id list is under way: what the grid shows is about to change."""
+        return self._reader.waiting
+
+    def _show(self, new_ids: list[int], stale: bool, reset: bool) -> None:
+        self._stale, self._reset_pending = stale, False
         if reset or not self._apply_as_edits(new_ids):
             self.beginResetModel()
             self._ids, self._rows = new_ids, None
@@ -156,8 +175,7 @@ class GalleryModel(QAbstractListModel):
 
     # -- keeping up with the store ------------------------------------------------------------------------------
     def _read_staleness(self) -> None:
-        source = self._context.read(gallery.unlabelled_prediction_source) if self._context.project else None
-        self._stale = bool(source and source.stale)
+        self._stale = _stale(self._context.read(gallery.unlabelled_prediction_source))
 
     def _on_predictions_changed(self) -> None:
         """A run ended (or its predictions of unlabelled images were stored): show the newest model's."""
@@ -166,6 +184,7 @@ class GalleryModel(QAbstractListModel):
         self.cards_reset.emit()
 
     def _clear(self) -> None:
+        self._reset_pending = False
         self.beginResetModel()
         self._ids, self._rows = [], None
         self._cards.clear()
@@ -233,6 +252,15 @@ class GalleryModel(QAbstractListModel):
             self._rows = None
             self.endInsertRows()
         return True
+
+
+def _read_selection(session, query: GalleryQuery) -> tuple[list[int], bool]:
+    """The ids `query` selects and whether the predictions shown are from a model older than the labels."""
+    return gallery.image_ids(session, query), _stale(gallery.unlabelled_prediction_source(session))
+
+
+def _stale(source: gallery.PredictionSource | None) -> bool:
+    return bool(source and source.stale)
 
 
 def row_runs(rows: list[int]) -> list[tuple[int, int]]:

@@ -61,3 +61,24 @@ def test_selection_survives_a_change_of_sort(window, open_folder, folder):
     window.grid.select_ids(chosen)
     window.filter_bar.set_sort(gallery.SORT_NAME, descending=True)
     assert sorted(window.grid.selected_ids()) == sorted(chosen)
+
+
+def test_in_a_large_project_the_grid_is_read_in_the_background_and_the_newest_query_wins(
+        qtbot, window, open_folder, folder, monkeypatch):
+    big = folder / "cats" / "2.png"
+    big.write_bytes(big.read_bytes() + b"\0" * 5000)
+    open_folder(window, folder)
+    monkeypatch.setattr("desktop.gallery.model.BACKGROUND_AT", 0)  # this folder counts as large now
+    shown_before = paths(window)
+    resets = []
+    window.model.modelReset.connect(lambda: resets.append(paths(window)))
+    by_size = gallery.GalleryQuery(sort=gallery.SORT_SIZE, descending=True)
+    window.model.set_query(by_size)
+    assert paths(window) == shown_before and window.model.reading  # the window did not wait for the read
+    window.model.set_query(gallery.GalleryQuery(sort=gallery.SORT_SIZE, descending=True, search="dogs/"))
+    qtbot.waitUntil(lambda: not window.model.reading, timeout=10_000)
+    assert len(paths(window)) == 4 and all(p.startswith("dogs/") for p in paths(window))
+    assert resets == [paths(window)]  # the superseded answer (all nine, by size) was never shown
+    window.model.set_query(by_size)
+    qtbot.waitUntil(lambda: not window.model.reading, timeout=10_000)
+    assert len(paths(window)) == 9 and paths(window)[0] == "cats/2.png"
