@@ -15,6 +15,7 @@ import numpy as np
 
 from core.images.decode import load_rgb
 from core.models.preprocessing import preprocess
+from core.models.threads import torch_threads
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ class Explainer:
         finally:
             image.close()
         batch = self._torch.from_numpy(pixels)[None]
-        heat, probabilities = grad_cam(self._extractor, self._head, batch, target)
+        with torch_threads(1):  # one small image: see core/models/threads.py
+            heat, probabilities = grad_cam(self._extractor, self._head, batch, target)
         index = int(probabilities.argmax()) if target is None else int(target)
         return HeatMap(heat, box, index, self.bundle.classes[index], float(probabilities[index]))
 

@@ -1,6 +1,6 @@
 """"Why did it say that?": the Grad-CAM heat map of the latest model's prediction for the image in the
-preview (core/models/explain.py), computed through the window's task runner in a thread (torch releases the
-interpreter lock in its kernels, and the model stays loaded for the next image), laid over the picture."""
+preview (core/models/explain.py), computed in the window's warm worker process (torch is imported there
+already, never in the window, and the model stays loaded there for the next image), laid over the picture."""
 from __future__ import annotations
 
 import numpy as np
@@ -46,7 +46,7 @@ class HeatOverlay(QObject):
             self.failed.emit("Train a model first: the heat map shows what the model looked at.")
             return False
         task = self._context.tasks.run("Explaining the prediction", in_project, str(project.root),
-                                       str(project.store_dir), explain_image, run.id, image_id, child=False)
+                                       str(project.store_dir), explain_image, run.id, image_id)
         self.task = task
         task.event.connect(self._arrived)
         task.failed.connect(lambda error: image_id == self.wanted and self.failed.emit(

@@ -83,7 +83,7 @@ class WorkerPool:
         with self._lock:
             self._busy.discard(worker)
             keep = not self._closed and worker.reusable and len(self._idle) + len(self._busy) < self._max
-            if keep:
-                self._idle.append(worker)
+            if keep:  # first in line: the job after it likely wants what it has loaded (a model to explain)
+                self._idle.insert(0, worker)
         if not keep:
             worker.stop()  # it exits by itself (nobody waits for that); a dead one is reaped by multiprocessing
