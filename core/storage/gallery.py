@@ -151,6 +151,13 @@ def unlabelled_ids(session: Session) -> set[int]:
     return set(_ids(session, f"SELECT id FROM images WHERE {_UNLABELLED}"))
 
 
+def unpredicted_unlabelled(session: Session, run_id: int) -> int:
+    """How many readable, present, unlabelled images run `run_id`'s model has not predicted (added since, or
+    the run was made where nobody asked it to: `dovecote train`)."""
+    return _rows(session, f"SELECT COUNT(*) FROM images WHERE {_UNLABELLED} AND id NOT IN "
+                          "(SELECT image_id FROM predictions WHERE run_id = ? AND kind = 'model')", (run_id,))[0][0]
+
+
 def first_unlabelled(session: Session, candidates: list[int], chunk: int = 500) -> int | None:
     """The first of `candidates` (in their order) that is readable, present and unlabelled: "next
     unlabelled" without reading every unlabelled id of a large project."""

@@ -2,7 +2,8 @@
 (never fine-tuning), by hand or by itself a few seconds after the last label change ("Keep the model up to
 date while I label"), one run at a time through the window's TrainingService, never while another run (a
 fine-tuning one, say) is going. After every finished run the unlabelled images get the new model's
-predictions, in the background."""
+predictions, in the background; so do those a run made elsewhere (`dovecote train`) or before a rescan did not
+predict, once the window sees them."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,7 @@ import dataclasses
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from core.evaluation.unlabelled import predict_unlabelled
-from core.storage import runs
+from core.storage import gallery, runs
 from core.training.runner import RunFinished, TrainConfig
 from desktop.project.context import ProjectContext
 from desktop.project.settings import AppSettings
@@ -39,8 +40,11 @@ class RetrainController(QObject):
         self.predicting = None  # the Task predicting unlabelled images
         self.started_runs = 0  # retrains started here (automatic and by hand)
         self.last_wall_s: float | None = None  # how long the last retrain took here, start to stored run
+        self._tried: set[tuple[int, int]] = set()  # (run, unpredicted images) catch_up has asked predictions for
         self._clock = QElapsedTimer()
         context.labels_changed.connect(lambda _ids: self.schedule())
+        context.opened.connect(lambda _project: self.catch_up())
+        context.runs_changed.connect(self.catch_up)
         context.closed.connect(self._stop)
         training.finished.connect(self._finished)
         training.failed.connect(self._failed)
@@ -121,6 +125,20 @@ class RetrainController(QObject):
             self.failed.emit(str(error) if str(error) else type(error).__name__)
             self.state_changed.emit("The model could not be updated")
 
+    def catch_up(self) -> None:
+        """Unlabelled images the newest model has not predicted (it was trained by `dovecote train`, or they
+        were added since): have it predict them now. Tried once per run and number of such images, so an image
+        that cannot be read is not asked about again and again."""
+        if self._context.project is None or self.predicting is not None or self._training.running:
+            return
+        run = self.base_run()
+        if run is None:
+            return
+        missing = self._context.read(gallery.unpredicted_unlabelled, run.id)
+        if missing and (run.id, missing) not in self._tried:
+            self._tried.add((run.id, missing))
+            self._predict(run.id)
+
     def _predict(self, run_id: int) -> None:
         project = self._context.project
         if project is None:
@@ -141,4 +159,5 @@ class RetrainController(QObject):
     def _stop(self) -> None:
         self.timer.stop()
         self._pending = False
+        self._tried.clear()
         self.state_changed.emit("")

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
             lambda image_id, count: self.views.currentWidget() is self.review and self.preview.show_image(image_id, count))
         self.review.retrainer.state_changed.connect(self.model_state.setText)
         self.review.retrainer.failed.connect(lambda message: self.status.showMessage(message, MESSAGE_MS))
+        self.importer.finished.connect(lambda _summary: self.review.retrainer.catch_up())  # new images: predict them
         self.train_view.show_images.connect(self.show_images)
         context.opened.connect(self._opened)
         context.closed.connect(self._closed)

@@ -3,8 +3,10 @@ its images, relabelling there reaches the store and the cell's "changed" count, 
 (and, in the main grid, a prediction) with its history source, and the model retrains once per burst."""
 from __future__ import annotations
 
+import colourproject
 import pytest
 from evalproject import trained_project
+from PIL import Image
 from PySide6.QtCore import QObject, Qt, Signal
 
 from core.evaluation.run_evaluation import load_evaluation
@@ -194,3 +196,20 @@ def test_retrain_shows_the_new_matrix_and_what_changed(qtbot, window, review, pr
     assert review.data.run.id > run_id and not review.data.run.fine_tuned
     assert f"Run {review.data.run.id} against run {run_id}" in review.bar.changes.text()
     assert f"{suspect.given}→{suspect.suggested}" in review.bar.changes.text()  # that mistake cell shrank
+
+
+def test_a_model_trained_elsewhere_predicts_the_unlabelled_images_once_the_window_opens(
+        qtbot, window, open_folder, tmp_path):
+    root, run_id = colourproject.trained_project(tmp_path / "colours")  # as `dovecote train` leaves it
+    Image.new("RGB", (64, 48), colourproject.COLOURS["red"]).save(root / "new.png")  # not labelled yet
+    open_folder(window, root)
+    row = next(r for r in range(window.model.rowCount()) if window.model.card(r).path == "new.png")
+
+    def guess():
+        return window.model.index(row).data(PREDICTION_ROLE)
+
+    qtbot.waitUntil(lambda: guess() is not None, timeout=90_000)
+    assert guess()[0] == "red"
+    with Project.open(root) as project, project.session() as session:
+        stored = predictions.load_predictions(session, run_id, "model")
+    assert [p.image_id for p in stored] == [window.model.image_id(row)]  # stored with the run
