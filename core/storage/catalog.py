@@ -42,11 +42,6 @@ def mark_missing(session: Session, image_ids: list[int]) -> None:
         session.execute(update(ImageRow).where(ImageRow.id.in_(chunk)).values(status="missing"))
 
 
-def delete_images(session: Session, image_ids: list[int]) -> None:
-    for chunk in chunks(image_ids):
-        session.query(ImageRow).filter(ImageRow.id.in_(chunk)).delete(synchronize_session=False)
-
-
 def image_by_path(session: Session, path: str) -> ImageRow | None:
     return session.scalar(select(ImageRow).where(ImageRow.path == path))
 

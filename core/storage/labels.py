@@ -135,10 +135,6 @@ def _flush_names(session: Session, message: str) -> None:
         raise InvalidRequest(message) from None
 
 
-def set_colour(session: Session, name: str, colour: str) -> None:
-    find_class(session, name).colour = colour
-
-
 def merge_classes(session: Session, source: str, target: str) -> int:
     """Relabel every image of `source` as `target`, then retire `source`. Returns images moved."""
     src, dst = find_class(session, source), find_class(session, target)
