@@ -139,7 +139,7 @@ def _load(thumbs: ThumbnailCache, request: _Request) -> QImage | str:
     image = QImage(str(path))
     if image.isNull():
         return "the cached thumbnail cannot be read"
-    if max(image.width(), image.height()) > request.side:
+    if max(image.width(), image.height()) != request.side:  # small pictures are enlarged to fill the cell
         image = image.scaled(QSize(request.side, request.side), Qt.AspectRatioMode.KeepAspectRatio,
                              Qt.TransformationMode.SmoothTransformation)
     return _rounded(image)

@@ -23,6 +23,9 @@ def test_thumbnails_arrive_from_the_background_at_the_size_asked(qtbot, window, 
     qtbot.waitUntil(lambda: loader.pixmap(card.id, card.content_hash, card.path, 24) is not None, timeout=10_000)
     pixmap = loader.pixmap(card.id, card.content_hash, card.path, 24)
     assert (pixmap.width(), pixmap.height()) == (24, 16)  # 48 x 32 image, aspect kept
+    loader.pixmap(card.id, card.content_hash, card.path, 96)
+    qtbot.waitUntil(lambda: loader.pixmap(card.id, card.content_hash, card.path, 96).width() == 96, timeout=10_000)
+    assert loader.pixmap(card.id, card.content_hash, card.path, 96).height() == 64  # enlarged to fill its cell
 
 
 def test_the_thumbnail_is_remade_when_the_cached_one_is_gone(qtbot, window, open_folder, folder, loader):
