@@ -35,7 +35,10 @@ def create_window(args: argparse.Namespace):
 def run_app(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from desktop.window.file_manager_offer import offer_file_manager_entries
+
     window = create_window(args)
+    offer = offer_file_manager_entries(window, window.settings)  # noqa: F841 - kept while it is shown
     code = QApplication.instance().exec()
     del window
     return code
