@@ -68,6 +68,16 @@ def _is_debian() -> bool:
     return Path("/etc/debian_version").exists() and shutil.which("apt-get") is not None
 
 
+def _as_root() -> list[str] | None:
+    """How to run a command as root without asking a password: directly, through `sudo -n` (CI runners), or
+    None."""
+    if os.geteuid() == 0:
+        return []
+    if shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        return ["sudo", "-n", "--preserve-env=DEBIAN_FRONTEND"]
+    return None
+
+
 def check_build_machine(qt_dir: Path, install: bool = True) -> list[str]:
     """Makes sure every library Qt's display plugins need is here; returns the Debian packages it installed.
     Raises MissingLibraries naming them (and their packages, where known) when they cannot be installed."""
@@ -76,9 +86,10 @@ def check_build_machine(qt_dir: Path, install: bool = True) -> list[str]:
         return []
     packages = sorted({DEBIAN_PACKAGES[name] for name in missing if name in DEBIAN_PACKAGES})
     unknown = sorted(name for name in missing if name not in DEBIAN_PACKAGES)
-    if install and packages and not unknown and _is_debian() and os.geteuid() == 0:
+    root = _as_root() if install and packages and not unknown and _is_debian() else None
+    if root is not None:
         print(f"Installing the libraries the app must carry: {' '.join(packages)}")
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *packages], check=True,
+        subprocess.run([*root, "apt-get", "install", "-y", "--no-install-recommends", *packages], check=True,
                        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         missing = missing_for_qt(qt_dir)
         if not missing:

@@ -108,6 +108,7 @@ def test_a_missing_qt_library_is_installed_on_debian_or_named(monkeypatch, tmp_p
     installed = []
     monkeypatch.setattr(system_libs, "missing_for_qt", lambda qt_dir: set(missing))
     monkeypatch.setattr(system_libs, "_is_debian", lambda: False)
+    monkeypatch.setattr(system_libs, "_as_root", lambda: [])
     with pytest.raises(system_libs.MissingLibraries, match=r"libxcb-cursor\.so\.0 .*apt-get install libxcb-cursor0"):
         system_libs.check_build_machine(tmp_path)
 
@@ -116,7 +117,7 @@ def test_a_missing_qt_library_is_installed_on_debian_or_named(monkeypatch, tmp_p
         missing.clear()
 
     monkeypatch.setattr(system_libs, "_is_debian", lambda: True)
-    monkeypatch.setattr(system_libs.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(system_libs, "_as_root", lambda: [])
     monkeypatch.setattr(system_libs.subprocess, "run", apt_get)
     assert system_libs.check_build_machine(tmp_path) == ["libxcb-cursor0"] == installed
     missing.update({"libnever-heard-of.so.3"})  # no package known: never guessed, named
