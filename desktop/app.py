@@ -57,7 +57,8 @@ def qt_selftest() -> str:
 
     from desktop.widgets.icons import resources_dir
 
-    app = QGuiApplication.instance() or QGuiApplication([sys.argv[0] if sys.argv else "dovecote", "-platform", "offscreen"])
+    program = sys.argv[0] if sys.argv else "dovecote"
+    app = QGuiApplication.instance() or QGuiApplication([program, "-platform", "offscreen"])
     renderer = QSvgRenderer(str(resources_dir() / "icons" / "dovecote.svg"))
     image = QImage(64, 64, QImage.Format.Format_ARGB32)
     image.fill(Qt.GlobalColor.transparent)

@@ -162,8 +162,8 @@ class PackageTest:
         if self.root != Path("/"):
             return "nothing installed (unpacked only)"
         run(["dpkg", "-r", deb.PACKAGE])
-        left = [str(p) for p in (Path("/opt") / bundle.DIST_NAME, self.program, *(Path("/") / e for e in INSTALLED_ENTRIES))
-                if p.exists()]
+        ours = [Path("/opt") / bundle.DIST_NAME, self.program, *(Path("/") / e for e in INSTALLED_ENTRIES)]
+        left = [str(p) for p in ours if p.exists()]
         if left:
             raise Failed(f"left after dpkg -r: {left}")
         return "dpkg -r left none of its files"
