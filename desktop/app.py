@@ -46,7 +46,50 @@ def _freeze_startup_heap() -> None:
 def run_app(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from desktop.window.file_manager_offer import offer_file_manager_entries
+
     window = create_window(args)
+    offer = offer_file_manager_entries(window, window.settings)  # noqa: F841 - kept while it is shown
     code = QApplication.instance().exec()
     del window
     return code
+
+
+def qt_selftest() -> str:
+    """The window's part of `dovecote --selftest`, without a display: Qt starts (offscreen), draws the app's
+    icon from the bundled resources, and on Linux the X11 and Wayland platform plugins' libraries all load
+    (a bundle built without the xcb libraries would start here and fail on a user's screen)."""
+    import ctypes
+    from pathlib import Path
+
+    from PySide6.QtCore import QCoreApplication, QLibraryInfo, Qt
+    from PySide6.QtGui import QGuiApplication, QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    from desktop.widgets.icons import resources_dir
+
+    program = sys.argv[0] if sys.argv else "dovecote"
+    app = QGuiApplication.instance() or QGuiApplication([program, "-platform", "offscreen"])
+    renderer = QSvgRenderer(str(resources_dir() / "icons" / "dovecote.svg"))
+    image = QImage(64, 64, QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    renderer.render(painter)
+    painter.end()
+    if not renderer.isValid() or image.pixelColor(32, 32).alpha() == 0:
+        raise RuntimeError(f"the app icon in {resources_dir()} did not draw")
+    found = [f"Qt {QLibraryInfo.version().toString()} on {app.platformName()}"]
+    if sys.platform.startswith("linux"):
+        folders = [Path(p) / "platforms" for p in QCoreApplication.libraryPaths()]
+        for plugin in ("libqxcb.so", "libqwayland.so"):
+            path = next((f / plugin for f in folders if (f / plugin).is_file()), None)
+            if path is None:
+                if plugin == "libqxcb.so":  # Wayland sessions fall back to X11: the X11 plugin must be there
+                    raise RuntimeError(f"Qt's {plugin} is not in {', '.join(map(str, folders))}")
+                continue
+            try:
+                ctypes.CDLL(str(path))  # loads the libraries it needs, or names the one that is missing
+            except OSError as error:
+                raise RuntimeError(f"Qt's {plugin} cannot load: {error}") from None
+            found.append(f"{plugin} loads")
+    return ", ".join(found)

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from core.cli import main as cli_main
+from core.selftest.checks import Check
 
 
 def _run_gui(args: argparse.Namespace) -> int:
@@ -18,5 +19,11 @@ def _run_gui(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
+def _qt_check() -> str:
+    from desktop.app import qt_selftest
+
+    return qt_selftest()
+
+
 def main() -> None:
-    sys.exit(cli_main(gui=_run_gui))
+    sys.exit(cli_main(gui=_run_gui, checks=[Check("qt", _qt_check)]))

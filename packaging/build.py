@@ -1,5 +1,6 @@
 """Build the Dovecote app with PyInstaller, then this platform's installer where its tool is installed:
-Linux .deb (dpkg-deb), Windows setup .exe (Inno Setup's ISCC), macOS .dmg (hdiutil).
+Linux .deb (dpkg-deb), Windows setup .exe (NSIS's makensis), macOS .dmg (hdiutil). On Linux it first makes
+sure the system libraries the app must carry are on the build machine (packaging/system_libs.py).
 
     python packaging/build.py [--workpath DIR] [--distpath DIR] [--app-only]
 
@@ -18,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import app_icon  # noqa: E402
 import bundle  # noqa: E402
 
+sys.path.insert(1, str(bundle.ROOT))  # core/ from this tree (deb.py writes the entries it defines)
 SPEC = bundle.ROOT / "packaging" / "dovecote.spec"
-ISS = bundle.ROOT / "packaging" / "windows" / "dovecote.iss"
 DESCRIPTION = "Train an image classifier on your own folder of images, locally"
 
 
@@ -29,25 +30,30 @@ def build_app(workpath: Path, distpath: Path) -> Path:
     return distpath / bundle.DIST_NAME
 
 
-def find_iscc() -> str | None:
-    """ISCC.exe on PATH, or where the Inno Setup 6 installer puts it."""
-    found = shutil.which("iscc")
-    if found:
-        return found
-    for base in (os.environ.get("ProgramFiles(x86)"), os.environ.get("ProgramFiles")):
-        if base and (Path(base) / "Inno Setup 6" / "ISCC.exe").is_file():
-            return str(Path(base) / "Inno Setup 6" / "ISCC.exe")
-    return None
+def check_libraries() -> None:
+    """Linux: every library Qt's display plugins need is on this machine, so PyInstaller can bundle it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import importlib.util
+
+    import system_libs
+
+    qt_dir = Path(importlib.util.find_spec("PySide6").origin).parent / "Qt"
+    try:
+        system_libs.check_build_machine(qt_dir)
+    except system_libs.MissingLibraries as error:
+        sys.exit(f"build.py: {error}")
 
 
-def build_windows(app_dir: Path, icons: dict[str, Path], distpath: Path, version: str) -> Path | None:
-    iscc = find_iscc()
-    if iscc is None:
-        print("Inno Setup's ISCC not found: no setup .exe (install Inno Setup 6.3 or later)")
+def build_windows(app_dir: Path, icons: dict[str, Path], workpath: Path, distpath: Path, version: str
+                  ) -> Path | None:
+    import windows_installer
+
+    makensis = windows_installer.find_makensis()
+    if makensis is None:
+        print("NSIS's makensis not found: no setup .exe (install NSIS 3)")
         return None
-    subprocess.run([iscc, "/Qp", f"/DAppVersion={version}", f"/DAppDir={app_dir}", f"/DIconFile={icons['ico']}",
-                    f"/O{distpath}", str(ISS)], check=True)
-    return distpath / f"{bundle.APP_NAME}-{version}-setup.exe"
+    return windows_installer.build(app_dir, icons["ico"], workpath / "nsis", distpath, version, makensis)
 
 
 def build_macos(distpath: Path, workpath: Path, version: str) -> Path | None:
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     workpath, distpath = args.workpath.resolve(), args.distpath.resolve()
     version = bundle.version()
 
+    check_libraries()
     started = time.monotonic()
     app_dir = build_app(workpath, distpath)
     print(f"app: {app_dir} ({size_mib(app_dir):.0f} MiB) in {time.monotonic() - started:.0f} s")
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     icons = app_icon.make_icons(bundle.ICON_SVG, workpath / "installer-icons")
     if sys.platform == "win32":
-        installer = build_windows(app_dir, icons, distpath, version)
+        installer = build_windows(app_dir, icons, workpath, distpath, version)
     elif sys.platform == "darwin":
         installer = build_macos(distpath, workpath, version)
     else:

@@ -105,3 +105,13 @@ def version(root: Path = ROOT) -> str:
     import tomllib
 
     return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+
+
+def version_metadata(work: Path, root: Path = ROOT) -> tuple[str, str]:
+    """(source, destination folder) for Analysis(datas=...): a dist-info naming this tree's version at the
+    bundle's top, where importlib.metadata finds it, so the frozen app's --version and About say it."""
+    folder = work / f"dovecote-{version(root)}.dist-info"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: dovecote\nVersion: {version(root)}\n",
+                                     encoding="utf-8")
+    return str(folder / "METADATA"), folder.name

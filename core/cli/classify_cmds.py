@@ -215,7 +215,7 @@ def cmd_undo(args) -> int:
 
 def cmd_integrate(args) -> int:
     from core.integration import for_this_system
-    from core.integration.entries import INSTALLED, MENU_LABEL
+    from core.integration.entries import INSTALLED, MENU_LABEL, SYSTEM
 
     command = [str(Path(args.dovecote).expanduser().resolve())] if args.dovecote else None
     integration = for_this_system(command)
@@ -231,4 +231,4 @@ def cmd_integrate(args) -> int:
         print(f"  {entry.state:<9}  {entry.name}: {entry.location}")
     if args.action == "install" and sys.platform.startswith("linux"):
         print("File managers that are open may need a restart to show it (e.g. 'nautilus -q').")
-    return 0 if args.action != "install" or all(e.state == INSTALLED for e in entries) else 1
+    return 0 if args.action != "install" or all(e.state in (INSTALLED, SYSTEM) for e in entries) else 1

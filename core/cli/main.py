@@ -8,11 +8,14 @@ import logging
 import os
 import re
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from core.cli.output import safe_streams
 from core.errors import DovecoteError, InvalidRequest
 from core.logs import log_path, setup_logging
+
+if TYPE_CHECKING:
+    from core.selftest.checks import Check
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument("--log-path", action="store_true",
                         help="print where the log file is (what went wrong, with details) and exit")
+    parser.add_argument("--selftest", action="store_true",
+                        help="check that this installation trains and classifies (no display needed; about "
+                             "half a minute), print one line to paste into a support request, and exit")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     gui = subparsers.add_parser("gui", help="open the Dovecote window (the default with no command)")
     gui.add_argument("folder", nargs="?", help="a folder of images to open as a project")
@@ -72,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> int:
-    """Run one command; returns the exit status. `gui` runs commands that open windows (from desktop/)."""
+def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None, checks: Sequence["Check"] = ()) -> int:
+    """Run one command; returns the exit status. `gui` runs commands that open windows (from desktop/);
+    `checks` are what the self-test checks beyond core (the window's Qt)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     safe_streams()
     parser = build_parser()
@@ -82,6 +89,8 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
         print(log_path())
         return 0
     setup_logging()
+    if args.selftest:
+        return _selftest(checks)
     command = argv[0] if argv else "gui"
     log.info("dovecote %s: %s", _version(), " ".join(argv) or command)
     try:
@@ -107,6 +116,18 @@ def main(argv: Sequence[str] | None = None, gui: GuiHandler | None = None) -> in
     except Exception:
         log.exception("%s failed", command)  # a bug: its traceback is printed as well, and kept in the log
         raise
+
+
+def _selftest(checks: Sequence["Check"]) -> int:
+    """One line on stdout, exit status 0 only if every check passed; the details go to the log."""
+    from core.selftest.checks import SelftestFinished, run_selftest, verdict_line
+
+    log.info("dovecote %s: --selftest", _version())
+    finished = [e for e in run_selftest(_version(), checks) if isinstance(e, SelftestFinished)][-1]
+    print(verdict_line(finished))
+    if not finished.passed:
+        print(f"Details are in the log: {log_path()}", file=sys.stderr)
+    return 0 if finished.passed else 1
 
 
 def _version() -> str:

@@ -17,13 +17,14 @@ ARGS = ["classify", "--gui"]  # then the folder
 INSTALLED = "installed"
 OUTDATED = "outdated"  # present, but calls another dovecote (moved or reinstalled): install again
 ABSENT = "absent"
+SYSTEM = "system"  # installed for all users by a package (Linux .deb): removed with the package, not by the app
 
 
 @dataclass(frozen=True)
 class Entry:
     name: str  # what it is, for a person: "Nautilus script"
     location: str  # a file path or a registry key
-    state: str  # INSTALLED, OUTDATED or ABSENT
+    state: str  # INSTALLED, OUTDATED, ABSENT or SYSTEM
 
 
 def dovecote_command() -> list[str]:

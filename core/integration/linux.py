@@ -1,5 +1,10 @@
 """Linux: a Nautilus script, a KDE Dolphin service menu, a Thunar custom action and a .desktop file that
-offers Dovecote for folders ("Open With" in any file manager). All per user; nothing needs root."""
+offers Dovecote for folders ("Open With" in any file manager).
+
+The .deb installs the Dolphin service menu and the .desktop file for all users under /usr/share
+(system_files(), staged by packaging/deb.py; dpkg removes them with the package). Nautilus scripts and Thunar
+actions exist only per user, so the app writes those (install(); nothing needs root), and the two others too
+where no package put them there."""
 from __future__ import annotations
 
 import os
@@ -16,6 +21,7 @@ from core.integration.entries import (
     INSTALLED,
     MENU_LABEL,
     OUTDATED,
+    SYSTEM,
     Entry,
     write_atomically,
 )
@@ -23,6 +29,11 @@ from core.integration.entries import (
 MARKER = "dovecote integrate"  # in every file we write: proof that a file is ours to replace or remove
 THUNAR_ID = "dovecote-classify-folder"
 ICON = "folder-pictures"  # a standard icon name every icon theme has
+SYSTEM_DATA = Path("/usr/share")  # where a package puts entries for all users (the first of XDG_DATA_DIRS it owns)
+DOLPHIN_MENU = Path("kio/servicemenus/dovecote-classify.desktop")  # under a data folder (XDG_DATA_HOME or /usr/share)
+OPEN_WITH = Path("applications/dovecote-classify.desktop")
+PER_USER = f"Written by '{MARKER} install', removed by '{MARKER} uninstall'."
+FROM_PACKAGE = "Installed for all users by the dovecote package, removed with it."
 
 
 def desktop_exec(argv: list[str]) -> str:
@@ -32,43 +43,70 @@ def desktop_exec(argv: list[str]) -> str:
     return " ".join(quoted).replace("\\", "\\\\")
 
 
+def system_files(command: list[str]) -> dict[Path, tuple[str, int]]:
+    """What a package installs for all users: {path under /usr/share: (content, mode)}."""
+    return {DOLPHIN_MENU: (_dolphin(command, FROM_PACKAGE), 0o755),
+            OPEN_WITH: (_desktop_entry(command, FROM_PACKAGE), 0o644)}
+
+
 class LinuxIntegration:
-    def __init__(self, home: Path, command: list[str], env: dict[str, str] | None = None):
+    def __init__(self, home: Path, command: list[str], env: dict[str, str] | None = None,
+                 system_data: Path = SYSTEM_DATA):
         env = os.environ if env is None else env
         data = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME", "").startswith("/") else home / ".local/share"
         config = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME", "").startswith("/") else home / ".config"
         self.command = command
         self.nautilus_script = data / "nautilus" / "scripts" / MENU_LABEL
-        self.dolphin_menu = data / "kio" / "servicemenus" / "dovecote-classify.desktop"
-        self.desktop_file = data / "applications" / "dovecote-classify.desktop"
+        self.dolphin_menu = data / DOLPHIN_MENU
+        self.desktop_file = data / OPEN_WITH
         self.thunar_actions = config / "Thunar" / "uca.xml"
+        self.system_data = system_data
 
     def _files(self) -> list[tuple[str, Path, str, int]]:
         """(name, path, content, mode) of each file-based entry."""
         return [
             ("Nautilus script", self.nautilus_script, self._nautilus(), 0o755),
             # Dolphin (KDE Frameworks >= 5.85) runs only service menus that are executable.
-            ("Dolphin service menu", self.dolphin_menu, self._dolphin(), 0o755),
-            ("Open With entry for folders", self.desktop_file, self._desktop_entry(), 0o644),
+            ("Dolphin service menu", self.dolphin_menu, _dolphin(self.command, PER_USER), 0o755),
+            ("Open With entry for folders", self.desktop_file, _desktop_entry(self.command, PER_USER), 0o644),
         ]
+
+    def _from_package(self, path: Path) -> Path | None:
+        """The copy for all users of a per-user entry at `path`, when a package installed it."""
+        for relative in (DOLPHIN_MENU, OPEN_WITH):
+            if path.as_posix().endswith(relative.as_posix()) and (self.system_data / relative).is_file():
+                return self.system_data / relative
+        return None
 
     def install(self) -> list[Entry]:
         for _, path, content, mode in self._files():
-            write_atomically(path, content, mode)
+            if self._from_package(path) is None:
+                write_atomically(path, content, mode)
+            else:  # the package's copy serves: a second one would show the entry twice
+                self._remove_ours(path)
         self._write_thunar(add=True)
         return self.status()
 
     def uninstall(self) -> list[Entry]:
         for _, path, _, _ in self._files():
-            if path.exists() and MARKER in path.read_text(encoding="utf-8", errors="replace"):
-                path.unlink()
+            self._remove_ours(path)
         if self._thunar_action() is not None:
             self._write_thunar(add=False)
         return self.status()
 
+    @staticmethod
+    def _remove_ours(path: Path) -> None:
+        if path.exists() and MARKER in path.read_text(encoding="utf-8", errors="replace"):
+            path.unlink()
+
     def status(self) -> list[Entry]:
+        """Each entry's state; one installed by the package is SYSTEM (only removing the package removes it)."""
         entries = []
         for name, path, content, _ in self._files():
+            system = self._from_package(path)
+            if system is not None:
+                entries.append(Entry(f"{name} (all users)", str(system), SYSTEM))
+                continue
             text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
             state = INSTALLED if text == content else OUTDATED if MARKER in text else ABSENT
             entries.append(Entry(name, str(path), state))
@@ -88,34 +126,6 @@ class LinuxIntegration:
 for item in "$@"; do
     [ -d "$item" ] && {command} "$item" &
 done
-"""
-
-    def _dolphin(self) -> str:
-        return f"""[Desktop Entry]
-# Written by '{MARKER} install', removed by '{MARKER} uninstall'.
-Type=Service
-MimeType=inode/directory;
-Actions=classifyWithDovecote;
-X-KDE-Priority=TopLevel
-
-[Desktop Action classifyWithDovecote]
-Name={MENU_LABEL}
-Icon={ICON}
-Exec={desktop_exec([*self.command, *ARGS])} %f
-"""
-
-    def _desktop_entry(self) -> str:
-        # NoDisplay: offered for folders ("Open With"), not listed among the applications.
-        return f"""[Desktop Entry]
-# Written by '{MARKER} install', removed by '{MARKER} uninstall'.
-Type=Application
-Name={MENU_LABEL}
-Comment={DESCRIPTION}
-Icon={ICON}
-Exec={desktop_exec([*self.command, *ARGS])} %f
-MimeType=inode/directory;
-NoDisplay=true
-Terminal=false
 """
 
     def _thunar_command(self) -> str:
@@ -156,3 +166,36 @@ Terminal=false
         ET.indent(tree)
         text = ET.tostring(root, encoding="unicode", xml_declaration=False)
         write_atomically(self.thunar_actions, f'<?xml version="1.0" encoding="UTF-8"?>\n{text}\n')
+
+
+# ---- the two entries a package may install for all users, or the app per user
+
+
+def _dolphin(command: list[str], origin: str) -> str:
+    return f"""[Desktop Entry]
+# {origin}
+Type=Service
+MimeType=inode/directory;
+Actions=classifyWithDovecote;
+X-KDE-Priority=TopLevel
+
+[Desktop Action classifyWithDovecote]
+Name={MENU_LABEL}
+Icon={ICON}
+Exec={desktop_exec([*command, *ARGS])} %f
+"""
+
+
+def _desktop_entry(command: list[str], origin: str) -> str:
+    # NoDisplay: offered for folders ("Open With"), not listed among the applications.
+    return f"""[Desktop Entry]
+# {origin}
+Type=Application
+Name={MENU_LABEL}
+Comment={DESCRIPTION}
+Icon={ICON}
+Exec={desktop_exec([*command, *ARGS])} %f
+MimeType=inode/directory;
+NoDisplay=true
+Terminal=false
+"""

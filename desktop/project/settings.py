@@ -42,6 +42,13 @@ class AppSettings:
     def set_auto_retrain(self, on: bool) -> None:
         self._store.setValue("review/auto_retrain", on)
 
+    def file_manager_offered(self) -> bool:
+        """Whether the first start's offer of the file managers' right-click entries was made (and answered)."""
+        return self._bool("integration/offered", False)
+
+    def set_file_manager_offered(self, done: bool) -> None:
+        self._store.setValue("integration/offered", done)
+
     def thumbnail_size(self, default: int) -> int:
         try:
             return int(self._store.value("view/thumbnail_size", default))

@@ -48,6 +48,12 @@ class Menus:
                                    lambda: app_help.show_message(w, "Quick Start", app_help.QUICK_START),
                                    tip="Open a folder, label, train, review, classify: the steps in short")
         self.shortcuts = _action(w, "&Keyboard Shortcuts", None, self._show_shortcuts)
+        self.preferences = _action(w, "&Preferences…", None, self._show_preferences,
+                                   tip="Add or remove “Classify with Dovecote” in the file managers")
+        # The platform's key where it has one (⌘, on macOS); Ctrl+, elsewhere, as GNOME and KDE apps use.
+        self.preferences.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+                                      or [QKeySequence("Ctrl+,")])
+        self.preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.about = _action(w, "&About Dovecote", None, self._show_about)
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -65,6 +71,8 @@ class Menus:
         edit.addActions([labels.undo, labels.redo])
         edit.addSeparator()
         edit.addActions([self.select_all, self.find])
+        edit.addSeparator()
+        edit.addAction(self.preferences)
 
         self.label_menu = bar.addMenu("&Label")
         self.label_menu.aboutToShow.connect(self._fill_label_menu)
@@ -141,6 +149,13 @@ class Menus:
 
     def _show_shortcuts(self) -> None:
         app_help.show_message(self._window, "Keyboard Shortcuts", app_help.shortcuts_html(self.shortcut_actions()))
+
+    def _show_preferences(self) -> None:
+        from desktop.window.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self._window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _show_about(self) -> None:
         from core.models.bundles import app_version  # not at start-up: the window opens without it

