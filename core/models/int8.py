@@ -35,6 +35,10 @@ class Int8Unavailable(DovecoteError):
     """The int8 network cannot be made or used."""
 
 
+class _Stopped(Exception):
+    """Raised inside the quantizer's thread when the generator is closed."""
+
+
 @dataclass(frozen=True)
 class Calibrated:
     """Progress of calibration, in images run through the fp32 network's widened copy."""
@@ -63,11 +67,13 @@ def verdict(check: dict | None) -> tuple[bool, str]:
     return True, f"int8 agrees with fp32 on {share}, checked {check['checked'][:10]}"
 
 
-def quantize(fp32_model: Path, batches: Iterable[np.ndarray], out: Path) -> Iterator[Calibrated]:
+def quantize(fp32_model: Path, batches: Iterable[np.ndarray], out: Path, quant_format: str = QUANT_FORMAT,
+             per_channel: bool = PER_CHANNEL) -> Iterator[Calibrated]:
     """Write the int8 version of the ONNX model `fp32_model` to `out`, calibrated on `batches` of
     preprocessed images. Yields Calibrated as batches go through; closing the generator stops after the
     batch under way and writes nothing. The quantizer is one blocking call, so it runs in a thread that
-    draws the batches through a queue."""
+    draws the batches through a queue; a stop raises inside it. `quant_format` ("QOperator" or "QDQ") and `per_channel`: what
+    benchmarks/bench_classify.py compares; the defaults are what it found best."""
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization import quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -81,7 +87,9 @@ def quantize(fp32_model: Path, batches: Iterable[np.ndarray], out: Path) -> Iter
             self.name = name
 
         def get_next(self):
-            batch = None if stop.is_set() else next(source, None)
+            if stop.is_set():
+                raise _Stopped  # ends quantize_static at once, instead of after quantizing the whole network
+            batch = next(source, None)
             if batch is None:
                 return None
             handed.put(("batch", len(batch)))
@@ -96,8 +104,8 @@ def quantize(fp32_model: Path, batches: Iterable[np.ndarray], out: Path) -> Iter
 
                 quant_pre_process(str(fp32_model), str(prepared), skip_symbolic_shape=True)
                 name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name
-                quantize_static(str(prepared), str(temp), Reader(name), quant_format=getattr(QuantFormat, QUANT_FORMAT),
-                                per_channel=PER_CHANNEL, reduce_range=REDUCE_RANGE,
+                quantize_static(str(prepared), str(temp), Reader(name), quant_format=getattr(QuantFormat, quant_format),
+                                per_channel=per_channel, reduce_range=REDUCE_RANGE,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=CalibrationMethod.MinMax)
                 handed.put(("end", None))
@@ -116,7 +124,7 @@ def quantize(fp32_model: Path, batches: Iterable[np.ndarray], out: Path) -> Iter
                 yield Calibrated(done)
         finally:
             stop.set()
-            worker.join()  # the batch under way ends; nothing is left running
+            worker.join()  # the batch under way ends, then the quantizer; nothing is left running
         if value is not None:
             raise Int8Unavailable(f"quantization failed ({type(value).__name__}: {value})") from value
         if done == 0:

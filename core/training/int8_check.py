@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from core.models.preprocessing import preprocessed_or_reason
 from core.storage import catalog, runs
 from core.training.run_files import model_file
 
+log = logging.getLogger(__name__)
+
 CALIBRATING = "Calibrating the int8 network"
 COMPARING = "Comparing int8 with fp32"
 _BATCH = 8
@@ -38,9 +41,28 @@ class Int8Checked:
 
 
 def check_int8(project, run_id: int, threshold: float = int8.AGREEMENT_NEEDED) -> Iterator[object]:
-    """Yields Progress, then Int8Checked. Closing it early leaves the model as it was (fp32 only)."""
+    """Yields Progress, then Int8Checked. Closing it early leaves the model as it was (fp32 only). A failure
+    (the quantizer refusing this network, say) is recorded as the reason int8 is not used: it never fails
+    the run, whose fp32 model is complete."""
     path = model_file(project, run_id)
     bundle = ModelBundle.load(path)
+    try:
+        agreement, images, data = yield from _measure(project, bundle)
+        check = int8.record(agreement, images, threshold,
+                            "" if images else "no labelled image could be read to check it")
+    except Exception as error:  # GeneratorExit and KeyboardInterrupt (a cancel) are not caught
+        log.warning("The int8 check of run %s failed", run_id, exc_info=error)
+        check, data = int8.record(0.0, 0, threshold, str(error) or type(error).__name__), None
+    bundle.metadata["int8"] = check
+    bundle.int8_network = data if check["passed"] else None
+    bundle.save(path)
+    with project.session() as session:  # also on the run, for lists that show it without loading models
+        runs.update_run(session, run_id, metrics={"int8": check})
+    yield Int8Checked(run_id, check["passed"], int8.verdict(check)[1])
+
+
+def _measure(project, bundle: ModelBundle) -> Iterator[object]:
+    """Progress events; returns (top-1 agreement, images compared, the int8 network's bytes)."""
     with project.session() as session:
         images = [image for image in catalog.labelled_images(session) if image.content_hash]
     spec, weights = bundle.spec, bundle.backbone_weights_file()
@@ -55,16 +77,11 @@ def check_int8(project, run_id: int, threshold: float = int8.AGREEMENT_NEEDED) -
                                                            network=network))
         data = network.read_bytes()
     hashes = [image.content_hash for image in readable if image.id not in quantized.failed]
-    agreement = _agreement(bundle, load_embeddings(project, hashes, fp32.model_key),
-                           load_embeddings(project, hashes, quantized.model_key)) if hashes else 0.0
-    check = int8.record(agreement, len(hashes), threshold,
-                        "" if hashes else "no labelled image could be read to check it")
-    bundle.metadata["int8"] = check
-    bundle.int8_network = data if check["passed"] else None
-    bundle.save(path)
-    with project.session() as session:  # also on the run, for lists that show it without loading models
-        runs.update_run(session, run_id, metrics={"int8": check})
-    yield Int8Checked(run_id, check["passed"], int8.verdict(check)[1])
+    if not hashes:
+        return 0.0, 0, data
+    same = (np.argmax(bundle.head.predict_proba(load_embeddings(project, hashes, fp32.model_key)), 1)
+            == np.argmax(bundle.head.predict_proba(load_embeddings(project, hashes, quantized.model_key)), 1))
+    return float(np.mean(same)), len(hashes), data
 
 
 def _embedded(events) -> Iterator[object]:
@@ -88,9 +105,9 @@ def _stored_network(project, spec, weights) -> Path:
 def _calibrate(project, spec, weights, images: list, out: Path) -> Iterator[object]:
     from core.models.onnx_export import ensure_onnx
 
-    chosen = _calibration_set(images, int8.CALIBRATION_IMAGES)
+    chosen = calibration_set(images, int8.CALIBRATION_IMAGES)
     yield Progress(CALIBRATING, 0, len(chosen))
-    batches = _batches(project.root, chosen, spec.preprocessing)
+    batches = calibration_batches(project.root, chosen, spec.preprocessing)
     steps = int8.quantize(ensure_onnx(spec, weights), batches, out)
     try:
         for event in steps:
@@ -100,7 +117,7 @@ def _calibrate(project, spec, weights, images: list, out: Path) -> Iterator[obje
         batches.close()
 
 
-def _calibration_set(images: list, count: int) -> list:
+def calibration_set(images: list, count: int) -> list:
     """Up to `count` images, the classes taking turns (seeded order within each), so that a large class does
     not set every range alone."""
     by_class: dict[int, list] = {}
@@ -117,7 +134,7 @@ def _calibration_set(images: list, count: int) -> list:
     return chosen
 
 
-def _batches(root: Path, images: list, prep) -> Iterator[np.ndarray]:
+def calibration_batches(root: Path, images: list, prep) -> Iterator[np.ndarray]:
     arrays = []
     loaded = decode_ahead(lambda image: preprocessed_or_reason(root / image.path, prep), images, 2 * _BATCH,
                           "int8-calibrate")
@@ -133,7 +150,3 @@ def _batches(root: Path, images: list, prep) -> Iterator[np.ndarray]:
     finally:
         loaded.close()
 
-
-def _agreement(bundle: ModelBundle, fp32: np.ndarray, quantized: np.ndarray) -> float:
-    same = np.argmax(bundle.head.predict_proba(fp32), 1) == np.argmax(bundle.head.predict_proba(quantized), 1)
-    return float(np.mean(same))
