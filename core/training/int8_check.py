@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from core.events import Progress
+from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, model_key
 from core.images.decode_ahead import decode_ahead
 from core.models import int8
@@ -41,7 +41,7 @@ class Int8Checked:
 
 
 def check_int8(project, run_id: int, threshold: float = int8.AGREEMENT_NEEDED) -> Iterator[object]:
-    """Yields Progress, then Int8Checked. Closing it early leaves the model as it was (fp32 only). A failure
+    """Yields Progress, a Notice if int8 is not to be used, then Int8Checked. Closing it early leaves the model as it was (fp32 only). A failure
     (the quantizer refusing this network, say) is recorded as the reason int8 is not used: it never fails
     the run, whose fp32 model is complete."""
     path = model_file(project, run_id)
@@ -58,7 +58,10 @@ def check_int8(project, run_id: int, threshold: float = int8.AGREEMENT_NEEDED) -
     bundle.save(path)
     with project.session() as session:  # also on the run, for lists that show it without loading models
         runs.update_run(session, run_id, metrics={"int8": check})
-    yield Int8Checked(run_id, check["passed"], int8.verdict(check)[1])
+    note = int8.verdict(check)[1]
+    if not check["passed"]:  # a fallback the user should hear of where the run is watched (the window's panel)
+        yield Notice(f"Classifying on a CPU will use fp32: {note}.")
+    yield Int8Checked(run_id, check["passed"], note)
 
 
 def _measure(project, bundle: ModelBundle) -> Iterator[object]:

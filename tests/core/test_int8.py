@@ -10,7 +10,7 @@ from colourproject import colour_images, trained_project
 from core.classify.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
 from core.classify.precision import choose_precision
 from core.errors import InvalidRequest
-from core.events import Progress
+from core.events import Notice, Progress
 from core.models import int8
 from core.models.bundles import BundleError, ModelBundle, load_model
 from core.project import Project
@@ -67,6 +67,7 @@ def test_a_model_whose_int8_disagrees_classifies_in_fp32_and_says_why(own_projec
         events = list(check_int8(project, run_id, threshold=1.01))  # no int8 network can reach 101 %
     assert isinstance(events[-1], Int8Checked) and not events[-1].passed
     assert "below the 101.0 % needed" in events[-1].note
+    assert any(isinstance(e, Notice) and "will use fp32" in e.message for e in events)  # the window shows it
     bundle = load_model(folder, run_id)
     assert not bundle.metadata["int8"]["passed"] and bundle.int8_network is None
     target = colour_images(tmp_path / "new", per_class=2)
