@@ -9,10 +9,8 @@ CHOICES = ("auto", "fp32", "int8")
 
 
 def choose_precision(bundle, wanted: str, on_cpu: bool) -> tuple[str, str]:
-    """("fp32" or "int8", why, for a person). "int8" asked for a model without an int8 network, or for a GPU,
+    """("fp32" or "int8", why, for a person), for `wanted` one of CHOICES. "int8" asked for a model without an int8 network, or for a GPU,
     is refused (InvalidRequest) rather than quietly run in fp32."""
-    if wanted not in CHOICES:
-        raise InvalidRequest(f"--precision must be auto, fp32 or int8, not {wanted!r}.")
     usable, why = verdict(bundle.metadata.get("int8"))
     if wanted == "fp32":
         return "fp32", "fp32, as asked"

@@ -192,7 +192,8 @@ def _summary(args, project, run, interrupted: bool = False) -> None:
         print("Time: " + ", ".join(f"{name} {_duration(s)}" for name, s in phases.items()) + ".")
     if m.get("int8"):
         usable, why = verdict(m["int8"])
-        print(f"Classifying on a CPU: {'int8' if usable else 'fp32'}; {why}.")
+        print(f"Classifying on a CPU: {'int8' if usable else 'fp32'}; {why} (the check took "
+              f"{_duration(m['int8'].get('seconds'))}).")
     model = _model_file(project, run)
     print(f"Model: {model}" if model else "No model was saved (the run stopped before its first epoch ended).")
 

@@ -89,6 +89,8 @@ def check_int8(check, network: np.ndarray | None) -> None:
     for key in ("agreement", "threshold"):
         if not _is_number(check.get(key)) or not 0 <= check[key] <= 2:
             raise SchemaError(f"'int8.{key}' must be a share from 0 to 1, not {_shown(check.get(key))}")
+    if "seconds" in check and (not _is_number(check["seconds"]) or check["seconds"] < 0):
+        raise SchemaError(f"'int8.seconds' must be a duration, not {_shown(check['seconds'])}")
     _integer(check, "images", 0, None, where="int8")
     for key in ("checked", "format", "reason"):
         _text(check, key, required=key == "checked")

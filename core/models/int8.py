@@ -46,11 +46,13 @@ class Calibrated:
     done: int
 
 
-def record(agreement: float, images: int, threshold: float = AGREEMENT_NEEDED, reason: str = "") -> dict:
-    """What a bundle's metadata says of its int8 check ("int8" key)."""
+def record(agreement: float, images: int, threshold: float = AGREEMENT_NEEDED, reason: str = "",
+           seconds: float = 0.0) -> dict:
+    """What a bundle's metadata says of its int8 check ("int8" key); `seconds`: what the check took."""
     passed = images > 0 and agreement >= threshold and not reason
     return {"passed": passed, "agreement": round(float(agreement), 6), "images": int(images),
             "threshold": float(threshold), "checked": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(float(seconds), 3),
             "format": f"{QUANT_FORMAT}, {'per-channel' if PER_CHANNEL else 'per-tensor'} weights",
             **({"reason": reason} if reason else {})}
 

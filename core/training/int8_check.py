@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import logging
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -46,13 +47,16 @@ def check_int8(project, run_id: int, threshold: float = int8.AGREEMENT_NEEDED) -
     the run, whose fp32 model is complete."""
     path = model_file(project, run_id)
     bundle = ModelBundle.load(path)
+    started = time.perf_counter()
     try:
         agreement, images, data = yield from _measure(project, bundle)
         check = int8.record(agreement, images, threshold,
-                            "" if images else "no labelled image could be read to check it")
+                            "" if images else "no labelled image could be read to check it",
+                            time.perf_counter() - started)
     except Exception as error:  # GeneratorExit and KeyboardInterrupt (a cancel) are not caught
         log.warning("The int8 check of run %s failed", run_id, exc_info=error)
-        check, data = int8.record(0.0, 0, threshold, str(error) or type(error).__name__), None
+        check = int8.record(0.0, 0, threshold, str(error) or type(error).__name__, time.perf_counter() - started)
+        data = None
     bundle.metadata["int8"] = check
     bundle.int8_network = data if check["passed"] else None
     bundle.save(path)

@@ -65,8 +65,9 @@ def test_precision_says_which_network_classified(capsys, colour_project, new_pho
     summary = json.loads(out)
     assert code == 0 and summary["precision"] == "fp32" and "int8" not in summary["device"]
     assert [r["predicted"] for r in rows(tmp_path / "a.csv")] == [r["predicted"] for r in rows(tmp_path / "f.csv")]
-    code, _, err = run(capsys, "classify", new_photos, "--model", folder, "--precision", "int16")
-    assert code == 2 and "invalid choice: 'int16'" in err
+    with pytest.raises(SystemExit) as stopped:
+        run(capsys, "classify", new_photos, "--model", folder, "--precision", "int16")
+    assert stopped.value.code == 2 and "did you mean 'int8'" in capsys.readouterr().err
 
 
 def test_move_into_class_folders_then_undo(capsys, colour_project, new_photos, tmp_path):
