@@ -25,6 +25,7 @@ from core.models import int8
 from core.models.bundles import ModelBundle
 from core.models.preprocessing import preprocessed_or_reason
 from core.storage import catalog, runs
+from core.storage import embeddings as embedding_store
 from core.training.run_files import model_file
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,22 @@ def _measure(project, bundle: ModelBundle) -> Iterator[object]:
     same = (np.argmax(bundle.head.predict_proba(load_embeddings(project, hashes, fp32.model_key)), 1)
             == np.argmax(bundle.head.predict_proba(load_embeddings(project, hashes, quantized.model_key)), 1))
     return float(np.mean(same)), len(hashes), data
+
+
+def pending_work(project, spec, images: list, config) -> tuple[int, bool]:
+    """What the check of a run of `config` (a TrainConfig) will cost, for its plan: (images the int8 network
+    must still embed, whether it must be calibrated first). Only a stock backbone's stored network and its
+    cached embeddings are known before the run; a fine-tuned or file-weights backbone is new each time."""
+    if not config.int8:
+        return 0, False
+    hashes = {image.content_hash for image in images if image.content_hash}
+    new_backbone = config.fine_tune is not None or config.weights_path is not None
+    network = None if new_backbone else _stored_network(project, spec, None)
+    if network is None or not network.exists():
+        return len(hashes), True
+    with project.session() as session:
+        cached = embedding_store.cached_pairs(session, model_key(spec, None, network), list(hashes), (0,))
+    return sum(1 for h in hashes if (h, 0) not in cached), False
 
 
 def _embedded(events) -> Iterator[object]:

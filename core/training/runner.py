@@ -24,6 +24,7 @@ from core.storage import catalog, labels, runs
 from core.training import speeds
 from core.training.lock import TrainingLock
 from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
+from core.training.int8_check import check_int8, pending_work
 from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, INT8, make_plan, phase_started, uncached_count
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
@@ -107,7 +108,8 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
         uncached = uncached_count(project, spec, images, config.views, config.weights_path)
-        yield make_plan(config, spec, device, len(images), len(classes), uncached)
+        int8_work = pending_work(project, spec, images, config)
+        yield make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)
         yield from _execute(run, spec, device, images, y)
         status = "finished"
     except (GeneratorExit, KeyboardInterrupt):
@@ -129,8 +131,6 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     yield phase_started(EVALUATE)
     yield from evaluate_run(project, run_id)
     if config.int8:  # like evaluating: closing the generator here keeps the run finished (its model fp32)
-        from core.training.int8_check import check_int8
-
         yield phase_started(INT8)
         yield from check_int8(project, run_id)
     yield RunFinished(run_id, status, run.metrics, run.model_path)

@@ -131,3 +131,18 @@ def test_cancelling_the_calibration_leaves_the_model_fp32(tmp_path):
         assert not (project.store_dir / "int8").exists() or not any((project.store_dir / "int8").iterdir())
     bundle = load_model(folder, run_id)
     assert "int8" not in bundle.metadata and bundle.int8_network is None
+
+
+def test_a_retrain_checks_int8_on_what_is_cached_and_plans_it_so(own_project):
+    from core.models.heads import HeadConfig
+    from core.training.plan import INT8, TrainingPlan
+    from core.training.runner import TrainConfig, train
+
+    folder, first = own_project
+    with Project.open(folder) as project:
+        events = list(train(project, TrainConfig(head=HeadConfig(max_epochs=3, patience=None), device="cpu")))
+    plan = next(e for e in events if isinstance(e, TrainingPlan))
+    assert plan.phase(INT8).work == 0 and plan.phase(INT8).seconds == 0  # the stored network, cached embeddings
+    assert not any(isinstance(e, Progress) and e.phase == CALIBRATING for e in events)
+    checked = next(e for e in events if isinstance(e, Int8Checked))
+    assert checked.passed and checked.run_id != first and load_model(folder, checked.run_id).int8_network
