@@ -9,8 +9,8 @@ CHOICES = ("auto", "fp32", "int8")
 
 
 def choose_precision(bundle, wanted: str, on_cpu: bool) -> tuple[str, str]:
-    """("fp32" or "int8", why, for a person), for `wanted` one of CHOICES. "int8" asked for a model without an int8 network, or for a GPU,
-    is refused (InvalidRequest) rather than quietly run in fp32."""
+    """("fp32" or "int8", why, for a person), for `wanted` one of CHOICES. "int8" asked for a model without
+    an int8 network, or for a GPU, is refused (InvalidRequest) rather than quietly run in fp32."""
     usable, why = verdict(bundle.metadata.get("int8"))
     if wanted == "fp32":
         return "fp32", "fp32, as asked"

@@ -76,7 +76,8 @@ def check_header(header: dict, max_version: int) -> None:
 
 def check_int8(check, network: np.ndarray | None) -> None:
     """The int8 check's record (core.models.int8.record) and the network it vouches for."""
-    if network is not None and (network.dtype != np.uint8 or network.ndim != 1 or not 0 < network.size <= MAX_INT8_BYTES):
+    if network is not None and (network.dtype != np.uint8 or network.ndim != 1
+                                or not 0 < network.size <= MAX_INT8_BYTES):
         raise SchemaError(f"its int8 network is a {network.dtype} tensor of shape {list(network.shape)}, not bytes")
     if check is None:
         if network is not None:

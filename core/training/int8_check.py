@@ -43,9 +43,9 @@ class Int8Checked:
 
 
 def check_int8(project, run_id: int, threshold: float = int8.AGREEMENT_NEEDED) -> Iterator[object]:
-    """Yields Progress, a Notice if int8 is not to be used, then Int8Checked. Closing it early leaves the model as it was (fp32 only). A failure
-    (the quantizer refusing this network, say) is recorded as the reason int8 is not used: it never fails
-    the run, whose fp32 model is complete."""
+    """Yields Progress, a Notice if int8 is not to be used, then Int8Checked. Closing it early leaves the
+    model as it was (fp32 only). A failure (the quantizer refusing this network, say) is recorded as the
+    reason int8 is not used: it never fails the run, whose fp32 model is complete."""
     path = model_file(project, run_id)
     bundle = ModelBundle.load(path)
     started = time.perf_counter()
