@@ -10,7 +10,17 @@ shared; the best pass is the least disturbed):
 - baseline: the naive way, each photo fully decoded with Pillow, resized, then batches through torch eager.
 Goal: dovecote >= 5x the baseline, and >= 20 images/s.
 
-    .venv/bin/python benchmarks/bench_classify.py [--images 48] [--batch-size 32] [--repeat 2]
+Then the int8 path (issue 15, item 8), on a model trained as a user would: sklearn's digits (--digits per
+class, upscaled to 64x64 PNGs) imported and trained with the defaults, which end with the int8 check:
+- the check's agreement (top-1, int8 against fp32, over the labelled images) and what the check cost;
+- the network alone, fp32 against int8, on preprocessed batches (goal: int8 >= 1.5x);
+- end to end, `dovecote classify` in fp32 and in int8, on the 12 MP JPEGs (decoding bounds the gain) and on
+  small images (--small 320x240 JPEGs);
+- with --compare-formats, each quantization setting (QOperator or QDQ, per-channel or per-tensor weights):
+  its network's images/s and its agreement on the digits, to choose the default.
+
+    .venv/bin/python benchmarks/bench_classify.py [--images 48] [--batch-size 32] [--repeat 2] [--digits 30]
+        [--small 160] [--compare-formats] [--skip-baseline]
 """
 from __future__ import annotations
 
@@ -109,11 +119,160 @@ def baseline(paths: list[Path], bundle, batch_size: int) -> tuple[float, dict[st
     return len(paths) / (time.perf_counter() - start), probs
 
 
+def digits_project(root: Path, per_class: int):
+    """sklearn's digits, `per_class` of each, as 64x64 PNG class folders, imported and trained (defaults:
+    quick training, then the int8 check). Returns (folder, run id, the check's event, its seconds)."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from core.importing.scanning import import_folder
+    from core.project import Project
+    from core.training.int8_check import Int8Checked
+    from core.training.plan import INT8, PhaseStarted
+    from core.training.runner import TrainConfig, train
+
+    data = load_digits()
+    seen: dict[int, int] = {}
+    for i, (pixels, label) in enumerate(zip(data.images, data.target)):
+        if seen.get(label, 0) >= per_class:
+            continue
+        seen[label] = seen.get(label, 0) + 1
+        folder = root / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        image = Image.fromarray((255 - pixels * 16).clip(0, 255).astype(np.uint8)).resize((64, 64), Image.BICUBIC)
+        image.convert("RGB").save(folder / f"{i}.png")
+    with Project.open(root) as project:
+        for _ in import_folder(project, labels_from_subfolders=True):
+            pass
+        checked, started = None, None
+        for event in train(project, TrainConfig(device="cpu")):
+            if isinstance(event, PhaseStarted) and event.key == INT8:
+                started = time.perf_counter()
+            if isinstance(event, Int8Checked):
+                checked = event
+                seconds = time.perf_counter() - started
+    return root, checked.run_id, checked, seconds
+
+
+def network_rates(embedders: dict, batch, repeat: int) -> dict[str, float]:
+    """Images/s of each embedder on the same batch, interleaved, best of `repeat` (a shared machine)."""
+    rates = {name: 0.0 for name in embedders}
+    for embedder in embedders.values():
+        embedder.embed(batch)  # warm-up: first-run allocations
+    for _ in range(repeat):
+        for name, embedder in embedders.items():
+            start = time.perf_counter()
+            embedder.embed(batch)
+            rates[name] = max(rates[name], len(batch) / (time.perf_counter() - start))
+    return rates
+
+
+def classify_rate(folder: Path, model: Path, precision: str, batch_size: int) -> float:
+    from core.classify.inference import ClassifyFinished, ClassifyRequest, classify_folder
+
+    request = ClassifyRequest(folder, model=model, output=folder.parent / f"{folder.name}-{precision}.csv",
+                              overwrite=True, batch_size=batch_size, device="cpu", precision=precision)
+    return next(e for e in classify_folder(request) if isinstance(e, ClassifyFinished)).summary.images_per_s
+
+
+def small_folder(root: Path, count: int) -> Path:
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    root.mkdir()
+    photos = [Image.fromarray(p) for p in load_sample_images().images]
+    for i in range(count):
+        photo = photos[i % 2].resize((320, 240)).rotate(i % 7, expand=False)
+        photo.save(root / f"small_{i:04d}.jpg", quality=90)
+    return root
+
+
+def int8_part(tmp: Path, photos: Path, args) -> None:
+    import numpy as np
+
+    from core.features.embedder import Embedder
+    from core.models.bundles import load_model
+    from core.models.preprocessing import load_preprocessed
+
+    started = time.perf_counter()
+    project, run_id, checked, check_s = digits_project(tmp / "digits", args.digits)
+    print(f"\nint8: digits project ({10 * args.digits} labelled images) trained with the defaults in "
+          f"{time.perf_counter() - started:.1f} s, of which the int8 check {check_s:.1f} s")
+    print(f"int8 check: {checked.note}; {'passed' if checked.passed else 'NOT passed'}")
+    bundle = load_model(project, run_id)
+    if bundle.int8_network is None:
+        print("(no int8 network stored: the speed figures below are not measured)")
+        return
+    spec = bundle.spec
+    images = sorted(photos.iterdir())[: args.batch_size]
+    batch = np.stack([load_preprocessed(p, spec.preprocessing)[0] for p in images])
+    embedders = {"fp32": Embedder(spec, "cpu"), "int8": Embedder(spec, "cpu", network=bundle.int8_network)}
+    rates = network_rates(embedders, batch, max(3, args.repeat + 1))
+    ratio = rates["int8"] / rates["fp32"]
+    print(f"network alone ({len(batch)} images a batch at {spec.preprocessing.input_size} px): fp32 "
+          f"{rates['fp32']:.1f}, int8 {rates['int8']:.1f} images/s: {ratio:.2f}x "
+          f"(goal >= 1.5x: {'met' if ratio >= 1.5 else 'NOT met'})")
+    small = small_folder(tmp / "small", args.small)
+    model = project / ".dovecote" / "models" / f"run-{run_id}.safetensors"
+    for name, folder in (("12 MP JPEGs", photos), (f"320x240 JPEGs ({args.small})", small)):
+        ends = {p: 0.0 for p in ("fp32", "int8")}
+        for _ in range(args.repeat):
+            for precision in ends:
+                ends[precision] = max(ends[precision], classify_rate(folder, model, precision, args.batch_size))
+        print(f"dovecote classify, {name}: fp32 {ends['fp32']:.1f}, int8 {ends['int8']:.1f} images/s: "
+              f"{ends['int8'] / ends['fp32']:.2f}x")
+    if args.compare_formats:
+        compare_formats(project, bundle, batch, args)
+
+
+def compare_formats(project: Path, bundle, batch, args) -> None:
+    """Each quantization setting on the same calibration images (the check's own choice of them): its
+    network's speed and its top-1 agreement with fp32 over the digits."""
+    import numpy as np
+
+    from core.features.embedder import Embedder
+    from core.models import int8
+    from core.models.onnx_export import ensure_onnx
+    from core.models.preprocessing import load_preprocessed
+    from core.project import Project
+    from core.storage import catalog
+    from core.training.int8_check import calibration_batches, calibration_set
+
+    spec = bundle.spec
+    with Project.open(project) as opened, opened.session() as session:
+        images = catalog.labelled_images(session)
+    arrays = np.stack([load_preprocessed(project / image.path, spec.preprocessing)[0] for image in images])
+    reference = np.argmax(bundle.head.predict_proba(Embedder(spec, "cpu").embed(arrays)), 1)
+    chosen = calibration_set(images, int8.CALIBRATION_IMAGES)
+    embedders, agreement = {"fp32": Embedder(spec, "cpu")}, {}
+    for fmt in ("QOperator", "QDQ"):
+        for per_channel in (True, False):
+            name = f"{fmt}, {'per-channel' if per_channel else 'per-tensor'}"
+            out = project / f"{fmt}-{per_channel}.onnx"
+            started = time.perf_counter()
+            for _ in int8.quantize(ensure_onnx(spec, None), calibration_batches(project, chosen, spec.preprocessing), out,
+                                   fmt, per_channel):
+                pass
+            embedders[name] = Embedder(spec, "cpu", network=str(out))
+            predicted = np.argmax(bundle.head.predict_proba(embedders[name].embed(arrays)), 1)
+            agreement[name] = float(np.mean(predicted == reference))
+            print(f"  quantized {name} in {time.perf_counter() - started:.1f} s", flush=True)
+    rates = network_rates(embedders, batch, max(3, args.repeat + 1))
+    for name, rate in rates.items():
+        extra = f", agreement {agreement[name]:.2%}" if name in agreement else ""
+        print(f"  {name:<24} {rate:6.1f} images/s  {rate / rates['fp32']:.2f}x{extra}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--digits", type=int, default=30, help="labelled digits per class for the int8 part")
+    parser.add_argument("--small", type=int, default=160, help="small JPEGs for the int8 part's end-to-end figure")
+    parser.add_argument("--compare-formats", action="store_true", help="also compare quantization settings")
+    parser.add_argument("--skip-baseline", action="store_true", help="only the int8 part")
     args = parser.parse_args()
 
     import numpy as np
@@ -133,6 +292,9 @@ def main() -> None:
         print(f"{cpu_threads()} CPU core(s), torch {torch.__version__} with {torch.get_num_threads()} threads; "
               f"{megabytes:.1f} MB per photo")
 
+        if args.skip_baseline:
+            int8_part(Path(tmp), folder, args)
+            return
         fast_runs, slow_runs = [], []
         for _ in range(args.repeat):
             fast_runs.append(dovecote(folder, bundle, args.batch_size))
@@ -141,7 +303,11 @@ def main() -> None:
         slow, slow_probs = max(slow_runs, key=lambda run: run[0])
         same = np.mean([np.argmax(fast_probs[k]) == np.argmax(slow_probs[k]) for k in slow_probs])
         drift = max(np.max(np.abs(np.subtract(fast_probs[k], slow_probs[k]))) for k in slow_probs)
+        report_baseline(fast, slow, fast_runs, slow_runs, same, drift)
+        int8_part(Path(tmp), folder, args)
 
+
+def report_baseline(fast, slow, fast_runs, slow_runs, same, drift) -> None:
     ratio = fast / slow
     print(f"baseline (full decode + torch eager): {slow:6.2f} images/s  (passes: "
           f"{', '.join(f'{r[0]:.2f}' for r in slow_runs)})")

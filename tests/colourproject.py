@@ -28,13 +28,13 @@ def colour_images(root: Path, per_class: int = PER_CLASS, size=(64, 48)) -> Path
     return root
 
 
-def trained_project(root: Path) -> tuple[Path, int]:
-    """The project folder and the id of its finished run."""
+def trained_project(root: Path, int8: bool = True) -> tuple[Path, int]:
+    """The project folder and the id of its finished run (its int8 network checked, unless `int8` is False)."""
     colour_images(root)
     with Project.open(root) as project:
         for _ in import_folder(project, labels_from_subfolders=True):
             pass
-        config = TrainConfig(head=HeadConfig(max_epochs=8, patience=None), device="cpu")
+        config = TrainConfig(head=HeadConfig(max_epochs=8, patience=None), device="cpu", int8=int8)
         finished = [e for e in train(project, config) if isinstance(e, RunFinished)][-1]
     assert finished.status == "finished", finished
     return root, finished.run_id

@@ -20,6 +20,7 @@ from typing import Iterator
 from core.errors import DovecoteError, InvalidRequest
 from core.images.decode_ahead import cpu_threads
 from core.classify import cluster_worker
+from core.classify.precision import choose_precision
 from core.classify.inference import ClassifyRequest, classify_folder, load_bundle, resolve_request
 from core.classify.shards import CHUNK_FILES, chunks
 
@@ -47,7 +48,7 @@ def classify_on_cluster(request: ClassifyRequest, address: str, bundle=None,
     "local:N" for a cluster of N worker processes on this machine, started and stopped here)."""
     request = resolve_request(request)
     bundle = bundle if bundle is not None else load_bundle(request)
-    engine = ClusterEngine(address, bundle, chunk_files)
+    engine = ClusterEngine(address, bundle, chunk_files, request.precision)
     try:
         if request.sort:
             engine.check_reaches(request.into, "--into folder")
@@ -59,11 +60,13 @@ def classify_on_cluster(request: ClassifyRequest, address: str, bundle=None,
 class ClusterEngine:
     """Runs classify_folder's work on a Dask cluster; see classify_on_cluster."""
 
-    def __init__(self, address: str, bundle, chunk_files: int = CHUNK_FILES):
+    def __init__(self, address: str, bundle, chunk_files: int = CHUNK_FILES, precision: str = "auto"):
         distributed = _distributed()
         self.address = address
         self._bundle = bundle
         self.chunk_files = chunk_files
+        # Decided here, for CPU workers; a GPU worker runs fp32 (cluster_worker.predictor_for).
+        self.precision, self.precision_note = choose_precision(bundle, precision, on_cpu=True)
         self._cluster = None
         if address.startswith(LOCAL_PREFIX):
             workers = _worker_count(address)
@@ -125,7 +128,7 @@ class ClusterEngine:
 
         def submit(paths: list[str]) -> None:
             future = self.client.submit(cluster_worker.classify_files, key, bundle, str(root), paths, batch_size,
-                                        "auto", retries=RETRIES, pure=False)
+                                        "auto", self.precision, retries=RETRIES, pure=False)
             futures.add(future)
             running.add(future)
 

@@ -6,6 +6,7 @@ decodes without the GIL) while the network runs on the batch before, and each ba
 closing the generator (cancel, Ctrl+C) leaves a consistent partial CSV that `resume` continues."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -21,6 +22,7 @@ from core.events import Notice, Progress
 from core.features.predictor import Predictor
 from core.images.decode_ahead import cpu_threads, decode_ahead
 from core.models.preprocessing import preprocessed_or_reason
+from core.classify.precision import CHOICES as PRECISIONS, choose_precision
 from core.classify.results_csv import OK, ResultsCsv, partial_path
 from core.classify.shards import shard_of
 from core.storage.paths import escaped, shown
@@ -52,6 +54,7 @@ class ClassifyRequest:
     device: str = "auto"
     follow_links: bool = False  # also read images that links point to outside the target
     shard: tuple[int, int] | None = None  # (K, N): only the K-th of N parts of the sorted paths (core.classify.shards)
+    precision: str = "auto"  # "auto" (int8 where the model's check passed, on a CPU), "fp32" or "int8"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class ClassifyStarted:
     partial: Path  # where rows go until the run completes
     device: str
     journal: Path | None
+    precision: str = "fp32"  # the backbone's: "fp32" or "int8"
+    precision_note: str = ""  # why, for a person (core.classify.precision)
 
 
 @dataclass
@@ -78,6 +83,8 @@ class ClassifySummary:
     into: Path | None = None
     journal: Path | None = None
     skipped: Counter = field(default_factory=Counter)  # reason -> entries left out (see core.importing.walk)
+    precision: str = "fp32"
+    precision_note: str = ""
 
     @property
     def images_per_s(self) -> float:
@@ -120,18 +127,20 @@ def resolve_request(request: ClassifyRequest) -> ClassifyRequest:
         raise InvalidRequest("--into needs --sort copy or --sort move.")
     if request.shard is not None and not 1 <= request.shard[0] <= request.shard[1]:
         raise InvalidRequest(f"--shard {request.shard[0]}/{request.shard[1]}: K must be between 1 and N.")
+    if request.precision not in PRECISIONS:
+        raise InvalidRequest(f"--precision must be {', '.join(PRECISIONS)}, not {request.precision!r}.")
     ResultsCsv.check(output, request.overwrite, request.resume)
-    return ClassifyRequest(target, request.model, request.run_id, output, request.overwrite, request.resume,
-                           request.sort, into, journal, request.min_confidence, request.batch_size, request.device,
-                           request.follow_links, request.shard)
+    return dataclasses.replace(request, target=target, output=output, into=into, journal=journal)
 
 
 class LocalEngine:
     """Classifies in this process: decoding a few batches ahead in threads, the network on the batch before."""
 
-    def __init__(self, predictor):
+    def __init__(self, predictor, precision_note: str = ""):
         self.predictor = predictor
         self.device = str(getattr(predictor, "device", "cpu"))
+        self.precision = getattr(predictor, "precision", "fp32")
+        self.precision_note = precision_note
 
     def rows(self, root: Path, todo: Iterator[str], prep, batch_size: int) -> Iterator[list[tuple[str, object]]]:
         """Batches of (relative path, probabilities or the reason the file could not be read), in `todo` order."""
@@ -151,6 +160,14 @@ def predicted(chunk: list[tuple[str, object]], predictor) -> list[tuple[str, obj
     arrays = [item for _, item in chunk if isinstance(item, np.ndarray)]
     probabilities = iter(predictor.predict(np.stack(arrays)) if arrays else ())
     return [(rel, next(probabilities) if isinstance(item, np.ndarray) else item) for rel, item in chunk]
+
+
+def local_engine(bundle, request: ClassifyRequest) -> LocalEngine:
+    """This process's engine, with the int8 backbone where the model allows it (core.classify.precision)."""
+    from core.features.embedder import resolve_device
+
+    precision, note = choose_precision(bundle, request.precision, resolve_device(request.device) == "cpu")
+    return LocalEngine(Predictor(bundle, request.device, precision), note)
 
 
 def load_bundle(request: ClassifyRequest):
@@ -174,7 +191,7 @@ def classify_folder(request: ClassifyRequest, bundle=None, predictor=None, engin
     if bundle is None:
         bundle = load_bundle(request)
     if engine is None:
-        engine = LocalEngine(predictor if predictor is not None else Predictor(bundle, request.device))
+        engine = LocalEngine(predictor) if predictor is not None else local_engine(bundle, request)
     classes = list(bundle.classes)
     # Never read what a run writes: the destination, the results and (through its marker) an earlier destination.
     skip = {request.output, partial_path(request.output)} | ({request.into} if request.into else set())
@@ -203,8 +220,9 @@ def classify_folder(request: ClassifyRequest, bundle=None, predictor=None, engin
         summary = _summary_from(results, classes, request)
         summary.skipped = skipped
         summary.journal = journal.path if journal else None
+        summary.precision, summary.precision_note = engine.precision, engine.precision_note
         yield ClassifyStarted(tuple(classes), total, len(results.done), request.output, results.partial,
-                              engine.device, summary.journal)
+                              engine.device, summary.journal, engine.precision, engine.precision_note)
         yield Progress(PHASE, 0, total)
         started = time.perf_counter()
         todo = iter(listed) if request.shard else (

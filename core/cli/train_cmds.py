@@ -7,6 +7,7 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from core.models.backbones import DEFAULT_BACKBONE, list_backbones
+from core.models.int8 import verdict
 from core.cli.output import follow, is_terminal, print_json
 from core.cli.project_cmds import add_project_args, default_output, open_project
 from core.errors import InvalidRequest
@@ -34,6 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="same seed, same data, same computer: same result")
     p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
                    help="share of each class kept aside to validate (default 0.2)")
+    p.add_argument("--no-int8", action="store_true",
+                   help="skip making and checking the faster int8 network at the end (the model stays fp32)")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON (no progress)")
     p.set_defaults(handler=cmd_train)
 
@@ -63,7 +66,8 @@ def _config(args):
     elif args.epochs is not None:
         head = replace(head, max_epochs=args.epochs)
     return TrainConfig(backbone=args.backbone, head=head, fine_tune=fine, val_fraction=args.val_fraction,
-                       seed=args.seed, device=args.device, weights_path=args.weights, input_size=args.input_size)
+                       seed=args.seed, device=args.device, weights_path=args.weights, input_size=args.input_size,
+                       int8=not args.no_int8)
 
 
 def cmd_train(args) -> int:
@@ -186,6 +190,10 @@ def _summary(args, project, run, interrupted: bool = False) -> None:
     phases = m.get("phase_seconds", {})
     if phases:
         print("Time: " + ", ".join(f"{name} {_duration(s)}" for name, s in phases.items()) + ".")
+    if m.get("int8"):
+        usable, why = verdict(m["int8"])
+        print(f"Classifying on a CPU: {'int8' if usable else 'fp32'}; {why} (the check took "
+              f"{_duration(m['int8'].get('seconds'))}).")
     model = _model_file(project, run)
     print(f"Model: {model}" if model else "No model was saved (the run stopped before its first epoch ended).")
 
@@ -209,14 +217,21 @@ def cmd_runs(args) -> int:
     if not listed:
         print(f"No runs yet. Train one: dovecote train {args.folder}")
         return 0
-    print(f"{'id':>4}  {'status':<11} {'backbone':<20} {'started':<19}  {'duration':>10}  {'val acc':>7}")
+    print(f"{'id':>4}  {'status':<11} {'backbone':<20} {'started':<19}  {'duration':>10}  {'val acc':>7}  int8")
     for run in listed:
         acc = "-" if run.val_acc is None else f"{run.val_acc:.1%}"
         started = run.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         tuned = "+ft" if run.metrics.get("fine_tuned") else ""
         print(f"{run.id:>4}  {run.status:<11} {run.backbone + tuned:<20} {started:<19}  "
-              f"{_duration(run.duration_s):>10}  {acc:>7}")
+              f"{_duration(run.duration_s):>10}  {acc:>7}  {_int8_text(run.metrics.get('int8'))}")
     return 0
+
+
+def _int8_text(check: dict | None) -> str:
+    """The runs list's int8 column: whether classifying uses it, and the agreement it was judged by."""
+    if not check:
+        return "-"
+    return f"{'yes' if verdict(check)[0] else 'no'} ({check['agreement']:.1%} of {check['images']})"
 
 
 def cmd_export(args) -> int:

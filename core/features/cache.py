@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from core.models.backbones import BackboneSpec, weights_identity
+from core.models.backbones import BackboneSpec, file_digest, weights_identity
 from core.features.embedder import DeviceUnavailable, Embedder, resolve_device
 from core.errors import DovecoteError
 from core.events import Notice, Progress
@@ -38,22 +39,25 @@ class EmbeddingsReady:
     device: str = ""  # what computed them ("" when everything was cached)
 
 
-def model_key(spec: BackboneSpec, weights_path=None) -> str:
-    """Identifies what an embedding depends on: backbone, its feature layout, preprocessing, weights."""
+def model_key(spec: BackboneSpec, weights_path=None, network=None) -> str:
+    """Identifies what an embedding depends on: backbone, its feature layout, preprocessing, weights, and the
+    ONNX file run instead of the fp32 export, if any (an int8 network, by content)."""
     prep = json.dumps(spec.preprocessing.to_dict(), sort_keys=True).encode()
     digest = hashlib.sha256(prep).hexdigest()[:10]
-    return f"{spec.name}:d{spec.feature_dim}:p{spec.preprocessing.version}-{digest}:{weights_identity(spec, weights_path)}"
+    key = f"{spec.name}:d{spec.feature_dim}:p{spec.preprocessing.version}-{digest}:{weights_identity(spec, weights_path)}"
+    return key + (f":net-{file_digest(Path(network))[:16]}" if network is not None else "")
 
 
 def ensure_embeddings(
     project, images, spec: BackboneSpec, device: str = "auto", views: Sequence[int] = (0,),
-    batch_size: int = 32, weights_path=None,
+    batch_size: int = 32, weights_path=None, network=None,
 ) -> Iterator[object]:
-    """Compute the embeddings the cache lacks for `images` (rows with .id, .path, .content_hash).
+    """Compute the embeddings the cache lacks for `images` (rows with .id, .path, .content_hash); with
+    `network` (an ONNX file, e.g. the int8 backbone), that network's, on the CPU.
 
     Yields Progress, a Notice per unreadable file (skipped), then EmbeddingsReady. Each batch is committed
     before the next starts, so closing the generator (cancel) keeps everything computed so far."""
-    key = model_key(spec, weights_path)
+    key = model_key(spec, weights_path, network)
     views = tuple(dict.fromkeys(views))
     failed: dict[int, str] = {}
     by_hash: dict[str, list] = {}
@@ -91,7 +95,8 @@ def ensure_embeddings(
             if pending and (sum(len(p[1]) for p in pending) >= batch_size or done == len(todo)):
                 if embedder is None:
                     yield Progress(PHASE, done - len(pending), len(todo), f"loading {spec.title}")
-                    embedder = Embedder(spec, device, weights_path)
+                    embedder = Embedder(spec, device, weights_path,
+                                        network=str(network) if network is not None else None)
                 _embed_and_store(project, embedder, key, pending)
                 pending = []
             if not pending or done == len(todo):

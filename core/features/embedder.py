@@ -48,15 +48,22 @@ class Embedder:
     """[N, 3, S, S] float32 (preprocessed) -> [N, feature_dim] float32.
 
     runtime: "auto" (ONNX Runtime on the CPU, torch elsewhere) or "torch" (torch eager even on the CPU: the
-    reference the ONNX path is checked and benchmarked against)."""
+    reference the ONNX path is checked and benchmarked against). `network`: an ONNX model (a path or its
+    bytes) to run on the CPU instead of the spec's fp32 export, e.g. its int8 version (core.models.int8).
+    `threads`: ONNX Runtime's threads (default: every core this process may use); several workers on one
+    machine each take their share, or they fight over the cores."""
 
-    def __init__(self, spec: BackboneSpec, device: str = "auto", weights_path=None, runtime: str = "auto"):
+    def __init__(self, spec: BackboneSpec, device: str = "auto", weights_path=None, runtime: str = "auto",
+                 network: bytes | str | None = None, threads: int | None = None):
         self.spec = spec
-        self._torch_device = resolve_device(device)
+        self._torch_device = "cpu" if network is not None else resolve_device(device)
         self._session = None
         self._model = None
-        if self._torch_device == "cpu" and runtime == "auto":
-            self._session = _onnx_session(spec, weights_path)
+        if network is not None or (self._torch_device == "cpu" and runtime == "auto"):
+            from core.models.onnx_export import ensure_onnx
+
+            model = network if network is not None else str(ensure_onnx(spec, weights_path))
+            self._session = onnx_session(model, threads)
             self._input = self._session.get_inputs()[0].name
             self.device = "cpu (ONNX Runtime)"
         else:
@@ -76,18 +83,16 @@ class Embedder:
         return features.float().cpu().numpy()
 
 
-def _onnx_session(spec: BackboneSpec, weights_path):
+def onnx_session(model: bytes | str, threads: int | None = None):
+    """The one way an ONNX model is run on the CPU here: `threads` intra-op threads (default all cores)."""
     import onnxruntime as ort
 
-    from core.models.onnx_export import ensure_onnx
-
-    path = ensure_onnx(spec, weights_path)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = cpu_threads()
+    options.intra_op_num_threads = max(1, threads or cpu_threads())
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     # Idle threads sleep instead of spinning: spinning takes the cores that decode the next batch (and, on a
     # busy machine, measured half the throughput).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])

@@ -21,6 +21,7 @@ INPUT_SIZE = (16, 1024)  # pixels of the square network input (EfficientNet-Lite
 MAX_RESIZE_FACTOR = 4  # the shorter side before the centre crop: input_size up to 4x input_size
 MAX_HIDDEN = 65_536  # width of the head's hidden layer
 MAX_TEXT = 1_000  # app_version, created, backbone: short strings
+MAX_INT8_BYTES = 1 << 30  # an int8 backbone is a few MB (EfficientNet-Lite0: 3.5 MB)
 
 
 class SchemaError(ValueError):
@@ -71,6 +72,31 @@ def check_header(header: dict, max_version: int) -> None:
     if "metrics" in header and not isinstance(header["metrics"], dict):
         raise SchemaError("'metrics' must be an object")
     check_preprocessing(header.get("preprocessing"))
+
+
+def check_int8(check, network: np.ndarray | None) -> None:
+    """The int8 check's record (core.models.int8.record) and the network it vouches for."""
+    if network is not None and (network.dtype != np.uint8 or network.ndim != 1
+                                or not 0 < network.size <= MAX_INT8_BYTES):
+        raise SchemaError(f"its int8 network is a {network.dtype} tensor of shape {list(network.shape)}, not bytes")
+    if check is None:
+        if network is not None:
+            raise SchemaError("it holds an int8 network without the record of its check")
+        return
+    if not isinstance(check, dict):
+        raise SchemaError("'int8' must be an object")
+    if not isinstance(check.get("passed"), bool):
+        raise SchemaError(f"'int8.passed' must be true or false, not {_shown(check.get('passed'))}")
+    for key in ("agreement", "threshold"):
+        if not _is_number(check.get(key)) or not 0 <= check[key] <= 2:
+            raise SchemaError(f"'int8.{key}' must be a share from 0 to 1, not {_shown(check.get(key))}")
+    if "seconds" in check and (not _is_number(check["seconds"]) or check["seconds"] < 0):
+        raise SchemaError(f"'int8.seconds' must be a duration, not {_shown(check['seconds'])}")
+    _integer(check, "images", 0, None, where="int8")
+    for key in ("checked", "format", "reason"):
+        _text(check, key, required=key == "checked")
+    if check["passed"] and network is None:
+        raise SchemaError("its int8 check passed but the int8 network is missing")
 
 
 def check_preprocessing(prep) -> None:

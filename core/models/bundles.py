@@ -25,6 +25,8 @@ FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 # The tensors' names are core.models.classifier.Classifier's parameter names: its `backbone` and `head`.
 _BACKBONE, _HEAD = "backbone.", "head."
+# The int8 feature extractor (core.models.int8), when its check passed: the ONNX file's bytes as one tensor.
+INT8_TENSOR = "int8.network"
 
 
 class BundleError(DovecoteError):
@@ -49,8 +51,9 @@ class ModelBundle:
     # The feature extractor's state dict when it differs from the stock pretrained one (fine-tuned, or
     # trained on a weights file): the bundle is then complete on its own.
     backbone_state: dict[str, np.ndarray] | None = None
-    metadata: dict = field(default_factory=dict)  # metrics, created, app version, configs, run id...
+    metadata: dict = field(default_factory=dict)  # metrics, created, app version, configs, run id, int8 check...
     path: Path | None = None
+    int8_network: bytes | None = None  # the ONNX int8 backbone that metadata["int8"] describes
 
     @property
     def spec(self) -> BackboneSpec:
@@ -66,6 +69,8 @@ class ModelBundle:
 
         path = Path(path)
         tensors = join_tensors(self.backbone_state or {}, self.head.state_dict())
+        if self.int8_network is not None:
+            tensors[INT8_TENSOR] = np.frombuffer(self.int8_network, np.uint8)
         header = {**self.metadata, "format": FORMAT, "format_version": FORMAT_VERSION, "classes": self.classes,
                   "backbone": self.backbone, "preprocessing": self.preprocessing.to_dict(),
                   "includes_backbone": self.backbone_state is not None}
@@ -90,6 +95,8 @@ class ModelBundle:
                     raise BundleError(f"{path} is not a Dovecote model (a safetensors file without our metadata).")
                 schema.check_header(header, FORMAT_VERSION)
                 tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            int8 = tensors.pop(INT8_TENSOR, None)
+            schema.check_int8(header.get("int8"), int8)
             schema.check_tensors(tensors, HeadModel.KEYS, _HEAD, _BACKBONE, len(header["classes"]),
                                  get_backbone(header["backbone"]).feature_dim, header.get("includes_backbone"))
         except schema.NewerFormat:
@@ -103,7 +110,8 @@ class ModelBundle:
             head = HeadModel(head_state)
             bundle = cls(classes=[str(c) for c in header["classes"]], backbone=str(header["backbone"]),
                          preprocessing=Preprocessing.from_dict(header["preprocessing"]), head=head,
-                         backbone_state=backbone_state or None, metadata=header, path=path)
+                         backbone_state=backbone_state or None, metadata=header, path=path,
+                         int8_network=int8.tobytes() if int8 is not None else None)
         except (KeyError, TypeError, ValueError) as error:
             raise BundleError(f"{path} is a damaged Dovecote model ({error}).") from None
         return bundle

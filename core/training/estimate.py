@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from core.training.int8_check import pending_work
 from core.training.plan import TrainingPlan, make_plan, uncached_count
 from core.training.runner import TrainConfig, _input_for, _training_set
 from core.models.backbones import get_backbone
@@ -15,4 +16,5 @@ def estimate_run(project, config: TrainConfig, device: str) -> Iterator[Training
     classes, images, _ = _training_set(project)
     spec = _input_for(get_backbone(config.backbone), images, config)
     uncached = uncached_count(project, spec, images, config.views, config.weights_path)
-    yield make_plan(config, spec, device, len(images), len(classes), uncached)
+    int8_work = pending_work(project, spec, images, config)
+    yield make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)

@@ -24,7 +24,8 @@ from core.storage import catalog, labels, runs
 from core.training import speeds
 from core.training.lock import TrainingLock
 from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
-from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, make_plan, phase_started, uncached_count
+from core.training.int8_check import check_int8, pending_work
+from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, INT8, make_plan, phase_started, uncached_count
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
            "TrainConfig", "train"]
@@ -44,6 +45,9 @@ class TrainConfig:
     # Network input size for both phases (so the head trained first suits the network fine-tuned after it).
     # None: the backbone's own for quick training; with fine-tuning, smaller for small images.
     input_size: int | None = None
+    # Quantize the backbone to int8 and check it against fp32 (core.training.int8_check) at the end: the
+    # model then classifies faster on a CPU where int8 agrees. False: the model stays fp32 only.
+    int8: bool = True
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -57,7 +61,8 @@ class TrainConfig:
                    fine_tune=FineTuneConfig.from_dict(fine) if fine is not None else None,
                    val_fraction=float(data.get("val_fraction", 0.2)), seed=int(data.get("seed", 0)),
                    device=data.get("device", "auto"), views=tuple(data.get("views", (0,))),
-                   weights_path=data.get("weights_path"), input_size=data.get("input_size"))
+                   weights_path=data.get("weights_path"), input_size=data.get("input_size"),
+                   int8=bool(data.get("int8", True)))
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
         uncached = uncached_count(project, spec, images, config.views, config.weights_path)
-        yield make_plan(config, spec, device, len(images), len(classes), uncached)
+        int8_work = pending_work(project, spec, images, config)
+        yield make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)
         yield from _execute(run, spec, device, images, y)
         status = "finished"
     except (GeneratorExit, KeyboardInterrupt):
@@ -124,6 +130,9 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
 
     yield phase_started(EVALUATE)
     yield from evaluate_run(project, run_id)
+    if config.int8:  # like evaluating: closing the generator here keeps the run finished (its model fp32)
+        yield phase_started(INT8)
+        yield from check_int8(project, run_id)
     yield RunFinished(run_id, status, run.metrics, run.model_path)
 
 

@@ -264,7 +264,9 @@ class ClassifyWindow(QWidget):
         self.status.setText(f"Done: {summary.classified} images classified in {_duration(summary.seconds)}"
                             + (f" ({summary.already_done} before)" if summary.already_done else "")
                             + (f"; {skipped}" if skipped else "") + ".")
-        self.status.setToolTip(f"Results: {summary.output}")
+        self.status.setToolTip(f"Results: {summary.output}"
+                               + (f"\nNetwork: {summary.precision} ({summary.precision_note})"
+                                  if summary.precision_note else ""))
         rows = [*summary.counts.items(), (UNSURE, summary.unsure), (UNREADABLE, summary.unreadable)]
         self.table.setRowCount(len(rows))
         for row, (name, count) in enumerate(rows):

@@ -55,6 +55,21 @@ def test_classify_json_with_a_model_file(capsys, colour_project, new_photos, tmp
     assert len(summary["unreadable_files"]) == 4 and summary["output"] == str(tmp_path / "p.csv")
 
 
+def test_precision_says_which_network_classified(capsys, colour_project, new_photos, tmp_path):
+    folder, _ = colour_project
+    code, out, err = run(capsys, "classify", new_photos, "--model", folder, "--output", tmp_path / "a.csv")
+    assert code == 0, err
+    assert "Network: int8 (int8 agrees with fp32 on 100.0 % of 12 labelled images" in out
+    code, out, _ = run(capsys, "classify", new_photos, "--model", folder, "--output", tmp_path / "f.csv",
+                       "--precision", "fp32", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["precision"] == "fp32" and "int8" not in summary["device"]
+    assert [r["predicted"] for r in rows(tmp_path / "a.csv")] == [r["predicted"] for r in rows(tmp_path / "f.csv")]
+    with pytest.raises(SystemExit) as stopped:
+        run(capsys, "classify", new_photos, "--model", folder, "--precision", "int16")
+    assert stopped.value.code == 2 and "did you mean 'int8'" in capsys.readouterr().err
+
+
 def test_move_into_class_folders_then_undo(capsys, colour_project, new_photos, tmp_path):
     folder, _ = colour_project
     into = tmp_path / "sorted"

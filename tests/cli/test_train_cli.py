@@ -39,6 +39,16 @@ def test_train_prints_a_summary_for_people(capsys, trained):
     assert code == 0
     assert "Validation accuracy" in out and "Time: embeddings" in out and "Model: " in out
     assert "Training the head" in err  # the progress bar
+    assert "Classifying on a CPU: int8; int8 agrees with fp32 on 100.0 % of 12 labelled images" in out
+
+
+def test_train_no_int8_leaves_the_model_fp32(capsys, trained):
+    code, out, _ = run(capsys, "train", trained, "--epochs", "2", "--no-int8", "--json")
+    result = json.loads(out)
+    assert code == 0 and "int8" not in result["metrics"] and result["config"]["int8"] is False
+    code, out, _ = run(capsys, "runs", trained)
+    newest, *_, first = [line for line in out.splitlines()[1:]]
+    assert newest.endswith("  -") and first.endswith("yes (100.0% of 12)")
 
 
 def test_runs_lists_every_run_newest_first(capsys, trained):

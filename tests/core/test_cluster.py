@@ -208,3 +208,11 @@ def test_the_window_does_not_take_cluster_options(colour_project, archive, capsy
     assert main(["classify", str(archive), "--model", str(colour_project[0]), "--gui", "--cluster", "local:2"],
                 gui=opened.append) == 1
     assert not opened and "not --gui" in capsys.readouterr().err
+
+
+def test_each_worker_gives_the_network_its_own_threads_not_every_core(cluster):
+    """local:N on a 2-core machine: N workers each starting a thread per core would fight over the cores."""
+    with distributed.Client(cluster.scheduler_address) as client:
+        tasks = [client.submit(cluster_worker.worker_threads, workers=[w], pure=False) for w in client.nthreads()]
+        assert [task.result() for task in tasks] == [1, 1]
+    assert cluster_worker.worker_threads() is None  # outside a worker: every core, as a single-machine run

@@ -207,10 +207,12 @@ def test_decoding_runs_a_bounded_distance_ahead_of_the_network(photos):
 
 def test_classify_with_a_project_gives_what_its_run_computed_for_its_own_images(colour_project, tmp_path):
     """Same preprocessing as training: the CSV's probabilities equal the run's model applied to the
-    embeddings training cached for the same images."""
+    embeddings training cached for the same images (in fp32, as training computed them; tests/core/test_int8.py
+    compares int8 with fp32)."""
     folder, run_id = colour_project
     out = tmp_path / "own.csv"
-    finished = list(classify_folder(ClassifyRequest(folder, model=folder, output=out, batch_size=5)))[-1]
+    request = ClassifyRequest(folder, model=folder, output=out, batch_size=5, precision="fp32")
+    finished = list(classify_folder(request))[-1]
     rows = {r["path"]: r for r in read_csv(out)}
     assert finished.summary.counts == {"red": 6, "blue": 6}
     assert all(path.split("/")[0] == row["predicted"] for path, row in rows.items())

@@ -17,7 +17,7 @@ from core.training.runner import EpochEnded, FineTuneConfig, RunFinished, RunSta
 from imagegen import class_folder
 
 # A small input size keeps the tests fast; the images are solid colours.
-QUICK = TrainConfig(head=HeadConfig(max_epochs=6, patience=None), device="cpu", input_size=64)
+QUICK = TrainConfig(head=HeadConfig(max_epochs=6, patience=None), device="cpu", input_size=64, int8=False)
 
 
 def make_project(root, classes=("cats", "dogs"), per_class=6) -> Project:

@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 
 from core.events import Progress
+from core.models.bundles import load_model
 from core.models.heads import EpochEnded, HeadConfig
 from core.project import Project
 from core.importing.scanning import import_folder
@@ -13,13 +14,14 @@ from core.training import speeds
 from core.training.eta import EtaTracker
 from core.training.estimate import estimate_run
 from core.training.lock import AlreadyTraining, TrainingLock, holder
-from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, PhaseStarted, TrainingPlan
+from core.training.int8_check import Int8Checked
+from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, INT8, PhaseStarted, TrainingPlan
 from core.training.readiness import readiness
 from core.training.run_files import delete_run, export_run
 from core.training.runner import FineTuneConfig, RunFinished, TrainConfig, train
 from imagegen import class_folder
 
-QUICK = TrainConfig(head=HeadConfig(max_epochs=4, patience=None), device="cpu", input_size=64)
+QUICK = TrainConfig(head=HeadConfig(max_epochs=4, patience=None), device="cpu", input_size=64, int8=False)
 
 
 @pytest.fixture
@@ -56,14 +58,16 @@ def test_readiness_blocks_and_warns_in_words():
 
 
 def test_the_run_yields_its_plan_and_phases_and_the_estimate_matches_it(project, monkeypatch, tmp_path):
-    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, augment=False))
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, augment=False), int8=True)
     before = next(estimate_run(project, config, "cpu"))
-    assert [p.key for p in before.phases] == [FEATURES, HEAD, FINE_TUNE, EVALUATE]
+    assert [p.key for p in before.phases] == [FEATURES, HEAD, FINE_TUNE, EVALUATE, INT8]
     assert before.images == 12 and before.cached == 0 and not before.measured and before.seconds > 0
     events = list(train(project, config))
     plan = next(e for e in events if isinstance(e, TrainingPlan))
     assert plan.phases == before.phases
-    assert [e.key for e in events if isinstance(e, PhaseStarted)] == [FEATURES, HEAD, FINE_TUNE, EVALUATE]
+    assert [e.key for e in events if isinstance(e, PhaseStarted)] == [FEATURES, HEAD, FINE_TUNE, EVALUATE, INT8]
+    checked = next(e for e in events if isinstance(e, Int8Checked))  # a fine-tuned backbone gets its own int8
+    assert "of 12 labelled images" in checked.note and load_model(project.root, checked.run_id).metadata["int8"]
     # The speeds this run measured now make the estimate; the features are cached.
     again = next(estimate_run(project, config, "cpu"))
     assert again.cached == 12 and again.phase(FEATURES).seconds == 0
