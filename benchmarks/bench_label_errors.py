@@ -19,7 +19,7 @@ from core.models.heads import HeadConfig, fit_head  # noqa: E402
 from core.evaluation.label_errors import find_label_errors  # noqa: E402
 from core.evaluation.out_of_fold import out_of_fold_proba  # noqa: E402
 
-HEAD = HeadConfig(hidden=128, max_epochs=40, patience=None)
+HEAD = HeadConfig(kind="mlp", hidden=128, max_epochs=40, patience=None)
 
 
 def flip(y: np.ndarray, share: float, n_classes: int, seed: int) -> tuple[np.ndarray, set[int]]:

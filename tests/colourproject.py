@@ -34,7 +34,7 @@ def trained_project(root: Path) -> tuple[Path, int]:
     with Project.open(root) as project:
         for _ in import_folder(project, labels_from_subfolders=True):
             pass
-        config = TrainConfig(head=HeadConfig(max_epochs=8, patience=None), device="cpu")
+        config = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=8, patience=None), device="cpu")
         finished = [e for e in train(project, config) if isinstance(e, RunFinished)][-1]
     assert finished.status == "finished", finished
     return root, finished.run_id

@@ -62,7 +62,7 @@ def trained_project(root: Path, max_epochs: int = 30):
         pass
     cache_embeddings(project)
     run_id = None
-    for event in train(project, TrainConfig(head=HeadConfig(max_epochs=max_epochs, patience=None), device="cpu")):
+    for event in train(project, TrainConfig(head=HeadConfig(kind="mlp", max_epochs=max_epochs, patience=None), device="cpu")):
         if isinstance(event, RunFinished):
             run_id = event.run_id
     return project, run_id

@@ -1,4 +1,5 @@
-"""The classifier head trained on cached backbone embeddings: Dense(256) ReLU -> Dropout -> softmax.
+"""The classifier head trained on cached backbone embeddings: by default a logistic regression
+(core.models.linear_head), or Dense(256) ReLU -> Dropout -> softmax ("mlp"); both stored as HeadModel.
 
 Training the head alone on embeddings computed once is what makes re-training after a few label fixes take
 seconds. Prediction needs only numpy (`HeadModel.predict_proba`), so classifying never has to import torch
@@ -21,8 +22,13 @@ MIN_GAIN = 1e-3
 HEAD_THREADS = 1
 
 
+LINEAR, MLP = "linear", "mlp"
+
+
 @dataclass(frozen=True)
 class HeadConfig:
+    kind: str = LINEAR  # "linear": L2 logistic regression (the rest but class_weighting is for "mlp")
+    l2: float | None = None  # linear: the L2 strength; None: chosen on the validation split
     hidden: int = 256
     dropout: float = 0.5
     lr: float = 1e-3
@@ -83,6 +89,13 @@ class HeadModel:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(self.logits(X))
+
+    def with_temperature(self, temperature: float) -> "HeadModel":
+        """The same head with its logits divided by `temperature` (calibration): folded into fc2, so every
+        consumer of the weights (ONNX export, fine-tuning, classifying) gets calibrated probabilities."""
+        t = dict(self.tensors)
+        t["fc2.weight"], t["fc2.bias"] = t["fc2.weight"] / temperature, t["fc2.bias"] / temperature
+        return HeadModel(t)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return dict(self.tensors)
@@ -237,11 +250,33 @@ class HeadTrainer:
         return HeadModel.from_state(self._best_state, self.mean, self.scale)
 
 
+def make_head_trainer(X: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig, seed: int,
+                      X_val: np.ndarray | None = None, y_val: np.ndarray | None = None):
+    """The trainer for config.kind: a LinearHeadTrainer or a HeadTrainer (the same interface)."""
+    if config.kind == LINEAR:
+        from core.models.linear_head import LinearHeadTrainer
+
+        return LinearHeadTrainer(X, y, n_classes, config, seed, X_val, y_val)
+    if config.kind != MLP:
+        raise InvalidRequest(f"Unknown head {config.kind!r}: use {LINEAR!r} or {MLP!r}.")
+    return HeadTrainer(X, y, n_classes, config, seed, X_val, y_val)
+
+
 def fit_head(X: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig, seed: int,
              X_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> HeadModel:
-    """A head trained without the events (k-fold). Without a validation set it runs config.max_epochs epochs:
-    pass the best epoch of a validated run, e.g. replace(config, max_epochs=run_metrics["head_best_epoch"])."""
-    trainer = HeadTrainer(X, y, n_classes, config, seed, X_val, y_val)
+    """A head trained without the events (k-fold). Without a validation set an MLP runs config.max_epochs
+    epochs and a linear head uses config.l2: pass what a validated run chose (see fold_config)."""
+    trainer = make_head_trainer(X, y, n_classes, config, seed, X_val, y_val)
     for _ in trainer.epochs():
         pass
     return trainer.best_model()
+
+
+def fold_config(config: HeadConfig, run_metrics: dict) -> HeadConfig:
+    """The run's head settings for refits without a validation split (k-fold): the L2 strength or the number
+    of epochs that the run's validation chose."""
+    from dataclasses import replace
+
+    if config.kind == LINEAR:
+        return replace(config, l2=run_metrics.get("head_l2") or config.l2)
+    return replace(config, max_epochs=max(1, int(run_metrics.get("head_best_epoch") or config.max_epochs)))

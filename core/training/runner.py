@@ -19,7 +19,7 @@ from core.errors import DovecoteError, InvalidRequest
 from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
-from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
+from core.models.heads import EpochEnded, HeadConfig, HeadTrainer, make_head_trainer
 from core.storage import catalog, labels, runs
 from core.training import speeds
 from core.training.lock import TrainingLock
@@ -124,6 +124,7 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
 
     yield phase_started(EVALUATE)
     yield from evaluate_run(project, run_id)
+    run.calibrate()
     yield RunFinished(run_id, status, run.metrics, run.model_path)
 
 
@@ -212,14 +213,15 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
     run.metrics.update(train_images=len(train_idx), val_images=len(val_idx),
                        embeddings_device=ready.device or "cached")
     yield phase_started(HEAD)
-    trainer = run.head_trainer = HeadTrainer(X_train, y_train, len(run.classes), config.head, config.seed,
+    trainer = run.head_trainer = make_head_trainer(X_train, y_train, len(run.classes), config.head, config.seed,
                                              X_val, y[val_idx])
     for event in trainer.epochs():
         run.record(event)
         yield event
     best = trainer.stopping
     run.metrics.update(head_best_epoch=best.best_epoch, head_epochs=best.epochs_run,
-                       head_val_loss=best.best_val_loss, head_val_acc=best.best_val_acc)
+                       head_val_loss=best.best_val_loss, head_val_acc=best.best_val_acc,
+                       head_l2=getattr(trainer, "chosen_l2", None))
     run.phase_done("head", started)
     run.speeds["head-start"] = max(0.01, run.metrics["phase_seconds"]["head"] - sum(run.head_seconds))
     run.save_head()
@@ -297,6 +299,20 @@ class _Run:
                             best_epoch=best.best_epoch)
         self._write(spec.name, spec.preprocessing, trainer.best_model(), self._custom_backbone(spec), False)
         self._saved = ("head", best.best_epoch)
+
+    def calibrate(self) -> None:
+        """Divide the saved head's logits by the temperature the out-of-fold evaluation fitted. A fine-tuned
+        model is left as it is: those predictions came from heads on the frozen backbone, not from it."""
+        with self.project.session() as session:
+            calibration = runs.get_run(session, self.run_id).metrics.get("calibration")
+        if not calibration or self.metrics.get("fine_tuned") or self.head_trainer is None:
+            return
+        best = self.head_trainer.best_model()
+        if best is None:
+            return
+        self.metrics["calibration"] = calibration | {"applied_to_model": True}
+        self._write(self.spec.name, self.spec.preprocessing, best.with_temperature(calibration["temperature"]),
+                    self._custom_backbone(self.spec), False)
 
     def save_fine_tuned(self) -> None:
         """After a fine-tuning epoch: write its weights if they are the best of the run."""

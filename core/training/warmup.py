@@ -1,6 +1,7 @@
 """What a process that will train pays once, done ahead of need (the window's warm worker calls warm_up()
 while it is idle): importing torch, scikit-learn, the store's migrations and the training and evaluation
 code, and torch's first optimiser step, which imports its compiler's helpers (sympy: about a second).
+The default (linear) head is fitted, as a quick training run does.
 A tiny head on made-up numbers, never a project's data; nothing is written."""
 from __future__ import annotations
 
@@ -19,4 +20,4 @@ def warm_up() -> None:
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(8, 4)).astype(np.float32), np.array([0, 1] * 4)
-    fit_head(X, y, 2, HeadConfig(max_epochs=1, batch_size=4), seed=0)
+    fit_head(X, y, 2, HeadConfig(l2=1e-2), seed=0)

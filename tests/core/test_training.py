@@ -17,7 +17,7 @@ from core.training.runner import EpochEnded, FineTuneConfig, RunFinished, RunSta
 from imagegen import class_folder
 
 # A small input size keeps the tests fast; the images are solid colours.
-QUICK = TrainConfig(head=HeadConfig(max_epochs=6, patience=None), device="cpu", input_size=64)
+QUICK = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=6, patience=None), device="cpu", input_size=64)
 
 
 def make_project(root, classes=("cats", "dogs"), per_class=6) -> Project:
@@ -58,7 +58,7 @@ def test_train_stores_a_finished_run_with_its_epochs_and_model(tmp_path):
 def test_four_classes_model_recognises_its_images(tmp_path):
     classes = ("red", "green", "blue", "yellow")
     with make_project(tmp_path / "four", classes) as project:
-        outcome = finished(train(project, replace(QUICK, head=HeadConfig(max_epochs=30))))
+        outcome = finished(train(project, replace(QUICK, head=HeadConfig(kind="mlp", max_epochs=30))))
         bundle = load_model(outcome.model_path)
         predictor = Predictor(bundle, "cpu")
         files = sorted(project.root.glob("*/*.png"))
@@ -155,7 +155,7 @@ def test_head_learns_imbalanced_classes_and_fit_head_matches_the_trainer():
     centres = rng.normal(size=(3, 20)) * 2
     y = np.repeat([0, 1, 2], [80, 10, 10])
     X = (centres[y] + rng.normal(size=(100, 20))).astype(np.float32)
-    config = HeadConfig(hidden=32, max_epochs=40, patience=None, batch_size=16)
+    config = HeadConfig(kind="mlp", hidden=32, max_epochs=40, patience=None, batch_size=16)
     trainer = HeadTrainer(X, y, 3, config, seed=1, X_val=X, y_val=y)
     epochs = list(trainer.epochs())
     assert [e.epoch for e in epochs] == list(range(1, 41)) and trainer.stopping.epochs_run == 40
@@ -194,7 +194,7 @@ def test_fine_tuning_is_reproducible_with_the_same_seed(tmp_path):
     spec = with_preprocessing(base, replace(base.preprocessing, input_size=32, resize=32))
     rng = np.random.default_rng(0)
     head = HeadTrainer(rng.normal(size=(8, spec.feature_dim)).astype(np.float32), np.arange(8) % 2, 2,
-                       HeadConfig(hidden=16, max_epochs=1), 0)
+                       HeadConfig(kind="mlp", hidden=16, max_epochs=1), 0)
     list(head.epochs())
 
     def epochs():
