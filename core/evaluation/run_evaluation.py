@@ -7,7 +7,7 @@ would cost k times the run, and the frozen-backbone figures are a close, slightl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -15,13 +15,16 @@ from core.models.backbones import get_backbone, with_preprocessing
 from core.evaluation.calibration import calibration_error, fit_temperature, scaled
 from core.evaluation.comparison import labels_at
 from core.errors import DovecoteError, InvalidRequest
-from core.evaluation.metrics import Confusion, Metrics, compute_metrics, confusion
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings
 from core.models.heads import HeadConfig, fit_head, fold_config
 from core.evaluation.label_errors import find_label_errors
 from core.evaluation.out_of_fold import DEFAULT_FOLDS, OutOfFold, out_of_fold
 from core.storage import catalog, labels, predictions, runs
 from core.storage.predictions import StoredPrediction
+
+
+if TYPE_CHECKING:  # scikit-learn behind it: imported where an evaluation is read
+    from core.evaluation.metrics import Confusion, Metrics
 
 
 class NotEvaluated(DovecoteError):
@@ -164,13 +167,29 @@ def _store(project, run_id: int, class_ids: list[int], image_ids: list[int], y: 
         StoredPrediction(image_id, class_ids[int(k)], float(p[k]), [round(float(v), 6) for v in p])
         for image_id, k, p in zip(image_ids, best, proba)
     ]
-    summary = compute_metrics(y, proba, [str(c) for c in class_ids])
+    summary = _summary(y, proba.argmax(axis=1), len(class_ids))
     with project.session() as session:
         predictions.replace_predictions(session, run_id, "oof", rows)
         runs.update_run(session, run_id, metrics={"oof": {
             "folds": folds, "class_ids": class_ids, "images": len(image_ids),
-            "accuracy": summary.accuracy, "balanced_accuracy": summary.balanced_accuracy, "macro_f1": summary.macro.f1,
+            **summary,
         }, "calibration": calibration})
+
+
+def _summary(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
+    """Accuracy, balanced accuracy and macro F1 over the classes present, in numpy (the full metrics, with
+    scikit-learn, are computed when the evaluation is read)."""
+    present = np.unique(y)
+    recall, f1 = [], []
+    for k in range(n_classes):
+        true_k, predicted_k = y == k, predicted == k
+        hits = float(np.sum(true_k & predicted_k))
+        if k in present:
+            recall.append(hits / true_k.sum())
+        denominator = true_k.sum() + predicted_k.sum()
+        f1.append(2 * hits / denominator if denominator else 0.0)
+    return {"accuracy": float(np.mean(predicted == y)), "balanced_accuracy": float(np.mean(recall)),
+            "macro_f1": float(np.mean(f1))}
 
 
 def is_evaluated(project, run_id: int) -> bool:
@@ -187,6 +206,7 @@ def ensure_evaluated(project, run_id: int) -> Iterator[object]:
 
 def load_evaluation(project, run_id: int) -> Evaluation:
     """The run's stored out-of-fold predictions as metrics, a confusion matrix and suspected label errors."""
+    from core.evaluation.metrics import compute_metrics, confusion  # scikit-learn: only when read
     with project.session() as session:
         run = pick_run(session, run_id)
         stored = predictions.load_predictions(session, run.id, "oof")

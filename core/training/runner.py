@@ -92,9 +92,10 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     spec = get_backbone(config.backbone)
     if not 0.0 <= config.val_fraction <= 0.5:
         raise InvalidRequest("The validation fraction must be between 0 and 0.5 (e.g. 0.2 for 20%).")
-    device = resolve_device(config.device)
     classes, images, y = _training_set(project)
     spec = _input_for(spec, images, config)
+    uncached = uncached_count(project, spec, images, config.views, config.weights_path)
+    device = _device(config, uncached)
     with project.session() as session:
         run_id = runs.start_run(session, spec.name, config.to_dict(), config.seed, device)
     lock.describe(run_id)
@@ -102,7 +103,6 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     status, error = "failed", None
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
-        uncached = uncached_count(project, spec, images, config.views, config.weights_path)
         yield make_plan(config, spec, device, len(images), len(classes), uncached)
         yield from _execute(run, spec, device, images, y)
         status = "finished"
@@ -126,6 +126,14 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     yield from evaluate_run(project, run_id)
     run.calibrate()
     yield RunFinished(run_id, status, run.metrics, run.model_path)
+
+
+def _device(config: TrainConfig, uncached: int) -> str:
+    """Where the run computes. A quick run whose embeddings are all cached only fits the head, on the CPU
+    (numpy): then "auto" needs no look for a GPU, which would import torch (seconds, most of a re-train)."""
+    if config.fine_tune is None and uncached == 0 and (config.device or "auto").strip().lower() in ("auto", "cpu"):
+        return "cpu"
+    return resolve_device(config.device)
 
 
 def _input_for(spec, images: list, config: TrainConfig):
