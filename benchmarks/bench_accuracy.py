@@ -202,7 +202,7 @@ def row(label: str, acc: float, f1: float, ece: float | None, seconds: float, ex
     print(f"  {label:<40} acc {acc:.4f}  macro F1 {f1:.4f}  ECE {shown}  {seconds:7.2f} s  {extra}", flush=True)
 
 
-def bench_pool(pool: Pool, cache: Path, backbones: list[str], regimes) -> list[dict]:
+def bench_pool(pool: Pool, cache: Path, backbones: list[str], regimes, views: tuple[int, ...] = (0,)) -> list[dict]:
     results = []
     test_folder = write_folder(cache / pool.name / "test", pool.test)
     test_project = imported(test_folder)
@@ -225,11 +225,17 @@ def bench_pool(pool: Pool, cache: Path, backbones: list[str], regimes) -> list[d
                 acc, f1, ece, seconds = probe_baseline(X, names, X_test, test_names)
                 row(f"baseline: {backbone} + logistic", acc, f1, ece, seconds)
                 results.append(dict(set=pool.name, regime=regime, method=f"probe-{backbone}", acc=acc))
-                finished, model_s, total_s = run_training(project, TrainConfig(backbone=backbone, device="cpu"))
+                finished, model_s, total_s = run_training(project, TrainConfig(backbone=backbone, device="cpu",
+                                                                                 views=views))
                 bundle = load_model(finished.model_path)
                 acc, f1, ece = scores(test_names, bundle.head.predict_proba(X_test), bundle.classes)
-                row(f"dovecote train ({backbone})", acc, f1, ece, total_s,
-                    f"(model saved at {model_s:.2f} s; embeddings {embed_s:.1f} s, 0 when cached)")
+                calibration = finished.metrics.get("calibration") or {}
+                uncalibrated = bundle.head.with_temperature(1 / calibration.get("temperature", 1.0))
+                ece_before = scores(test_names, uncalibrated.predict_proba(X_test), bundle.classes)[2]
+                row(f"dovecote train ({backbone}{', views ' + str(views) if views != (0,) else ''})", acc, f1, ece, total_s,
+                    f"(test ECE {ece_before:.3f} before calibration, T {calibration.get('temperature', 1):.2f}; "
+                    f"model saved at {model_s:.2f} s, phases {finished.metrics['phase_seconds']}; "
+                    f"embeddings {embed_s:.1f} s, 0 when cached)")
                 results.append(dict(set=pool.name, regime=regime, method=f"dovecote-{backbone}", acc=acc))
     test_project.close()
     return results
@@ -242,6 +248,8 @@ def main() -> None:
     parser.add_argument("--regimes", default="10,30,all", help="images per class, comma-separated; all: every one")
     parser.add_argument("--quick", action="store_true", help="10 per class for digits and faces, all for textures")
     parser.add_argument("--cache", type=Path, default=None, help="where images, projects and embeddings are kept")
+    parser.add_argument("--views", default="0", help="embedding views used as training samples (TrainConfig.views: "
+                        "0 plain, 1 flipped, 2-5 corner crops), e.g. 0,1")
     args = parser.parse_args()
     cache = args.cache or cache_dir() / "bench-accuracy"
     backbones = [b for b in args.backbones.split(",") if b]
@@ -251,7 +259,7 @@ def main() -> None:
     for name in args.sets.split(","):
         pool = POOLS[name]()
         chosen = ([None] if name == "textures" else [10]) if args.quick else regimes
-        results += bench_pool(pool, cache, backbones, chosen)
+        results += bench_pool(pool, cache, backbones, chosen, tuple(int(v) for v in args.views.split(",")))
     print(f"\nsummary (test accuracy; ratio to the best baseline of the same regime), "
           f"{time.perf_counter() - started:.0f} s in all")
     for entry in results:
