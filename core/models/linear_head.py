@@ -49,6 +49,7 @@ class LinearHeadTrainer:
         self.grid = (config.l2,) if config.l2 is not None else (L2_GRID if has_val else (DEFAULT_L2,))
         self.stopping = EarlyStopping(None)
         self.chosen_l2: float | None = None
+        self._best_state = None  # (W, b) of the best strength so far: what a cancel keeps
         self._model = None
 
     def epochs(self) -> Iterator:
@@ -61,20 +62,20 @@ class LinearHeadTrainer:
         with threadpool_limits(HEAD_THREADS):
             fit = _Fit(self.X, self.y, self.n_classes, self.config.class_weighting, self._weights)
             val = fit.transform(self.X_val) if self.X_val is not None else None
-        durations, best_state = [], None
+        durations = []
         for epoch, l2 in enumerate(self.grid, start=1):
             started = time.perf_counter()
             with threadpool_limits(HEAD_THREADS):
                 train_loss, train_acc = fit.run(l2)
                 val_loss, val_acc = fit.evaluate(val, self.y_val) if val is not None else (None, None)
             if self.stopping.update(epoch, val_loss, val_acc):
-                self.chosen_l2, best_state = l2, fit.state()
+                self.chosen_l2, self._best_state = l2, fit.state()
             durations.append(time.perf_counter() - started)
             yield EpochEnded(HEAD_PHASE, epoch, train_loss, train_acc, val_loss, val_acc,
                              images_per_s=len(self.X) / max(durations[-1], 1e-9),
                              eta_s=(len(self.grid) - epoch) * float(np.mean(durations)), seconds=durations[-1])
         with threadpool_limits(HEAD_THREADS):
-            self._model = self._refit(fit, best_state)
+            self._model = self._refit(fit, self._best_state)
 
     def _refit(self, fit: "_Fit", state):
         """The chosen strength on every image given (a fifth more data matters with 10 per class), warm-started
@@ -89,6 +90,9 @@ class LinearHeadTrainer:
         return both.head()
 
     def best_model(self):
+        """The refitted head; before the refit (a cancel mid-way), the best strength's fit so far."""
+        if self._model is None and self._best_state is not None:
+            return _head(*self._best_state)
         return self._model
 
 
@@ -154,12 +158,16 @@ class _Fit:
         self.theta = np.concatenate([(W / self.scale[None, :]).ravel(), b + W @ self.mean])
 
     def head(self):
-        from core.models.heads import HeadModel
+        return _head(*self.state())
 
-        W, b = self.state()
-        eye = np.eye(self.n_classes)
-        return HeadModel({"fc1.weight": np.concatenate([W, -W]), "fc1.bias": np.concatenate([b, -b]),
-                          "fc2.weight": np.concatenate([eye, -eye], axis=1), "fc2.bias": np.zeros(self.n_classes)})
+
+def _head(W: np.ndarray, b: np.ndarray):
+    """logits = x @ W.T + b as a HeadModel: fc1 = [W; -W], ReLU, fc2 = [I, -I] (relu(z) - relu(-z) = z)."""
+    from core.models.heads import HeadModel
+
+    eye = np.eye(len(b))
+    return HeadModel({"fc1.weight": np.concatenate([W, -W]), "fc1.bias": np.concatenate([b, -b]),
+                      "fc2.weight": np.concatenate([eye, -eye], axis=1), "fc2.bias": np.zeros(len(b))})
 
 
 def minimise(function, x: np.ndarray, history: int = 10) -> tuple[np.ndarray, float]:
