@@ -313,7 +313,10 @@ class _Run:
         model is left as it is: those predictions came from heads on the frozen backbone, not from it."""
         with self.project.session() as session:
             calibration = runs.get_run(session, self.run_id).metrics.get("calibration")
-        if not calibration or self.metrics.get("fine_tuned") or self.head_trainer is None:
+        if not calibration:
+            return
+        self.metrics["calibration"] = calibration  # what RunFinished reports
+        if calibration["temperature"] == 1.0 or self.metrics.get("fine_tuned") or self.head_trainer is None:
             return
         best = self.head_trainer.best_model()
         if best is None:

@@ -71,8 +71,9 @@ def test_four_classes_model_recognises_its_images(tmp_path, backbone):
     predicted = [bundle.classes[i] for i in probs.argmax(1)]
     assert np.mean([p == f.parent.name for p, f in zip(predicted, files)]) >= 0.9
     assert bundle.backbone == backbone and outcome.metrics["head_l2"] is not None
+    # 24 images are too few to fit a temperature on (core.evaluation.calibration.MIN_IMAGES): reported, not applied.
     calibration = outcome.metrics["calibration"]
-    assert calibration["applied_to_model"] and bundle.metadata["calibration"]["temperature"] == calibration["temperature"]
+    assert calibration["temperature"] == 1.0 and not calibration["applied_to_model"]
     import torch
 
     with torch.inference_mode():
