@@ -99,13 +99,14 @@ def _show_epochs(events, config, quiet: bool):
     """The head's epochs as one bar (they take milliseconds), or one line when it ends if stderr is not a
     terminal; each fine-tuning epoch as a line."""
     from core.models.heads import EpochEnded
+    from core.training.plan import most_head_epochs
 
     head = _HeadBar() if is_terminal(sys.stderr) else _HeadLine()
     try:
         for event in events:
             if isinstance(event, EpochEnded) and not quiet:
                 if event.phase == "head":
-                    head.show(event, config.head.max_epochs)
+                    head.show(event, most_head_epochs(config.head))
                 else:
                     head.close()
                     tqdm.write(f"Fine-tuning epoch {event.epoch}/{config.fine_tune.epochs}: {_epoch_text(event)}"
