@@ -30,7 +30,8 @@ from core.evaluation.calibration import fit_temperature, scaled  # noqa: E402
 from core.evaluation.label_errors import RANKINGS, find_label_errors  # noqa: E402
 from core.evaluation.out_of_fold import out_of_fold_proba  # noqa: E402
 from core.models.backbones import DEFAULT_BACKBONE, cache_dir  # noqa: E402
-from core.models.heads import HeadConfig, fit_head, fold_config  # noqa: E402
+from core.models.head_fitting import fit_head, fold_config, make_head_trainer  # noqa: E402
+from core.models.heads import HeadConfig  # noqa: E402
 
 
 def flip(y: np.ndarray, share: float, n_classes: int, seed: int) -> tuple[np.ndarray, set[int]]:
@@ -57,8 +58,6 @@ def oof(X, noisy, n_classes, seed: int) -> np.ndarray:
     # The run's path: L2 chosen on a validation split (20 %), then the folds refit with it.
     rng = np.random.default_rng(seed)
     val = rng.random(len(noisy)) < 0.2
-    from core.models.heads import make_head_trainer
-
     trainer = make_head_trainer(X[~val], noisy[~val], n_classes, HeadConfig(), 0, X[val], noisy[val])
     for _ in trainer.epochs():
         pass

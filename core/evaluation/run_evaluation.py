@@ -16,7 +16,8 @@ from core.evaluation.calibration import calibration_error, fit_temperature, scal
 from core.evaluation.comparison import labels_at
 from core.errors import DovecoteError, InvalidRequest
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings
-from core.models.heads import HeadConfig, fit_head, fold_config
+from core.models.head_fitting import fit_head, fold_config
+from core.models.heads import HeadConfig
 from core.evaluation.label_errors import find_label_errors
 from core.evaluation.out_of_fold import DEFAULT_FOLDS, OutOfFold, out_of_fold
 from core.storage import catalog, labels, predictions, runs

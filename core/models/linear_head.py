@@ -16,6 +16,7 @@ import numpy as np
 
 from core.errors import InvalidRequest
 from core.models.early_stopping import EarlyStopping
+from core.models.heads import HEAD_PHASE, EpochEnded, HeadModel, class_weights
 
 # L2 strengths tried, strongest first (each fit starts from the previous one's weights): per image, on
 # features standardised to unit variance. 1/(C*N) in scikit-learn's terms.
@@ -33,8 +34,6 @@ class LinearHeadTrainer:
 
     def __init__(self, X: np.ndarray, y: np.ndarray, n_classes: int, config, seed: int,
                  X_val: np.ndarray | None = None, y_val: np.ndarray | None = None):
-        from core.models.heads import class_weights
-
         if n_classes < 2:
             raise InvalidRequest("A classifier needs at least 2 classes.")
         X = np.asarray(X, np.float32)
@@ -54,8 +53,6 @@ class LinearHeadTrainer:
 
     def epochs(self) -> Iterator:
         from threadpoolctl import threadpool_limits
-
-        from core.models.heads import HEAD_PHASE, EpochEnded
 
         # One thread: these matrices are small, and two threads slow down tenfold as soon as another program
         # competes for the cores. Set around each stretch of work, not across a yield.
@@ -163,8 +160,6 @@ class _Fit:
 
 def _head(W: np.ndarray, b: np.ndarray):
     """logits = x @ W.T + b as a HeadModel: fc1 = [W; -W], ReLU, fc2 = [I, -I] (relu(z) - relu(-z) = z)."""
-    from core.models.heads import HeadModel
-
     eye = np.eye(len(b))
     return HeadModel({"fc1.weight": np.concatenate([W, -W]), "fc1.bias": np.concatenate([b, -b]),
                       "fc2.weight": np.concatenate([eye, -eye], axis=1), "fc2.bias": np.zeros(len(b))})

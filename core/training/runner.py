@@ -19,7 +19,8 @@ from core.errors import DovecoteError, InvalidRequest
 from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
-from core.models.heads import EpochEnded, HeadConfig, HeadTrainer, make_head_trainer
+from core.models.head_fitting import make_head_trainer
+from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
 from core.storage import catalog, labels, runs
 from core.training import speeds
 from core.training.lock import TrainingLock

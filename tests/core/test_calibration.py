@@ -2,7 +2,8 @@
 import numpy as np
 
 from core.evaluation.calibration import calibration_error, fit_temperature, scaled
-from core.models.heads import HeadConfig, fit_head, make_head_trainer
+from core.models.head_fitting import fit_head, make_head_trainer
+from core.models.heads import HeadConfig
 
 
 def overlapping_classes(n: int, seed: int, dim: int = 40, classes: int = 3, spread: float = 0.35):

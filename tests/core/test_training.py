@@ -8,7 +8,8 @@ from core.models.bundles import load_model
 from core.errors import DovecoteError
 from core.events import Notice, Progress
 from core.features.predictor import Predictor
-from core.models.heads import HeadConfig, HeadTrainer, fit_head
+from core.models.head_fitting import fit_head
+from core.models.heads import HeadConfig, HeadTrainer
 from core.models.preprocessing import load_preprocessed
 from core.project import Project
 from core.importing.scanning import import_folder
