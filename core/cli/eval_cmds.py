@@ -68,6 +68,8 @@ def cmd_evaluate(args) -> int:
     print(f"Accuracy {m.accuracy:.1%}, balanced accuracy {m.balanced_accuracy:.1%}, macro F1 {m.macro.f1:.3f}"
           + (f", ROC AUC {m.roc_auc:.3f}" if m.roc_auc is not None else "")
           + (f", log loss {m.log_loss:.3f}" if m.log_loss is not None else "") + ".")
+    if ev.calibration:
+        print(calibration_line(ev.calibration))
     print()
     _print_per_class(m)
     print()
@@ -84,6 +86,7 @@ def _evaluation_dict(ev) -> dict:
         "folds": ev.folds,
         "images": ev.metrics.n_images,
         "metrics": ev.metrics.to_dict(),
+        "calibration": ev.calibration,
         "confusion_matrix": {
             "classes": names, "counts": ev.confusion.counts, "normalised": ev.confusion.normalised,
             "cells": [{"given": names[g], "predicted": names[p],
@@ -94,6 +97,13 @@ def _evaluation_dict(ev) -> dict:
                               "score": round(s.score, 6), "confidence": round(s.confidence, 6)} for s in ev.suspects],
         "relabelled_since_run": sorted(ev.paths[i] for i in ev.relabelled),
     }
+
+
+def calibration_line(calibration: dict) -> str:
+    return (f"Calibration: expected calibration error {calibration['ece_before']:.3f} before, "
+            f"{calibration['ece_after']:.3f} after temperature scaling (T = {calibration['temperature']:.2f}"
+            + ("; the model's confidences are scaled the same way)." if calibration.get("applied_to_model")
+               else "; the model itself is not rescaled)."))
 
 
 def _print_per_class(m) -> None:

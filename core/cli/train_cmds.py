@@ -21,9 +21,9 @@ def register(subparsers) -> None:
                         f"(default {DEFAULT_BACKBONE})")
     p.add_argument("--weights", metavar="FILE", help="backbone weights from a file (.safetensors or .pth) "
                    "instead of downloading them")
-    p.add_argument("--epochs", type=int, metavar="N", help="at most N epochs of the head (default 100) or, with "
-                   "--fine-tune, of fine-tuning (default 10); training stops earlier when the validation loss "
-                   "stops improving")
+    p.add_argument("--epochs", type=int, metavar="N", help="with --fine-tune, at most N epochs of fine-tuning "
+                   "(default 10); without, a Dense(256) head trained for at most N epochs instead of the default "
+                   "logistic-regression head; training stops earlier when the validation loss stops improving")
     p.add_argument("--fine-tune", action="store_true",
                    help="after the head, train the whole network on augmented images (slower, usually better)")
     p.add_argument("--no-flip", action="store_true",
@@ -55,6 +55,7 @@ def register(subparsers) -> None:
 
 
 def _config(args):
+    from core.models.heads import MLP
     from core.training.runner import FineTuneConfig, HeadConfig, TrainConfig
 
     if args.epochs is not None and args.epochs < 1:
@@ -63,8 +64,8 @@ def _config(args):
     if args.fine_tune:
         fine = FineTuneConfig(flip=not args.no_flip)
         fine = fine if args.epochs is None else replace(fine, epochs=args.epochs)
-    elif args.epochs is not None:
-        head = replace(head, max_epochs=args.epochs)
+    elif args.epochs is not None:  # epochs are the Dense head's: the default linear head has none
+        head = replace(head, kind=MLP, max_epochs=args.epochs)
     return TrainConfig(backbone=args.backbone, head=head, fine_tune=fine, val_fraction=args.val_fraction,
                        seed=args.seed, device=args.device, weights_path=args.weights, input_size=args.input_size,
                        int8=not args.no_int8)
@@ -102,13 +103,14 @@ def _show_epochs(events, config, quiet: bool):
     """The head's epochs as one bar (they take milliseconds), or one line when it ends if stderr is not a
     terminal; each fine-tuning epoch as a line."""
     from core.models.heads import EpochEnded
+    from core.training.plan import most_head_epochs
 
     head = _HeadBar() if is_terminal(sys.stderr) else _HeadLine()
     try:
         for event in events:
             if isinstance(event, EpochEnded) and not quiet:
                 if event.phase == "head":
-                    head.show(event, config.head.max_epochs)
+                    head.show(event, most_head_epochs(config.head))
                 else:
                     head.close()
                     tqdm.write(f"Fine-tuning epoch {event.epoch}/{config.fine_tune.epochs}: {_epoch_text(event)}"
@@ -187,6 +189,10 @@ def _summary(args, project, run, interrupted: bool = False) -> None:
     if m.get("val_acc") is not None:
         print(f"Validation accuracy {m['val_acc']:.1%} (loss {m['val_loss']:.3f}), "
               f"{'fine-tuned network' if m.get('fine_tuned') else 'head on the pretrained network'}.")
+    if m.get("calibration"):
+        from core.cli.eval_cmds import calibration_line
+
+        print(calibration_line(m["calibration"]))
     phases = m.get("phase_seconds", {})
     if phases:
         print("Time: " + ", ".join(f"{name} {_duration(s)}" for name, s in phases.items()) + ".")

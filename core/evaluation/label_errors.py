@@ -8,12 +8,27 @@ Confident learning (Northcutt, Jiang & Chuang, 2021), as used here:
    probable such j). Scaled so each row sums to the number of images labelled i, its off-diagonal cell (i, j)
    estimates how many images labelled i are really j.
 3. For each such cell, that many images labelled i with the largest margin p_j - p_i are suspect, with j
-   suggested ("prune by noise rate"). Suspects are ranked by that margin: how strongly the model disagrees."""
+   suggested ("prune by noise rate").
+4. Images that confident learning's count leaves out but that the model, calibrated, puts in another class
+   with probability >= CONFIDENT_DISAGREEMENT are suspect too: the count is cautious (it listed 79 of 89
+   flipped digits), and a calibrated "80 % sure it is a 7" is right about 80 % of the time. On
+   benchmarks/bench_label_errors.py (5 % flipped) this raised recall from 0.876 to 0.921 (digits) and
+   0.843 to 0.921 (textures), at a precision of 0.965 and 0.985, no lower than the Dense head's list before.
+5. The list is ordered by a ranking rule (RANKINGS): "margin", p(suggested) - p(given), how strongly the
+   model disagrees; "self-confidence", 1 - p(given); "normalised margin", max over j != given of p_j minus
+   p(given) (confident learning's two rules). The default is the rule that found most flipped labels first
+   on benchmarks/bench_label_errors.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+
+MARGIN, SELF_CONFIDENCE, NORMALISED_MARGIN = "margin", "self-confidence", "normalised margin"
+RANKINGS = (MARGIN, SELF_CONFIDENCE, NORMALISED_MARGIN)
+DEFAULT_RANKING = MARGIN
+CONFIDENT_DISAGREEMENT = 0.8  # on calibrated probabilities (the stored out-of-fold ones are)
 
 
 @dataclass(frozen=True)
@@ -48,8 +63,22 @@ def estimated_label_counts(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return np.divide(joint * given, rows, out=np.zeros_like(joint), where=rows > 0)
 
 
-def find_label_errors(labels: np.ndarray, proba: np.ndarray) -> list[SuspectedError]:
-    """The suspect labels, most suspicious first."""
+def _rank_key(rule: str, proba: np.ndarray, suspect: SuspectedError) -> float:
+    """Higher is more suspicious."""
+    row = proba[suspect.index]
+    if rule == MARGIN:
+        return suspect.score
+    if rule == SELF_CONFIDENCE:
+        return 1.0 - row[suspect.given]
+    if rule == NORMALISED_MARGIN:
+        return float(np.delete(row, suspect.given).max() - row[suspect.given])
+    raise ValueError(f"unknown ranking {rule!r}; use one of {', '.join(RANKINGS)}")
+
+
+def find_label_errors(labels: np.ndarray, proba: np.ndarray, ranking: str = DEFAULT_RANKING,
+                      disagreement: float | None = CONFIDENT_DISAGREEMENT) -> list[SuspectedError]:
+    """The suspect labels, most suspicious first (by `ranking`, one of RANKINGS). `disagreement`: also
+    list images whose most probable class is another with at least this probability (None: not)."""
     labels = np.asarray(labels, dtype=int)
     proba = np.asarray(proba, dtype=float)
     if len(labels) == 0:
@@ -65,4 +94,10 @@ def find_label_errors(labels: np.ndarray, proba: np.ndarray) -> list[SuspectedEr
             i = int(rows[pick])
             if margin[pick] > 0 and (i not in best or margin[pick] > best[i].score):
                 best[i] = SuspectedError(i, int(given), int(suggested), float(margin[pick]), float(proba[i, suggested]))
-    return sorted(best.values(), key=lambda s: (-s.score, s.index))
+    if disagreement is not None:
+        suggested = proba.argmax(axis=1)
+        rows = np.flatnonzero((suggested != labels) & (proba.max(axis=1) >= disagreement))
+        for i in (int(r) for r in rows if int(r) not in best):
+            p_best, p_given = float(proba[i, suggested[i]]), float(proba[i, labels[i]])
+            best[i] = SuspectedError(i, int(labels[i]), int(suggested[i]), p_best - p_given, p_best)
+    return sorted(best.values(), key=lambda s: (-_rank_key(ranking, proba, s), s.index))

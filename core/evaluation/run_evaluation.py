@@ -6,22 +6,26 @@ A fine-tuned run is evaluated with its head settings on the frozen backbone's em
 would cost k times the run, and the frozen-backbone figures are a close, slightly cautious estimate."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from core.models.backbones import get_backbone, with_preprocessing
+from core.evaluation.calibration import calibration_error, fit_temperature, scaled
 from core.evaluation.comparison import labels_at
 from core.errors import DovecoteError, InvalidRequest
-from core.evaluation.metrics import Confusion, Metrics, compute_metrics, confusion
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings
-from core.models.heads import HeadConfig, fit_head
+from core.models.head_fitting import fit_head, fold_config
+from core.models.heads import HeadConfig
 from core.evaluation.label_errors import find_label_errors
 from core.evaluation.out_of_fold import DEFAULT_FOLDS, OutOfFold, out_of_fold
 from core.storage import catalog, labels, predictions, runs
 from core.storage.predictions import StoredPrediction
+
+
+if TYPE_CHECKING:  # scikit-learn behind it: imported where an evaluation is read
+    from core.evaluation.metrics import Confusion, Metrics
 
 
 class NotEvaluated(DovecoteError):
@@ -59,6 +63,7 @@ class Evaluation:
     confusion: Confusion
     suspects: list[SuspectRow]  # most suspicious first
     relabelled: dict[int, int | None]  # image id -> its class id now, for images relabelled since the run
+    calibration: dict | None = None  # temperature, ece_before, ece_after (core.evaluation.calibration)
 
 
 def pick_run(session, run_id: int | None) -> runs.RunInfo:
@@ -133,33 +138,59 @@ def evaluate_run(project, run_id: int, folds: int = DEFAULT_FOLDS) -> Iterator[o
     y = np.array([index[at_run[image.id]] for image in images], dtype=np.int64)
     hashes = [image.content_hash for image in images]
     X = np.stack([load_embeddings(project, hashes, ready.model_key, view) for view in views], axis=1)
-    head = HeadConfig.from_dict(run.config.get("head") or {})
-    # Without a validation split in each fold, train as long as the run's best epoch (the run's early stop).
-    head = dataclasses.replace(head, max_epochs=max(1, int(run.metrics.get("head_best_epoch") or head.max_epochs)))
+    # Without a validation split in each fold: what the run's validation chose (L2 strength, or epochs).
+    head = fold_config(HeadConfig.from_dict(run.config.get("head") or {}), run.metrics)
     result = None
     for event in out_of_fold(X, y, len(class_ids), _ViewsHead(len(class_ids), head, run.seed), folds, run.seed):
         if isinstance(event, OutOfFold):
             result = event
         else:
             yield event
-    _store(project, run.id, class_ids, [image.id for image in images], y, result)
+    proba, calibration = _calibrated(y, result.proba)
+    _store(project, run.id, class_ids, [image.id for image in images], y, proba, result.folds, calibration)
     yield EvaluationReady(run.id, len(images), result.folds)
 
 
-def _store(project, run_id: int, class_ids: list[int], image_ids: list[int], y: np.ndarray, result: OutOfFold) -> None:
-    proba = result.proba
+def _calibrated(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Temperature scaling fitted on the out-of-fold predictions (no model saw those images), applied to
+    them; training then applies it to the run's model too (core.training.runner), so that the confidence it
+    shows is about how often it is right."""
+    temperature = fit_temperature(y, proba)
+    calibrated = scaled(proba, temperature)
+    return calibrated, {"temperature": round(temperature, 4), "ece_before": round(calibration_error(y, proba), 4),
+                        "ece_after": round(calibration_error(y, calibrated), 4), "applied_to_model": False}
+
+
+def _store(project, run_id: int, class_ids: list[int], image_ids: list[int], y: np.ndarray, proba: np.ndarray,
+           folds: int, calibration: dict) -> None:
     best = proba.argmax(axis=1)
     rows = [
         StoredPrediction(image_id, class_ids[int(k)], float(p[k]), [round(float(v), 6) for v in p])
         for image_id, k, p in zip(image_ids, best, proba)
     ]
-    summary = compute_metrics(y, proba, [str(c) for c in class_ids])
+    summary = _summary(y, proba.argmax(axis=1), len(class_ids))
     with project.session() as session:
         predictions.replace_predictions(session, run_id, "oof", rows)
         runs.update_run(session, run_id, metrics={"oof": {
-            "folds": result.folds, "class_ids": class_ids, "images": len(image_ids),
-            "accuracy": summary.accuracy, "balanced_accuracy": summary.balanced_accuracy, "macro_f1": summary.macro.f1,
-        }})
+            "folds": folds, "class_ids": class_ids, "images": len(image_ids),
+            **summary,
+        }, "calibration": calibration})
+
+
+def _summary(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
+    """Accuracy, balanced accuracy and macro F1 over the classes present, in numpy (the full metrics, with
+    scikit-learn, are computed when the evaluation is read)."""
+    present = np.unique(y)
+    recall, f1 = [], []
+    for k in range(n_classes):
+        true_k, predicted_k = y == k, predicted == k
+        hits = float(np.sum(true_k & predicted_k))
+        if k in present:
+            recall.append(hits / true_k.sum())
+        denominator = true_k.sum() + predicted_k.sum()
+        f1.append(2 * hits / denominator if denominator else 0.0)
+    return {"accuracy": float(np.mean(predicted == y)), "balanced_accuracy": float(np.mean(recall)),
+            "macro_f1": float(np.mean(f1))}
 
 
 def is_evaluated(project, run_id: int) -> bool:
@@ -176,6 +207,7 @@ def ensure_evaluated(project, run_id: int) -> Iterator[object]:
 
 def load_evaluation(project, run_id: int) -> Evaluation:
     """The run's stored out-of-fold predictions as metrics, a confusion matrix and suspected label errors."""
+    from core.evaluation.metrics import compute_metrics, confusion  # scikit-learn: only when read
     with project.session() as session:
         run = pick_run(session, run_id)
         stored = predictions.load_predictions(session, run.id, "oof")
@@ -203,4 +235,5 @@ def load_evaluation(project, run_id: int) -> Evaluation:
         int((run.metrics.get("oof") or {}).get("folds") or DEFAULT_FOLDS),
         compute_metrics(y, proba, names), confusion(y, proba, image_ids, names), suspects,
         {i: now.get(i) for i in image_ids if now.get(i) != at_run[i]},
+        run.metrics.get("calibration"),
     )

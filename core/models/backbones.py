@@ -75,6 +75,9 @@ class BackboneSpec:
 # Version 1: bilinear resize of the shorter side, centre crop, (x/255 - mean) / std.
 _TORCHVISION_232 = Preprocessing(224, 232, _IMAGENET_MEAN, _IMAGENET_STD, version=1)
 _TORCHVISION_256 = Preprocessing(224, 256, _IMAGENET_MEAN, _IMAGENET_STD, version=1)
+# The TF-Lite weights of EfficientNet-Lite expect inputs in [-1, 1].
+_LITE_240 = Preprocessing(240, 272, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), version=1)
+_LITE_260 = Preprocessing(260, 292, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), version=1)
 
 _REGISTRY: dict[str, BackboneSpec] = {
     spec.name: spec
@@ -89,6 +92,12 @@ _REGISTRY: dict[str, BackboneSpec] = {
             preprocessing=Preprocessing(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), version=1),
             offline=True,
         ),
+        # Lite1 and Lite2: the same network scaled up (deeper, Lite2 also wider) for larger inputs, the
+        # image side + 32 resized before the centre crop, as for Lite0. Same taps; Lite2's stages are wider.
+        BackboneSpec("efficientnet_lite1", "EfficientNet-Lite1 (more accurate, slower, works offline)",
+                     feature_dim=2560, preprocessing=_LITE_240, offline=True),
+        BackboneSpec("efficientnet_lite2", "EfficientNet-Lite2 (most accurate offline, slowest)",
+                     feature_dim=88 * 4 + 120 * 4 + 208 + 352 + 1280, preprocessing=_LITE_260, offline=True),
         BackboneSpec("resnet50", "ResNet-50", 2048, _TORCHVISION_232, offline=False),
         BackboneSpec("resnet101", "ResNet-101", 2048, _TORCHVISION_232, offline=False),
         BackboneSpec("mobilenet_v2", "MobileNetV2", 1280, _TORCHVISION_232, offline=False),

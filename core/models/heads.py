@@ -1,4 +1,5 @@
-"""The classifier head trained on cached backbone embeddings: Dense(256) ReLU -> Dropout -> softmax.
+"""The classifier head trained on cached backbone embeddings: by default a logistic regression
+(core.models.linear_head), or Dense(256) ReLU -> Dropout -> softmax ("mlp"); both stored as HeadModel.
 
 Training the head alone on embeddings computed once is what makes re-training after a few label fixes take
 seconds. Prediction needs only numpy (`HeadModel.predict_proba`), so classifying never has to import torch
@@ -13,6 +14,7 @@ import numpy as np
 
 from core.errors import InvalidRequest
 from core.models.early_stopping import EarlyStopping
+from core.models.threads import torch_threads
 
 HEAD_PHASE = "head"
 # A validation loss must fall by this fraction to count as better: tiny gains on an easy problem must
@@ -21,8 +23,13 @@ MIN_GAIN = 1e-3
 HEAD_THREADS = 1
 
 
+LINEAR, MLP = "linear", "mlp"
+
+
 @dataclass(frozen=True)
 class HeadConfig:
+    kind: str = LINEAR  # "linear": L2 logistic regression (the rest but class_weighting is for "mlp")
+    l2: float | None = None  # linear: the L2 strength; None: chosen on the validation split
     hidden: int = 256
     dropout: float = 0.5
     lr: float = 1e-3
@@ -83,6 +90,13 @@ class HeadModel:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(self.logits(X))
+
+    def with_temperature(self, temperature: float) -> "HeadModel":
+        """The same head with its logits divided by `temperature` (calibration): folded into fc2, so every
+        consumer of the weights (ONNX export, fine-tuning, classifying) gets calibrated probabilities."""
+        t = dict(self.tensors)
+        t["fc2.weight"], t["fc2.bias"] = t["fc2.weight"] / temperature, t["fc2.bias"] / temperature
+        return HeadModel(t)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return dict(self.tensors)
@@ -171,14 +185,8 @@ class HeadTrainer:
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(self.weights))
         X, y = torch.from_numpy(self.X), torch.from_numpy(self.y)
         order_rng = np.random.default_rng(self.seed)
-        # One thread: these matrices are small, and two threads slow down tenfold as soon as another program
-        # competes for the cores (threads wait for each other at every operation).
-        threads = torch.get_num_threads()
-        torch.set_num_threads(HEAD_THREADS)
-        try:
+        with torch_threads(HEAD_THREADS):  # small matrices: see core/models/threads.py
             yield from self._epochs(net, optimiser, loss_fn, X, y, order_rng)
-        finally:
-            torch.set_num_threads(threads)
 
     def _epochs(self, net, optimiser, loss_fn, X, y, order_rng) -> Iterator[EpochEnded]:
         import torch
@@ -235,13 +243,3 @@ class HeadTrainer:
         if self._best_state is None:
             return None
         return HeadModel.from_state(self._best_state, self.mean, self.scale)
-
-
-def fit_head(X: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig, seed: int,
-             X_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> HeadModel:
-    """A head trained without the events (k-fold). Without a validation set it runs config.max_epochs epochs:
-    pass the best epoch of a validated run, e.g. replace(config, max_epochs=run_metrics["head_best_epoch"])."""
-    trainer = HeadTrainer(X, y, n_classes, config, seed, X_val, y_val)
-    for _ in trainer.epochs():
-        pass
-    return trainer.best_model()

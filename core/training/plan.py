@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.models.heads import HeadConfig
+from core.models.heads import LINEAR, HeadConfig
 from core.models.int8 import CALIBRATION_IMAGES
+from core.models.linear_head import L2_GRID
 from core.storage import embeddings as embedding_store
 from core.training import speeds
 
@@ -59,8 +60,18 @@ def phase_started(key: str) -> PhaseStarted:
     return PhaseStarted(key, TITLES[key])
 
 
+def most_head_epochs(head: HeadConfig) -> int:
+    """The linear head's "epochs" are the L2 strengths it tries (core.models.linear_head); the MLP's, epochs."""
+    if head.kind == LINEAR:
+        return 1 if head.l2 is not None else len(L2_GRID)
+    return head.max_epochs
+
+
 def expected_head_epochs(head: HeadConfig) -> int:
-    """Early stopping usually ends the head within a few patience spans of its best epoch."""
+    """Early stopping usually ends the head within a few patience spans of its best epoch; the linear head
+    tries each strength, then refits the best on every image (about one more)."""
+    if head.kind == LINEAR:
+        return most_head_epochs(head) + 1
     if head.patience is None:
         return head.max_epochs
     return min(head.max_epochs, 3 * head.patience + 5)
@@ -87,9 +98,9 @@ def make_plan(config, spec, device: str, images: int, classes: int, uncached: in
     phases.append(PhasePlan(FEATURES, TITLES[FEATURES], uncached, embed_s))
     head_rate = rate("head")
     epochs = expected_head_epochs(config.head)
-    phases.append(PhasePlan(HEAD, TITLES[HEAD], config.head.max_epochs,
+    phases.append(PhasePlan(HEAD, TITLES[HEAD], most_head_epochs(config.head),
                             rate("head-start") + epochs * train * views / head_rate,
-                             config.head.max_epochs))
+                            most_head_epochs(config.head)))
     fine = config.fine_tune
     if fine is not None and fine.epochs > 0:
         work = fine.epochs * train

@@ -19,6 +19,7 @@ from core.errors import DovecoteError, InvalidRequest
 from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
+from core.models.head_fitting import make_head_trainer
 from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
 from core.storage import catalog, labels, runs
 from core.training import speeds
@@ -97,9 +98,10 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     spec = get_backbone(config.backbone)
     if not 0.0 <= config.val_fraction <= 0.5:
         raise InvalidRequest("The validation fraction must be between 0 and 0.5 (e.g. 0.2 for 20%).")
-    device = resolve_device(config.device)
     classes, images, y = _training_set(project)
     spec = _input_for(spec, images, config)
+    uncached = uncached_count(project, spec, images, config.views, config.weights_path)
+    device = _device(config, uncached)
     with project.session() as session:
         run_id = runs.start_run(session, spec.name, config.to_dict(), config.seed, device)
     lock.describe(run_id)
@@ -107,7 +109,6 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     status, error = "failed", None
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
-        uncached = uncached_count(project, spec, images, config.views, config.weights_path)
         int8_work = pending_work(project, spec, images, config)
         yield make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)
         yield from _execute(run, spec, device, images, y)
@@ -130,10 +131,19 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
 
     yield phase_started(EVALUATE)
     yield from evaluate_run(project, run_id)
+    run.calibrate()
     if config.int8:  # like evaluating: closing the generator here keeps the run finished (its model fp32)
         yield phase_started(INT8)
         yield from check_int8(project, run_id)
     yield RunFinished(run_id, status, run.metrics, run.model_path)
+
+
+def _device(config: TrainConfig, uncached: int) -> str:
+    """Where the run computes. A quick run whose embeddings are all cached only fits the head, on the CPU
+    (numpy): then "auto" needs no look for a GPU, which would import torch (seconds, most of a re-train)."""
+    if config.fine_tune is None and uncached == 0 and (config.device or "auto").strip().lower() in ("auto", "cpu"):
+        return "cpu"
+    return resolve_device(config.device)
 
 
 def _input_for(spec, images: list, config: TrainConfig):
@@ -221,14 +231,15 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
     run.metrics.update(train_images=len(train_idx), val_images=len(val_idx),
                        embeddings_device=ready.device or "cached")
     yield phase_started(HEAD)
-    trainer = run.head_trainer = HeadTrainer(X_train, y_train, len(run.classes), config.head, config.seed,
+    trainer = run.head_trainer = make_head_trainer(X_train, y_train, len(run.classes), config.head, config.seed,
                                              X_val, y[val_idx])
     for event in trainer.epochs():
         run.record(event)
         yield event
     best = trainer.stopping
     run.metrics.update(head_best_epoch=best.best_epoch, head_epochs=best.epochs_run,
-                       head_val_loss=best.best_val_loss, head_val_acc=best.best_val_acc)
+                       head_val_loss=best.best_val_loss, head_val_acc=best.best_val_acc,
+                       head_l2=getattr(trainer, "chosen_l2", None))
     run.phase_done("head", started)
     run.speeds["head-start"] = max(0.01, run.metrics["phase_seconds"]["head"] - sum(run.head_seconds))
     run.save_head()
@@ -306,6 +317,23 @@ class _Run:
                             best_epoch=best.best_epoch)
         self._write(spec.name, spec.preprocessing, trainer.best_model(), self._custom_backbone(spec), False)
         self._saved = ("head", best.best_epoch)
+
+    def calibrate(self) -> None:
+        """Divide the saved head's logits by the temperature the out-of-fold evaluation fitted. A fine-tuned
+        model is left as it is: those predictions came from heads on the frozen backbone, not from it."""
+        with self.project.session() as session:
+            calibration = runs.get_run(session, self.run_id).metrics.get("calibration")
+        if not calibration:
+            return
+        self.metrics["calibration"] = calibration  # what RunFinished reports
+        if calibration["temperature"] == 1.0 or self.metrics.get("fine_tuned") or self.head_trainer is None:
+            return
+        best = self.head_trainer.best_model()
+        if best is None:
+            return
+        self.metrics["calibration"] = calibration | {"applied_to_model": True}
+        self._write(self.spec.name, self.spec.preprocessing, best.with_temperature(calibration["temperature"]),
+                    self._custom_backbone(self.spec), False)
 
     def save_fine_tuned(self) -> None:
         """After a fine-tuning epoch: write its weights if they are the best of the run."""

@@ -32,10 +32,11 @@ class TrainChoices:
             if self.batch_size:
                 fine = replace(fine, batch_size=self.batch_size)
         else:
+            # Epochs and batches are the Dense head's: the default linear head (core.models.linear_head) has none.
             if self.epochs:
-                head = replace(head, max_epochs=self.epochs)
+                head = replace(head, kind="mlp", max_epochs=self.epochs)
             if self.batch_size:
-                head = replace(head, batch_size=self.batch_size)
+                head = replace(head, kind="mlp", batch_size=self.batch_size)
         return TrainConfig(backbone=self.backbone, head=head, fine_tune=fine, val_fraction=self.val_fraction,
                            seed=self.seed, device=self.device, weights_path=self.weights_path or None,
                            input_size=self.input_size or None)

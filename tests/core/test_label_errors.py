@@ -100,3 +100,26 @@ def test_same_seed_same_predictions_and_small_classes_still_covered():
 def test_one_class_is_refused_with_a_message():
     with pytest.raises(NotEnoughLabels, match="two classes"):
         out_of_fold_proba(np.zeros((5, 2)), np.zeros(5, int), 2, logistic)
+
+
+def test_every_ranking_rule_lists_the_same_suspects_most_doubtful_first():
+    from core.evaluation.label_errors import RANKINGS
+
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.45, 0.55], [0.1, 0.9], [0.95, 0.05], [0.2, 0.8]])
+    lists = {rule: [s.index for s in find_label_errors(labels, proba, rule)] for rule in RANKINGS}
+    assert all(set(found) == set(lists["margin"]) for found in lists.values())
+    assert lists["self-confidence"][0] == 4  # p(given) 0.05: the most doubtful label
+    with pytest.raises(ValueError):
+        find_label_errors(labels, proba, "loudest")
+
+
+def test_folds_hold_every_class_in_proportion():
+    from core.evaluation.out_of_fold import stratified_folds
+
+    y = np.array([0] * 50 + [1] * 10 + [2] * 3)
+    folds = stratified_folds(y, 5, seed=0)
+    assert np.array_equal(folds, stratified_folds(y, 5, seed=0))
+    for label, size in ((0, 10), (1, 2)):
+        assert (np.bincount(folds[y == label], minlength=5) == size).all()
+    assert len(set(folds[y == 2])) == 3  # a class smaller than k: in as many folds as it has images

@@ -70,7 +70,7 @@ def test_run_is_judged_against_its_own_labels_after_a_fix(tmp_path):
     assert ev.relabelled == {fixed: cats}
     assert "parrots" in ev.class_names  # a renamed class shows its new name
 
-    second = [e for e in train(project, TrainConfig(head=HeadConfig(max_epochs=10, patience=None), device="cpu",
+    second = [e for e in train(project, TrainConfig(head=HeadConfig(kind="mlp", max_epochs=10, patience=None), device="cpu",
                                                     int8=False))
               if isinstance(e, RunFinished)][0].run_id
     assert ev.class_names[load_evaluation(project, second).labels[row]] == "cats"
@@ -93,7 +93,7 @@ def test_a_run_cancelled_while_evaluating_stays_finished_and_is_evaluated_on_fir
     for _ in import_folder(project, True):
         pass
     cache_embeddings(project)
-    events = train(project, TrainConfig(head=HeadConfig(max_epochs=5), device="cpu", int8=False))
+    events = train(project, TrainConfig(head=HeadConfig(kind="mlp", max_epochs=5), device="cpu", int8=False))
     for event in events:  # stop after the first fold
         if isinstance(event, Progress) and event.phase == OOF_PHASE and event.done == 1:
             break

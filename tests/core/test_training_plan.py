@@ -21,7 +21,7 @@ from core.training.run_files import delete_run, export_run
 from core.training.runner import FineTuneConfig, RunFinished, TrainConfig, train
 from imagegen import class_folder
 
-QUICK = TrainConfig(head=HeadConfig(max_epochs=4, patience=None), device="cpu", input_size=64, int8=False)
+QUICK = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=4, patience=None), device="cpu", input_size=64, int8=False)
 
 
 @pytest.fixture

