@@ -21,7 +21,12 @@ class GalleryView(QListView):
 
     def __init__(self, model: GalleryModel, loader: ThumbnailLoader, parent=None):
         super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
+        # A grid of tiles as list mode lays it out (left to right, wrapping), not icon mode: icon mode files
+        # every item in a spatial tree, and scrolling to a row far down after a re-sort laid out the rows
+        # before it at once (~450 ms for 100,000 images); list mode places uniform tiles by arithmetic.
+        self.setViewMode(QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)
