@@ -77,11 +77,15 @@ class Embedder:
 
 
 def _onnx_session(spec: BackboneSpec, weights_path):
-    import onnxruntime as ort
-
     from core.models.onnx_export import ensure_onnx
 
-    path = ensure_onnx(spec, weights_path)
+    return cpu_session(ensure_onnx(spec, weights_path))
+
+
+def cpu_session(path):
+    """An ONNX Runtime session on the CPU for the model at `path`, set up for this machine's cores."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = cpu_threads()

@@ -19,12 +19,16 @@ from core.errors import DovecoteError, InvalidRequest
 from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
+from core.training.staged_finetune import StagedFineTuner
 from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
 from core.storage import catalog, labels, runs
 from core.training import speeds
 from core.training.lock import TrainingLock
 from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
 from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, make_plan, phase_started, uncached_count
+
+# With a time budget, fine-tuning leaves this many times the evaluation's expected time for it.
+_EVALUATE_RESERVE = 1.5
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
            "TrainConfig", "train"]
@@ -103,7 +107,8 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
         uncached = uncached_count(project, spec, images, config.views, config.weights_path)
-        yield make_plan(config, spec, device, len(images), len(classes), uncached)
+        run.plan = make_plan(config, spec, device, len(images), len(classes), uncached)
+        yield run.plan
         yield from _execute(run, spec, device, images, y)
         status = "finished"
     except (GeneratorExit, KeyboardInterrupt):
@@ -232,20 +237,39 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
 
 
 def _fine_tune(run: "_Run", spec, device, images, y, train_idx, val_idx) -> Iterator[object]:
-    config, root = run.config, run.project.root
-    tuner = run.tuner = FineTuner(
-        spec, run.head_trainer.best_model(),
-        [(root / images[i].path, int(y[i])) for i in train_idx], [(root / images[i].path, int(y[i])) for i in val_idx],
-        len(run.classes), config.fine_tune, config.seed, device, config.weights_path,
-        dropout=config.head.dropout, class_weighting=config.head.class_weighting)
+    """On a CPU the last blocks on cached activations of the frozen ones (core.training.staged_finetune); on
+    a GPU the whole network. With a time budget, fine-tuning gets what the run has left after keeping the
+    evaluation's expected time."""
+    config, root, fine = run.config, run.project.root, run.config.fine_tune
+    deadline = None
+    if fine.time_budget_s is not None:
+        evaluate = run.plan.phase(EVALUATE) if run.plan else None
+        deadline = run.started + fine.time_budget_s - _EVALUATE_RESERVE * (evaluate.seconds if evaluate else 0.0)
+        run.metrics["time_budget_s"] = fine.time_budget_s
+    train = [(root / images[i].path, int(y[i]), images[i].content_hash) for i in train_idx]
+    val = [(root / images[i].path, int(y[i]), images[i].content_hash) for i in val_idx]
+    common = dict(dropout=config.head.dropout, class_weighting=config.head.class_weighting, deadline=deadline)
+    if device == "cpu":
+        tuner = StagedFineTuner(spec, run.head_trainer.best_model(), train, val, len(run.classes), fine,
+                                config.seed, run.project.store_dir, config.weights_path, **common)
+    else:
+        tuner = FineTuner(spec, run.head_trainer.best_model(), [t[:2] for t in train], [v[:2] for v in val],
+                          len(run.classes), fine, config.seed, device, config.weights_path, **common)
+    run.tuner = tuner
     prep = spec.preprocessing
     yield Notice(f"Fine-tuning at {prep.input_size}x{prep.input_size} pixels on {device}.")
     for event in tuner.epochs():
         if isinstance(event, EpochEnded):
             run.record(event)
             run.save_fine_tuned()
+        if getattr(tuner, "plan", None) is not None:
+            run.metrics["fine_tune_plan"] = tuner.plan.to_dict()
         yield event
-    if not run.metrics.get("fine_tuned"):
+    best = tuner.stopping
+    if best.best_val_acc is not None and run.metrics.get("head_val_acc") is not None:
+        run.metrics.update(fine_tune_val_acc=best.best_val_acc,
+                           fine_tune_gain=best.best_val_acc - run.metrics["head_val_acc"])
+    if best.best_epoch and not run.metrics.get("fine_tuned"):
         yield Notice("Fine-tuning did not lower the validation loss below the head's; the head's model is kept.")
 
 
@@ -267,8 +291,10 @@ class _Run:
         # The preprocessing the run's embeddings and model use (fine-tuning may pick a smaller input size).
         self.metrics: dict = {"classes": list(classes), "phase_seconds": {}, "fine_tuned": False,
                               "preprocessing": spec.preprocessing.to_dict()}
+        self.started = time.perf_counter()  # what a time budget counts from
+        self.plan = None  # the TrainingPlan
         self.head_trainer: HeadTrainer | None = None
-        self.tuner: FineTuner | None = None
+        self.tuner: FineTuner | StagedFineTuner | None = None
         self.model_path: Path | None = None
         self._epochs: list[EpochEnded] = []
         self._rates: dict[str, list[float]] = {HEAD: [], FINE_TUNE: []}
