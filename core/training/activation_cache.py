@@ -29,11 +29,10 @@ class ActivationCache:
 
         self.row_size = int(row_size)
         self.folder = Path(store_dir) / FOLDER / hashlib.sha256(key.encode()).hexdigest()[:16]
-        self.folder.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, dict[str, list]] = self._read_index(key)
         self._key = key
         self._chunks: dict[str, np.ndarray] = {}
-        self._forget_other_keys()
+        self._writing = False
 
     @property
     def bytes_per_row(self) -> int:
@@ -46,6 +45,10 @@ class ActivationCache:
         """Store rows [len(pairs), row_size] for (content hash, view) pairs."""
         if not pairs:
             return
+        if not self._writing:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._forget_other_keys()
+            self._writing = True
         rows = np.ascontiguousarray(rows, dtype=np.float16)
         name = f"chunk-{time.time_ns():x}.npy"
         with atomic_path(self.folder / name) as temp:

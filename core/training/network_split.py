@@ -106,13 +106,63 @@ class Suffix(nn.Module):
         return params
 
 
-def activation_shape(extractor: FeatureExtractor, cut: Cut, input_size: int) -> tuple[tuple[int, int, int], int]:
-    """((C, H, W) of the activation at the cut, length of the prefix's row) for this input size."""
+def rows_at_every_cut(extractor: FeatureExtractor, images: torch.Tensor) -> dict[Cut, torch.Tensor]:
+    """What Prefix would output at each cut, from one forward pass (a few images, to time steps on)."""
+    grids = dict(extractor.taps)
+    found, pooled, x = {}, [], images
     with torch.no_grad():
-        row = Prefix(extractor, cut)(torch.zeros(1, 3, input_size, input_size))
-        x = torch.zeros(1, 3, input_size, input_size)
-        for index in range(cut.block):
-            x = extractor.blocks[index](x)
-        for piece in units(extractor, cut.block)[: cut.unit]:
-            x = piece(x)
-    return tuple(x.shape[1:]), int(row.shape[1])
+        for index in range(len(extractor.blocks)):
+            for unit, piece in enumerate(units(extractor, index)):
+                found[Cut(index, unit)] = torch.cat([x.flatten(1)] + pooled, dim=1)
+                x = piece(x)
+            if index in grids:
+                pooled.append(_grid_pool(x, grids[index]))
+    return found
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each cut falls for one input size: the activation's shape there, the prefix's row length, and
+    the multiply-adds of the network before and after it (for one image), which scale a measured cost from
+    one cut to another."""
+
+    shapes: dict
+    rows: dict
+    macs_before: dict
+    macs_total: int
+
+    def macs_after(self, cut: Cut) -> int:
+        return self.macs_total - self.macs_before[cut]
+
+
+def layout(extractor: FeatureExtractor, input_size: int) -> Layout:
+    """The Layout of every cut: one forward pass of a single blank image, counting the convolutions' and
+    linear layers' multiply-adds."""
+    grids = dict(extractor.taps)
+    shapes, rows, before = {}, {}, {}
+    macs = [0]
+
+    def count(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            macs[0] += output.numel() * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, nn.Linear):
+            macs[0] += output.numel() * module.in_features
+
+    hooks = [m.register_forward_hook(count) for m in extractor.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    x, taps = torch.zeros(1, 3, input_size, input_size), 0
+    try:
+        with torch.no_grad():
+            for index in range(len(extractor.blocks)):
+                for unit, piece in enumerate(units(extractor, index)):
+                    cut = Cut(index, unit)
+                    shapes[cut] = tuple(int(v) for v in x.shape[1:])
+                    rows[cut] = int(x[0].numel()) + taps
+                    before[cut] = macs[0]
+                    x = piece(x)
+                if index in grids:
+                    taps += int(_grid_pool(x, grids[index]).shape[1])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return Layout(shapes, rows, before, macs[0])

@@ -243,15 +243,17 @@ def _fine_tune(run: "_Run", spec, device, images, y, train_idx, val_idx) -> Iter
     config, root, fine = run.config, run.project.root, run.config.fine_tune
     deadline = None
     if fine.time_budget_s is not None:
-        evaluate = run.plan.phase(EVALUATE) if run.plan else None
-        deadline = run.started + fine.time_budget_s - _EVALUATE_RESERVE * (evaluate.seconds if evaluate else 0.0)
+        deadline = run.started + fine.time_budget_s - _evaluation_reserve(run)
         run.metrics["time_budget_s"] = fine.time_budget_s
     train = [(root / images[i].path, int(y[i]), images[i].content_hash) for i in train_idx]
     val = [(root / images[i].path, int(y[i]), images[i].content_hash) for i in val_idx]
     common = dict(dropout=config.head.dropout, class_weighting=config.head.class_weighting, deadline=deadline)
     if device == "cpu":
+        pace = run.speeds.get("embed") or speeds.speed("embed", spec.name, spec.preprocessing.input_size, device)
+        embed_rate = pace if isinstance(pace, float) else (pace.value if pace.measured else None)
         tuner = StagedFineTuner(spec, run.head_trainer.best_model(), train, val, len(run.classes), fine,
-                                config.seed, run.project.store_dir, config.weights_path, **common)
+                                config.seed, run.project.store_dir, config.weights_path, **common,
+                                embed_s=1.0 / embed_rate if embed_rate else None)
     else:
         tuner = FineTuner(spec, run.head_trainer.best_model(), [t[:2] for t in train], [v[:2] for v in val],
                           len(run.classes), fine, config.seed, device, config.weights_path, **common)
@@ -271,6 +273,19 @@ def _fine_tune(run: "_Run", spec, device, images, y, train_idx, val_idx) -> Iter
                            fine_tune_gain=best.best_val_acc - run.metrics["head_val_acc"])
     if best.best_epoch and not run.metrics.get("fine_tuned"):
         yield Notice("Fine-tuning did not lower the validation loss below the head's; the head's model is kept.")
+
+
+def _evaluation_reserve(run: "_Run") -> float:
+    """Seconds to keep for the evaluation after fine-tuning: its planned time, scaled by how much slower
+    than planned the phases so far ran (a busy computer is slow throughout), and at least _EVALUATE_RESERVE
+    times it."""
+    plan = run.plan
+    if plan is None or plan.phase(EVALUATE) is None:
+        return 0.0
+    planned = sum(p.seconds for p in plan.phases if p.key in (FEATURES, HEAD))
+    spent = sum(run.metrics["phase_seconds"].get(k, 0.0) for k in ("embeddings", "head"))
+    slowdown = spent / planned if planned > 1.0 else 1.0
+    return plan.phase(EVALUATE).seconds * max(_EVALUATE_RESERVE, min(slowdown, 10.0))
 
 
 def _check_counts(classes: list[str], y: np.ndarray) -> None:

@@ -32,27 +32,29 @@ from core.models.preprocessing import preprocessed_or_reason
 from core.training.activation_cache import ActivationCache
 from core.training.finetune import (CACHE_BYTES, FINE_TUNE_PHASE, PROGRESS_PHASE, FineTuneConfig, augment,
                                     lr_factor, train_mode)
-from core.training.network_split import (Cut, Prefix, Suffix, activation_shape, all_pieces, candidate_cuts,
-                                         trained_pieces, units)
+from core.training.network_split import (Cut, Layout, Prefix, Suffix, all_pieces, candidate_cuts, layout,
+                                         rows_at_every_cut, trained_pieces)
 from core.training.stage_plan import CutCost, StagePlan, choose
 
 PREPARE_PHASE = "Preparing fine-tuning"
 DEFAULT_BLOCKS = 3  # without a budget: for EfficientNet-Lite0 its last two stages and the head convolution
-_SAMPLE = 16  # images timed to plan
+_SAMPLE = 8  # images timed to plan
+_RETIMINGS = 2  # steps timed at a newly chosen cut before the plan is taken as it stands
 _BATCH = 32  # images a prefix run takes
-# A first guess of a training step's cost against the suffix's forward pass, corrected by one measured step.
+# A training step against a forward pass of the same blocks: the prefix's first guess when the embedding pace
+# is unknown (then measured).
 _STEP_OVER_FORWARD = 3.0
-_ORT_OVER_TORCH = 0.3  # the prefix in ONNX Runtime against torch eager, until measured
 
 
 class StagedFineTuner:
     def __init__(self, spec: BackboneSpec, head: HeadModel, train: list[tuple[Path, int, str]],
                  val: list[tuple[Path, int, str]], n_classes: int, config: FineTuneConfig, seed: int,
                  store_dir: Path, weights_path=None, dropout: float = 0.5, class_weighting: bool = True,
-                 deadline: float | None = None, cap_bytes: int = CACHE_BYTES):
+                 deadline: float | None = None, cap_bytes: int = CACHE_BYTES, embed_s: float | None = None):
         self.spec, self.head, self.config, self.seed = spec, head, config, seed
         self.n_classes, self.weights_path, self.dropout = n_classes, weights_path, dropout
         self.store_dir, self.deadline, self.cap_bytes = Path(store_dir), deadline, cap_bytes
+        self.embed_s = embed_s  # seconds per image of the whole extractor in ONNX Runtime, if measured
         self.train_items, self.val_items = list(train), list(val)
         self.class_weighting = class_weighting
         self.stopping = EarlyStopping(config.patience)
@@ -60,6 +62,8 @@ class StagedFineTuner:
         self._best_state = None
         self._failed: dict[Path, str] = {}
         self._sessions: dict[Cut, object] = {}  # ONNX Runtime sessions of the prefix, by cut
+        self._layouts: Layout | None = None
+        self._sample_rows = None  # the prefix's rows of the timing sample, at every cut
 
     # -- the run ---------------------------------------------------------------------------------------------
 
@@ -80,7 +84,7 @@ class StagedFineTuner:
             return
         self.plan = plan
         yield Notice(f"Fine-tuning {plan.describe()}.")
-        suffix = Suffix(extractor, plan.cut, self._shape(extractor, plan.cut))
+        suffix = Suffix(extractor, plan.cut, self._layout(extractor).shapes[plan.cut])
         train_rows, val_rows = yield from self._cached_rows(extractor, plan)
         yield from self._report_failures()
         if train_rows is None:
@@ -177,69 +181,69 @@ class StagedFineTuner:
     # -- planning --------------------------------------------------------------------------------------------
 
     def _plan(self, extractor, model) -> StagePlan | None:
-        total = all_pieces(extractor)
+        """Without a deadline: the configured (or default) blocks. With one: step costs at every cut scaled
+        by multiply-adds from one timed step, prefix costs from the embedding pace (or, unknown, a timed run
+        of the prefix in ONNX Runtime); then the chosen cut's own step timed, and chosen again with that."""
+        lay = self._layout(extractor)
         n_train, n_val = len(self.train_items), len(self.val_items)
-        most_views = None if self.config.augment else 1
-        if self.deadline is None or self.config.unfreeze_blocks is not None:
-            blocks = self.config.unfreeze_blocks or DEFAULT_BLOCKS
-            cut = Cut(max(1, len(extractor.blocks) - blocks))
-            cost = CutCost(cut, trained_pieces(extractor, cut), 0.0, 0.0, self._row_size(extractor, cut))
-            available = None if self.deadline is None else self.deadline - time.perf_counter()
-            if available is not None:
-                cost = self._measured(extractor, model, [cost])[0]
-            plan = choose([cost], total, n_train, n_val, self.config.epochs, available, self.cap_bytes,
-                          most_views)
+        fixed = self.config.unfreeze_blocks is not None or self.deadline is None
+        if fixed:
+            cuts = [Cut(max(1, len(extractor.blocks) - (self.config.unfreeze_blocks or DEFAULT_BLOCKS)))]
         else:
-            first = min(index for index, _ in extractor.taps)
-            cuts = list(reversed(candidate_cuts(extractor, max(1, first))))  # shallowest (cheapest) first
-            costs = self._measured(extractor, model, [CutCost(c, trained_pieces(extractor, c), 0.0, 0.0,
-                                                              self._row_size(extractor, c)) for c in cuts])
-            plan = choose(costs, total, n_train, n_val, self.config.epochs, self.deadline - time.perf_counter(),
-                          self.cap_bytes, most_views)
-            if plan is not None:  # the chosen cut's real step and prefix costs, then the final plan
-                cost = self._measured(extractor, model, [next(c for c in costs if c.cut == plan.cut)], real=True)[0]
-                plan = choose([cost], total, n_train, n_val, self.config.epochs, self.deadline - time.perf_counter(),
-                              self.cap_bytes, most_views)
-        return plan
+            first = max(1, min(index for index, _ in extractor.taps))
+            cuts = list(reversed(candidate_cuts(extractor, first)))  # shallowest (cheapest) first
+        costs = [CutCost(c, trained_pieces(extractor, c), 0.0, 0.0, lay.rows[c], self._cached_share(c))
+                 for c in cuts]
 
-    def _measured(self, extractor, model, costs: list[CutCost], real: bool = False) -> list[CutCost]:
-        """Costs per image from a sample of the training images: every piece's forward pass timed once in
-        torch (a training step is taken as _STEP_OVER_FORWARD of it), or with `real` a timed training step
-        and prefix run in ONNX Runtime at the one cut given."""
-        import torch
+        def plan_for(options):
+            left = None if self.deadline is None else self.deadline - time.perf_counter()
+            return choose(options, all_pieces(extractor), n_train, n_val, self.config.epochs, left, self.cap_bytes,
+                          None if self.config.augment else 1)
 
+        if self.deadline is None:
+            return plan_for(costs)
         sample = self._sample()
         if sample is None:
-            return costs
-        n = len(sample)
-        x = torch.from_numpy(sample).contiguous(memory_format=torch.channels_last)
-        if real:
-            cost = costs[0]
-            rows = self._prefix_rows(extractor, cost.cut, sample)
-            started = time.perf_counter()
-            rows = self._prefix_rows(extractor, cost.cut, sample)
-            view_s = (time.perf_counter() - started) / n
-            suffix = Suffix(extractor, cost.cut, self._shape(extractor, cost.cut))
-            step_s = self._timed_step(model, suffix, torch.from_numpy(rows.astype(np.float32)))
-            return [replace(cost, step_s=step_s, view_s=view_s, cached=self._cached_share(extractor, cost.cut))]
-        piece_s, started = [], None
-        with torch.no_grad():
-            for index, block in enumerate(extractor.blocks):
-                for piece in units(extractor, index):
-                    started = time.perf_counter()
-                    x = piece(x)
-                    piece_s.append((time.perf_counter() - started) / n)
-        measured = []
-        offsets = np.cumsum([0] + [len(units(extractor, b)) for b in range(len(extractor.blocks))])
-        for cost in costs:
-            at = int(offsets[cost.cut.block]) + cost.cut.unit
-            measured.append(replace(cost, step_s=_STEP_OVER_FORWARD * sum(piece_s[at:]),
-                                    view_s=_ORT_OVER_TORCH * sum(piece_s[:at]),
-                                    cached=self._cached_share(extractor, cost.cut)))
-        return measured
+            return None
+        reference = cuts[0] if fixed else Cut(max(first, len(extractor.blocks) - DEFAULT_BLOCKS))
+        step_per_mac = self._timed_step(extractor, model, reference, sample) / max(1, lay.macs_after(reference))
+        view_per_mac = self.embed_s / max(1, lay.macs_total) if self.embed_s else step_per_mac / _STEP_OVER_FORWARD
+        costs = [replace(c, step_s=step_per_mac * lay.macs_after(c.cut), view_s=view_per_mac * lay.macs_before[c.cut])
+                 for c in costs]
+        if not self.embed_s:  # the prefix's pace unknown: timed at the cut the first plan takes
+            first_plan = plan_for(costs)
+            if first_plan is not None:
+                at = next(c for c in costs if c.cut == first_plan.cut)
+                factor = self._timed_prefix(extractor, at.cut, sample) / max(at.view_s, 1e-12)
+                costs = [replace(c, view_s=c.view_s * factor) for c in costs]
+        timed: set[Cut] = {reference}
+        plan = plan_for(costs)
+        for _ in range(_RETIMINGS):  # the chosen cut's own step, until the choice settles
+            if plan is None or plan.cut in timed:
+                break
+            cost = next(c for c in costs if c.cut == plan.cut)
+            factor = self._timed_step(extractor, model, plan.cut, sample) / max(cost.step_s, 1e-12)
+            timed.add(plan.cut)
+            costs = [c if c.cut in timed - {plan.cut} else replace(c, step_s=c.step_s * factor) for c in costs]
+            plan = plan_for(costs)
+        return plan
 
-    def _timed_step(self, model, suffix, rows) -> float:
-        """Seconds per image of a training step (the second of two: the first warms up)."""
+    def _timed_prefix(self, extractor, cut: Cut, sample: np.ndarray) -> float:
+        """Seconds per image of the prefix in ONNX Runtime (the second of two runs: the first warms up)."""
+        self._prefix_rows(extractor, cut, sample)
+        started = time.perf_counter()
+        self._prefix_rows(extractor, cut, sample)
+        return (time.perf_counter() - started) / len(sample)
+
+    def _timed_step(self, extractor, model, cut: Cut, sample: np.ndarray) -> float:
+        """Seconds per image of a training step at `cut` on the sample (the second of two: the first warms
+        up); the weights are left as they were."""
+        import torch
+
+        if self._sample_rows is None:
+            self._sample_rows = rows_at_every_cut(extractor, torch.from_numpy(sample))
+        rows = self._sample_rows[cut]
+        suffix = Suffix(extractor, cut, self._layout(extractor).shapes[cut])
         train_mode(model)
         params = suffix.trainable() + list(model.head.parameters())
         saved = [p.requires_grad for p in params]
@@ -248,8 +252,7 @@ class StagedFineTuner:
         seconds = 0.0
         for _ in range(2):
             started = time.perf_counter()
-            loss = model.head(suffix(rows, channels_last=True)).logsumexp(1).mean()
-            loss.backward()
+            model.head(suffix(rows, channels_last=True)).logsumexp(1).mean().backward()
             seconds = time.perf_counter() - started
         for p, flag in zip(params, saved):
             p.requires_grad_(flag)
@@ -276,24 +279,23 @@ class StagedFineTuner:
         views = f"aug{int(c.augment)}-f{int(c.flip)}-r{c.max_rotation}-z{c.max_zoom}-c{c.contrast}"
         return f"{model_key(self.spec, self.weights_path)}|cut{cut.block}.{cut.unit}|{views}|v1"
 
-    def _row_size(self, extractor, cut: Cut) -> int:
-        return activation_shape(extractor, cut, self.spec.preprocessing.input_size)[1]
+    def _layout(self, extractor) -> Layout:
+        if self._layouts is None:
+            self._layouts = layout(extractor, self.spec.preprocessing.input_size)
+        return self._layouts
 
-    def _shape(self, extractor, cut: Cut) -> tuple[int, int, int]:
-        return activation_shape(extractor, cut, self.spec.preprocessing.input_size)[0]
+    def _cache(self, cut: Cut) -> ActivationCache:
+        return ActivationCache(self.store_dir, self._key(cut), self._layouts.rows[cut])
 
-    def _cache(self, extractor, cut: Cut) -> ActivationCache:
-        return ActivationCache(self.store_dir, self._key(cut), self._row_size(extractor, cut))
-
-    def _cached_share(self, extractor, cut: Cut) -> float:
-        cache = self._cache(extractor, cut)
+    def _cached_share(self, cut: Cut) -> float:
+        cache = self._cache(cut)
         pairs = [(h, 0) for _, _, h in self.train_items + self.val_items]
         return sum(cache.has(h, v) for h, v in pairs) / max(1, len(pairs))
 
     def _cached_rows(self, extractor, plan: StagePlan):
         """Generator: computes the missing views (Progress), then returns ((train rows [N, K, row], labels),
         (validation rows [M, row], labels)); ((None, ..)) when no training image could be read."""
-        cache = self._cache(extractor, plan.cut)
+        cache = self._cache(plan.cut)
         wanted = [(i, list(range(plan.views))) for i in range(len(self.train_items))]
         wanted += [(len(self.train_items) + i, [0]) for i in range(len(self.val_items))]
         items = self.train_items + self.val_items
