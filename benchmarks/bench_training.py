@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from core.features.predictor import Predictor  # noqa: E402
 from core.models.bundles import load_model  # noqa: E402
-from core.events import Progress  # noqa: E402
+from core.events import Notice, Progress  # noqa: E402
 from core.training.finetune import FineTuneConfig  # noqa: E402
 from core.evaluation.out_of_fold import PHASE as OOF_PHASE  # noqa: E402
 from core.models.preprocessing import load_preprocessed  # noqa: E402
@@ -87,6 +87,8 @@ def run_training(project: Project, config: TrainConfig, show_epochs: bool = Fals
             print(f"    {event.phase} epoch {event.epoch}: loss {event.train_loss:.4f} acc {event.train_acc:.4f} "
                   f"val loss {event.val_loss:.4f} val acc {event.val_acc:.4f} ({event.seconds:.0f} s, "
                   f"{event.images_per_s:.1f} img/s)", flush=True)
+        elif isinstance(event, Notice) and show_epochs:
+            print(f"    ! {event.message}", flush=True)
         elif isinstance(event, Progress) and show_epochs and time.perf_counter() - last_progress > 60:
             last_progress = time.perf_counter()
             print(f"    {event.phase}: {event.done}/{event.total} {event.detail}", flush=True)
@@ -208,7 +210,7 @@ def jittered_digits(workdir: Path, seed: int = 0, size: int = 32, train_images: 
     return workdir / "jittered"
 
 
-def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: int) -> None:
+def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: int, input_size: int | None) -> None:
     from core.models.backbones import fit_to_images, get_backbone
     from core.models.heads import HeadTrainer
     from core.training.finetune import FineTuner
@@ -218,9 +220,10 @@ def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: 
     print(f"== Fine-tuning on a CPU within {budget:.0f} s: jittered digits, 32x32 PNG, 10 classes, "
           f"{len(train_files)} training and {len(list((root / 'test').glob('*/*.png')))} test images")
     results = {}
-    for name, config in (("head alone (quick)", TrainConfig(device="cpu")),
-                         (f"fine-tune, budget {budget:.0f} s", TrainConfig(device="cpu", fine_tune=FineTuneConfig(
-                             flip=False, time_budget_s=budget)))):
+    print(f"   network input: {input_size or 'as the app chooses (224)'} px")
+    for name, config in (("head alone (quick)", TrainConfig(device="cpu", input_size=input_size)),
+                         (f"fine-tune, budget {budget:.0f} s", TrainConfig(device="cpu", input_size=input_size,
+                          fine_tune=FineTuneConfig(flip=False, time_budget_s=budget)))):
         with Project.open(root / "train", store=workdir / f"store-{len(results)}") as project:
             for _ in import_folder(project, labels_from_subfolders=True):
                 pass
@@ -242,7 +245,8 @@ def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: 
           f"wall time / budget: {tuned_s / budget:.3f}")
 
     # The old fine-tuning (the whole network on decoded, augmented images) for one epoch on a subset.
-    spec = fit_to_images(get_backbone("efficientnet_lite0"), [(32, 32)])
+    spec = fit_to_images(get_backbone("efficientnet_lite0"), [(input_size // 8, input_size // 8) if input_size
+                                                              else (32, 32)])
     rng = np.random.default_rng(0)
     chosen = [train_files[i] for i in sorted(rng.choice(len(train_files), old_subset, replace=False))]
     items = [(path, int(path.parent.name)) for path in chosen]
@@ -263,6 +267,7 @@ def main() -> None:
     parser.add_argument("--part", choices=("retrain", "digits", "finetune", "all"), default="all")
     parser.add_argument("--budget", type=float, default=150.0, help="finetune: the run's time budget in seconds")
     parser.add_argument("--train-images", type=int, default=600, help="finetune: training images (of 1,347)")
+    parser.add_argument("--input-size", type=int, help="finetune: network input size (default: the app's choice)")
     parser.add_argument("--old-subset", type=int, default=96, help="finetune: images the old fine-tuning is timed on")
     parser.add_argument("--fine-tune-epochs", type=int, default=10)
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder)")
@@ -275,7 +280,7 @@ def main() -> None:
         if args.part in ("digits", "all"):
             bench_digits(workdir, args.fine_tune_epochs)
         if args.part in ("finetune", "all"):
-            bench_finetune(workdir, args.budget, args.old_subset, args.train_images)
+            bench_finetune(workdir, args.budget, args.old_subset, args.train_images, args.input_size)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -199,7 +199,8 @@ def _fine_tune_text(m: dict) -> str:
     lines = []
     plan = m.get("fine_tune_plan")
     if plan:
-        budget = f"planned to fit {_duration(plan['budget_s'])}: " if plan.get("budget_s") else ""
+        budget = (f"(time budget {_duration(m['time_budget_s'])}, {_duration(plan['budget_s'])} of it left for "
+                  "this phase): " if plan.get("budget_s") and m.get("time_budget_s") else "")
         lines.append(f"Fine-tuning {budget}the last {plan['pieces']} of {plan['total_pieces']} blocks trained, "
                      f"{plan['views']} cached view(s) per image ({plan['row_bytes'] / 1024:,.0f} KB each, "
                      f"{plan['cache_bytes'] / 2**20:,.0f} MB), up to {plan['epochs']} epoch(s).")
@@ -208,9 +209,6 @@ def _fine_tune_text(m: dict) -> str:
         lines.append(f"Fine-tuning gain over the head alone: {100 * m['fine_tune_gain']:+.1f} points "
                      f"({m['fine_tune_val_acc']:.1%} against {m['head_val_acc']:.1%} on the same "
                      f"{m.get('val_images', 0)} validation images; fine-tuned model {verdict}).")
-    if m.get("time_budget_s") and m.get("phase_seconds"):
-        spent = sum(m["phase_seconds"].values())
-        lines.append(f"Time budget {_duration(m['time_budget_s'])}: {_duration(spent)} spent before the evaluation.")
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, make_plan, p
 
 # With a time budget, fine-tuning leaves this many times the evaluation's expected time for it.
 _EVALUATE_RESERVE = 1.5
+_MOST_RESERVED = 0.2  # of the budget: a first guess of the evaluation's time can be far too high
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
            "TrainConfig", "train"]
@@ -277,15 +278,16 @@ def _fine_tune(run: "_Run", spec, device, images, y, train_idx, val_idx) -> Iter
 
 def _evaluation_reserve(run: "_Run") -> float:
     """Seconds to keep for the evaluation after fine-tuning: its planned time, scaled by how much slower
-    than planned the phases so far ran (a busy computer is slow throughout), and at least _EVALUATE_RESERVE
-    times it."""
+    than planned the phases so far ran (a busy computer is slow throughout), at least _EVALUATE_RESERVE
+    times it, at most _MOST_RESERVED of the budget."""
     plan = run.plan
     if plan is None or plan.phase(EVALUATE) is None:
         return 0.0
     planned = sum(p.seconds for p in plan.phases if p.key in (FEATURES, HEAD))
     spent = sum(run.metrics["phase_seconds"].get(k, 0.0) for k in ("embeddings", "head"))
     slowdown = spent / planned if planned > 1.0 else 1.0
-    return plan.phase(EVALUATE).seconds * max(_EVALUATE_RESERVE, min(slowdown, 10.0))
+    reserve = plan.phase(EVALUATE).seconds * max(_EVALUATE_RESERVE, min(slowdown, 10.0))
+    return min(reserve, _MOST_RESERVED * run.config.fine_tune.time_budget_s)
 
 
 def _check_counts(classes: list[str], y: np.ndarray) -> None:

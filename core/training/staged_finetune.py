@@ -38,7 +38,7 @@ from core.training.stage_plan import CutCost, StagePlan, choose
 
 PREPARE_PHASE = "Preparing fine-tuning"
 DEFAULT_BLOCKS = 3  # without a budget: for EfficientNet-Lite0 its last two stages and the head convolution
-_SAMPLE = 8  # images timed to plan
+_SAMPLE = 4  # images timed to plan
 _RETIMINGS = 2  # steps timed at a newly chosen cut before the plan is taken as it stands
 _BATCH = 32  # images a prefix run takes
 # A training step against a forward pass of the same blocks: the prefix's first guess when the embedding pace
@@ -103,6 +103,10 @@ class StagedFineTuner:
             [{"params": suffix.trainable(), "lr": cfg.lr}, {"params": model.head.parameters(), "lr": cfg.head_lr}],
             weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(y_train) / cfg.batch_size))
+        if self.deadline is not None:  # the epochs again, from real steps now that the cache is built
+            plan = self.plan = self._replanned(model, suffix, plan, x_train, len(y_val), steps_per_epoch)
+            yield Notice(f"Fine-tuning: {plan.epochs} epoch{'s' if plan.epochs != 1 else ''} fit in the time "
+                         "left, from the pace of the first steps.")
         total_steps = steps_per_epoch * plan.epochs
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(step, total_steps))
         weights = class_weights(y_train, self.n_classes) if self.class_weighting else np.ones(self.n_classes,
@@ -152,6 +156,25 @@ class StagedFineTuner:
                              "time budget (this computer ran slower than measured).")
             if last:
                 break
+
+    def _replanned(self, model, suffix, plan: StagePlan, x_train, n_val: int, steps_per_epoch: int) -> StagePlan:
+        """The plan with as many epochs (up to the configured most) as fit before the deadline at the pace
+        of real training steps, timed here (the second of two, on real rows; the weights do not change)."""
+        import torch
+
+        rows = torch.from_numpy(x_train[: self.config.batch_size, 0].astype(np.float32))
+        train_mode(model)
+        seconds = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            model.head(suffix(rows, channels_last=True)).logsumexp(1).mean().backward()
+            seconds = time.perf_counter() - started
+        model.zero_grad(set_to_none=True)
+        step_s = seconds / len(rows)
+        epoch_s = step_s * (steps_per_epoch * self.config.batch_size + n_val / 3)
+        left = (self.deadline - time.perf_counter()) * 0.9
+        epochs = max(1, min(self.config.epochs, int(left // max(epoch_s, 1e-9))))
+        return replace(plan, epochs=epochs)
 
     def _evaluate(self, model, suffix, loss_fn, x_val, y_val) -> tuple[float | None, float | None]:
         import torch
@@ -205,7 +228,7 @@ class StagedFineTuner:
         sample = self._sample()
         if sample is None:
             return None
-        reference = cuts[0] if fixed else Cut(max(first, len(extractor.blocks) - DEFAULT_BLOCKS))
+        reference = cuts[0]  # the cheapest cut to time: planning costs seconds of the budget too
         step_per_mac = self._timed_step(extractor, model, reference, sample) / max(1, lay.macs_after(reference))
         view_per_mac = self.embed_s / max(1, lay.macs_total) if self.embed_s else step_per_mac / _STEP_OVER_FORWARD
         costs = [replace(c, step_s=step_per_mac * lay.macs_after(c.cut), view_s=view_per_mac * lay.macs_before[c.cut])

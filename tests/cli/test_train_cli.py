@@ -107,13 +107,13 @@ def test_fine_tune_one_epoch_shows_its_epoch_and_stores_it(capsys, trained):
 
 
 def test_time_budget_fine_tunes_within_it_and_says_what_it_gained(capsys, trained):
-    code, out, err = run(capsys, "train", trained, "--time-budget", "20s", "--no-flip", "--device", "cpu",
-                         "--input-size", "64")
-    assert code == 0 and "Fine-tuning planned to fit 20.0 s: the last " in out
+    code, out, err = run(capsys, "train", trained, "--time-budget", "45s", "--no-flip", "--device", "cpu",
+                         "--input-size", "64")  # generous: a busy test machine takes seconds for milliseconds
+    assert code == 0 and "Fine-tuning (time budget 45.0 s, " in out and "of it left for this phase): the last " in out
     assert "Fine-tuning gain over the head alone: " in out and "same 2 validation images" in out
     code, out, _ = run(capsys, "runs", trained, "--json")
     latest = json.loads(out)[0]
-    assert latest["config"]["fine_tune"]["time_budget_s"] == 20 and latest["duration_s"] < 20
+    assert latest["config"]["fine_tune"]["time_budget_s"] == 45 and latest["duration_s"] < 45
 
 
 @pytest.mark.parametrize("text, seconds", [("5m", 300), ("90s", 90), ("1h30m", 5400), ("4m30s", 270), ("45", 45)])
