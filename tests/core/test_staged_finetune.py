@@ -4,6 +4,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from core.events import Notice, Progress
 from core.features.predictor import Predictor
@@ -18,6 +19,21 @@ from core.training.stage_plan import CutCost, choose
 from core.training.staged_finetune import PREPARE_PHASE, StagedFineTuner
 from imagegen import class_folder
 from test_training import make_project
+
+@pytest.fixture(autouse=True)
+def speeds_left_as_found():
+    """These runs remember their speeds in the session's cache folder; other tests expect first guesses."""
+    from core.models.backbones import cache_dir
+    from core.training.speeds import SPEEDS_FILE
+
+    path = cache_dir() / SPEEDS_FILE
+    before = path.read_bytes() if path.exists() else None
+    yield
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(before)
+
 
 QUICK = TrainConfig(head=HeadConfig(max_epochs=4, patience=None), device="cpu", input_size=64)
 
