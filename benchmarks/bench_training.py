@@ -5,7 +5,13 @@
 2. Accuracy on scikit-learn's handwritten digits (PNG class folders, stratified 75/25 split, seeded): quick
    training (the default) and fine-tuning, beside an SVC on the raw pixels. Target: fine-tuning >= SVC.
 
-Usage: python benchmarks/bench_training.py [--part retrain|digits|all] [--fine-tune-epochs N] [--keep DIR]
+3. Fine-tuning on a CPU within a time budget (--part finetune): scikit-learn's digits placed at random size
+   and place on noisy 32x32 tinted backgrounds (so that, like other small images, they train at 224 px), 75/25
+   split. Head alone, then `train --fine-tune --time-budget B` from an empty store (embeddings included), and the
+   old whole-network fine-tuning timed on a subset for one epoch (ten epochs of it take far too long to run).
+
+Usage: python benchmarks/bench_training.py [--part retrain|digits|finetune|all] [--fine-tune-epochs N]
+       [--budget SECONDS] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from core.features.predictor import Predictor  # noqa: E402
 from core.models.bundles import load_model  # noqa: E402
-from core.events import Progress  # noqa: E402
+from core.events import Notice, Progress  # noqa: E402
 from core.training.finetune import FineTuneConfig  # noqa: E402
 from core.evaluation.out_of_fold import PHASE as OOF_PHASE  # noqa: E402
 from core.models.preprocessing import load_preprocessed  # noqa: E402
@@ -81,6 +87,8 @@ def run_training(project: Project, config: TrainConfig, show_epochs: bool = Fals
             print(f"    {event.phase} epoch {event.epoch}: loss {event.train_loss:.4f} acc {event.train_acc:.4f} "
                   f"val loss {event.val_loss:.4f} val acc {event.val_acc:.4f} ({event.seconds:.0f} s, "
                   f"{event.images_per_s:.1f} img/s)", flush=True)
+        elif isinstance(event, Notice) and show_epochs:
+            print(f"    ! {event.message}", flush=True)
         elif isinstance(event, Progress) and show_epochs and time.perf_counter() - last_progress > 60:
             last_progress = time.perf_counter()
             print(f"    {event.phase}: {event.done}/{event.total} {event.detail}", flush=True)
@@ -171,9 +179,96 @@ def bench_digits(workdir: Path, fine_tune_epochs: int) -> None:
               f"phases {finished.metrics['phase_seconds']})", flush=True)
 
 
+def jittered_digits(workdir: Path, seed: int = 0, size: int = 32, train_images: int | None = None) -> Path:
+    """jittered/<split>/<class>/<i>.png: each 8x8 digit scaled to 14-28 px, placed at random on a noisy,
+    randomly tinted size x size background; train/test split stratified 75/25, the training part cut to
+    `train_images` (stratified) when given."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    index = np.arange(len(digits.target))
+    train_idx, test_idx = train_test_split(index, test_size=0.25, stratify=digits.target, random_state=seed)
+    if train_images is not None and train_images < len(train_idx):
+        train_idx, _ = train_test_split(train_idx, train_size=train_images, stratify=digits.target[train_idx],
+                                        random_state=seed)
+    split = {int(i): "train" for i in train_idx} | {int(i): "test" for i in test_idx}
+    for i in split:
+        side = int(rng.integers(14, 29))
+        glyph = Image.fromarray(np.clip(digits.images[i] * 16, 0, 255).astype(np.uint8), "L").resize(
+            (side, side), Image.Resampling.BILINEAR)
+        tint = rng.integers(0, 256, 3)
+        background = np.clip(rng.normal(0, 40, (size, size, 3)) + tint * 0.5, 0, 255).astype(np.uint8)
+        image = Image.fromarray(background)
+        ink = Image.new("RGB", (side, side), tuple(int(255 - v * 0.5) for v in tint))
+        x, y = (int(v) for v in rng.integers(0, size - side + 1, 2))
+        image.paste(ink, (x, y), glyph)
+        path = workdir / "jittered" / split[int(i)] / str(digits.target[i]) / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+    return workdir / "jittered"
+
+
+def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: int, input_size: int | None) -> None:
+    from core.models.backbones import fit_to_images, get_backbone
+    from core.models.heads import HeadTrainer
+    from core.training.finetune import FineTuner
+
+    root = jittered_digits(workdir, train_images=train_images)
+    train_files = sorted((root / "train").glob("*/*.png"))
+    print(f"== Fine-tuning on a CPU within {budget:.0f} s: jittered digits, 32x32 PNG, 10 classes, "
+          f"{len(train_files)} training and {len(list((root / 'test').glob('*/*.png')))} test images")
+    results = {}
+    print(f"   network input: {input_size or 'as the app chooses (224)'} px")
+    for name, config in (("head alone (quick)", TrainConfig(device="cpu", input_size=input_size)),
+                         (f"fine-tune, budget {budget:.0f} s", TrainConfig(device="cpu", input_size=input_size,
+                          fine_tune=FineTuneConfig(flip=False, time_budget_s=budget)))):
+        with Project.open(root / "train", store=workdir / f"store-{len(results)}") as project:
+            for _ in import_folder(project, labels_from_subfolders=True):
+                pass
+            finished, _, seconds = run_training(project, config, show_epochs=True)
+        acc = test_accuracy(finished.model_path, root / "test")
+        results[name] = (acc, seconds)
+        m = finished.metrics
+        extra = ""
+        if "fine_tune_plan" in m:
+            p = m["fine_tune_plan"]
+            extra = (f"; plan: last {p['pieces']}/{p['total_pieces']} blocks, {p['views']} views, {p['epochs']} epochs, "
+                     f"{p['row_bytes'] / 1024:.0f} KB/view; val acc head {m['head_val_acc']:.4f} -> fine-tuned "
+                     f"{m.get('fine_tune_val_acc', float('nan')):.4f}, kept: {m['model']}")
+        print(f"{name:<28} test acc {acc:.4f}  wall {seconds:6.1f} s (evaluation included)  phases "
+              f"{m['phase_seconds']}{extra}", flush=True)
+    head_acc, _ = results["head alone (quick)"]
+    tuned_acc, tuned_s = results[f"fine-tune, budget {budget:.0f} s"]
+    print(f"fine-tuned / head test accuracy: {tuned_acc / head_acc:.4f} ({100 * (tuned_acc - head_acc):+.1f} points); "
+          f"wall time / budget: {tuned_s / budget:.3f}")
+
+    # The old fine-tuning (the whole network on decoded, augmented images) for one epoch on a subset.
+    spec = fit_to_images(get_backbone("efficientnet_lite0"), [(input_size // 8, input_size // 8) if input_size
+                                                              else (32, 32)])
+    rng = np.random.default_rng(0)
+    chosen = [train_files[i] for i in sorted(rng.choice(len(train_files), old_subset, replace=False))]
+    items = [(path, int(path.parent.name)) for path in chosen]
+    head = HeadTrainer(rng.normal(size=(20, spec.feature_dim)).astype(np.float32), np.arange(20) % 10, 10,
+                       TrainConfig().head, 0)
+    list(head.epochs())
+    old = FineTuner(spec, head.best_model(), items, items[:10], 10, FineTuneConfig(epochs=1, flip=False), 0, "cpu")
+    started = time.perf_counter()
+    rate = [e.images_per_s for e in old.epochs() if isinstance(e, EpochEnded)][0]
+    projected = 10 * len(train_files) / rate
+    print(f"old whole-network fine-tuning: {rate:.1f} img/s on a {old_subset}-image subset "
+          f"({time.perf_counter() - started:.0f} s for 1 epoch); 10 epochs of {len(train_files)} images: about "
+          f"{projected:.0f} s -> the new run took {tuned_s / projected:.3f} of that")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("retrain", "digits", "all"), default="all")
+    parser.add_argument("--part", choices=("retrain", "digits", "finetune", "all"), default="all")
+    parser.add_argument("--budget", type=float, default=150.0, help="finetune: the run's time budget in seconds")
+    parser.add_argument("--train-images", type=int, default=600, help="finetune: training images (of 1,347)")
+    parser.add_argument("--input-size", type=int, help="finetune: network input size (default: the app's choice)")
+    parser.add_argument("--old-subset", type=int, default=96, help="finetune: images the old fine-tuning is timed on")
     parser.add_argument("--fine-tune-epochs", type=int, default=10)
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder)")
     args = parser.parse_args()
@@ -184,6 +279,8 @@ def main() -> None:
             bench_retrain(workdir)
         if args.part in ("digits", "all"):
             bench_digits(workdir, args.fine_tune_epochs)
+        if args.part in ("finetune", "all"):
+            bench_finetune(workdir, args.budget, args.old_subset, args.train_images, args.input_size)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

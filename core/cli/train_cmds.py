@@ -1,6 +1,7 @@
 """train, runs, export: training a classifier on a project and taking its model elsewhere."""
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import replace
 
@@ -11,6 +12,8 @@ from core.models.int8 import verdict
 from core.cli.output import follow, is_terminal, print_json
 from core.cli.project_cmds import add_project_args, default_output, open_project
 from core.errors import InvalidRequest
+
+DEFAULT_BUDGET = "5m"  # --fine-tune on a CPU without --epochs: minutes, not the better part of an hour
 
 
 def register(subparsers) -> None:
@@ -26,6 +29,10 @@ def register(subparsers) -> None:
                    "logistic-regression head; training stops earlier when the validation loss stops improving")
     p.add_argument("--fine-tune", action="store_true",
                    help="after the head, train the whole network on augmented images (slower, usually better)")
+    p.add_argument("--time-budget", type=_duration_arg, metavar="TIME",
+                   help="fine-tune within this much wall time for the whole run, e.g. 5m, 90s, 1h30m (implies "
+                        f"--fine-tune; --fine-tune without --epochs plans for {DEFAULT_BUDGET}); on a CPU it chooses "
+                        "how many blocks to train, on how many cached views, for how many epochs")
     p.add_argument("--no-flip", action="store_true",
                    help="fine-tuning: no mirrored images (for text, digits, anything whose mirror image differs)")
     p.add_argument("--input-size", type=int, metavar="PIXELS",
@@ -61,14 +68,35 @@ def _config(args):
     if args.epochs is not None and args.epochs < 1:
         raise InvalidRequest("--epochs must be at least 1.")
     head, fine = HeadConfig(), None
-    if args.fine_tune:
-        fine = FineTuneConfig(flip=not args.no_flip)
+    if args.fine_tune or args.time_budget is not None:
+        budget = args.time_budget
+        if budget is None and args.epochs is None:
+            budget = _duration_arg(DEFAULT_BUDGET)
+        fine = FineTuneConfig(flip=not args.no_flip, time_budget_s=budget)
         fine = fine if args.epochs is None else replace(fine, epochs=args.epochs)
     elif args.epochs is not None:  # epochs are the Dense head's: the default linear head has none
         head = replace(head, kind=MLP, max_epochs=args.epochs)
     return TrainConfig(backbone=args.backbone, head=head, fine_tune=fine, val_fraction=args.val_fraction,
                        seed=args.seed, device=args.device, weights_path=args.weights, input_size=args.input_size,
                        int8=not args.no_int8)
+
+
+def _duration_arg(text: str) -> float:
+    """ "300", "300s", "5m", "1h30m", "4m30s" -> seconds."""
+    import re
+
+    cleaned = text.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        seconds = float(cleaned)
+    else:
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?", cleaned)
+        if not cleaned or parts is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a duration: write e.g. 5m, 90s or 1h30m")
+        hours, minutes, secs = (float(v) if v else 0.0 for v in parts.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds < 10:
+        raise argparse.ArgumentTypeError("the time budget must be at least 10 s")
+    return seconds
 
 
 def cmd_train(args) -> int:
@@ -172,6 +200,24 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def _fine_tune_text(m: dict) -> str:
+    """What fine-tuning did and gained over the head alone, on the same validation images."""
+    lines = []
+    plan = m.get("fine_tune_plan")
+    if plan:
+        budget = (f"(time budget {_duration(m['time_budget_s'])}, {_duration(plan['budget_s'])} of it left for "
+                  "this phase): " if plan.get("budget_s") and m.get("time_budget_s") else "")
+        lines.append(f"Fine-tuning {budget}the last {plan['pieces']} of {plan['total_pieces']} blocks trained, "
+                     f"{plan['views']} cached view(s) per image ({plan['row_bytes'] / 1024:,.0f} KB each, "
+                     f"{plan['cache_bytes'] / 2**20:,.0f} MB), up to {plan['epochs']} epoch(s).")
+    if m.get("fine_tune_gain") is not None:
+        verdict = "kept" if m.get("fine_tuned") else "not kept: its validation loss was not lower"
+        lines.append(f"Fine-tuning gain over the head alone: {100 * m['fine_tune_gain']:+.1f} points "
+                     f"({m['fine_tune_val_acc']:.1%} against {m['head_val_acc']:.1%} on the same "
+                     f"{m.get('val_images', 0)} validation images; fine-tuned model {verdict}).")
+    return "\n".join(lines)
+
+
 def _model_file(project, run) -> str | None:
     return str(project.store_dir / run.model_path) if run.model_path else None
 
@@ -193,6 +239,9 @@ def _summary(args, project, run, interrupted: bool = False) -> None:
         from core.cli.eval_cmds import calibration_line
 
         print(calibration_line(m["calibration"]))
+    fine = _fine_tune_text(m)
+    if fine:
+        print(fine)
     phases = m.get("phase_seconds", {})
     if phases:
         print("Time: " + ", ".join(f"{name} {_duration(s)}" for name, s in phases.items()) + ".")

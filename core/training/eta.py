@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.events import Progress
 from core.models.heads import EpochEnded
+from core.training.finetune import PROGRESS_PHASE as FINE_TUNE_PROGRESS
 from core.training.plan import FEATURES, FINE_TUNE, HEAD, PhaseStarted, TrainingPlan
 
 # Below this much of a phase measured, the plan still has a say in the phase's ETA.
@@ -23,8 +24,7 @@ class EtaTracker:
         self.images_per_s: float | None = None
         self.factor = 1.0  # measured / planned duration, for the phases to come
         self._started = now
-        self._progress_start: tuple[float, int] | None = None  # (time, done) of the phase's first Progress
-        self._epochs_done = 0
+        self._progress_start: tuple[float, int, float] | None = None  # (time, done, fraction) at the first Progress
         self._head_eta: float | None = None
         self._done: set[str] = set()
 
@@ -37,30 +37,21 @@ class EtaTracker:
             if self.key is not None:
                 self._finish(now)
             self.key, self.fraction, self._started = event.key, 0.0, now
-            self._progress_start, self._epochs_done, self._head_eta, self.images_per_s = None, 0, None, None
+            self._progress_start, self._head_eta, self.images_per_s = None, None, None
         elif isinstance(event, EpochEnded):
-            self._epochs_done = event.epoch
             self.images_per_s = event.images_per_s
             if event.phase == HEAD:
                 self._head_eta = event.eta_s
                 self.fraction = 1.0 if event.eta_s == 0 else event.epoch / max(1, self.phase.work)
-            elif event.phase == FINE_TUNE:
-                self.fraction = event.epoch / max(1, self._fine_epochs())
         elif isinstance(event, Progress) and event.total:
-            if self.key == FINE_TUNE:
-                epochs = self._fine_epochs()
-                self.fraction = min(1.0, (self._epochs_done + event.done / event.total) / epochs)
-            else:
-                self.fraction = min(1.0, event.done / event.total)
+            if self.key == FINE_TUNE and event.phase != FINE_TUNE_PROGRESS:
+                return  # caching the frozen blocks' outputs: the training's pace is measured from its start
+            self.fraction = min(1.0, event.done / event.total)  # fine-tuning counts all its epochs
             if self.key in (FEATURES, FINE_TUNE):
-                done = round(self.fraction * self.phase.work)
                 if self._progress_start is None:
-                    self._progress_start = (now, done)
+                    self._progress_start = (now, event.done, self.fraction)
                 elif now > self._progress_start[0] + 0.5:
-                    self.images_per_s = (done - self._progress_start[1]) / (now - self._progress_start[0])
-
-    def _fine_epochs(self) -> int:
-        return max(1, self.phase.epochs) if self.phase else 1
+                    self.images_per_s = (event.done - self._progress_start[1]) / (now - self._progress_start[0])
 
     def phase_left(self, now: float) -> float:
         phase = self.phase
@@ -73,6 +64,12 @@ class EtaTracker:
         if self.fraction <= 0 or elapsed <= 0:
             return max(planned, 1.0) if phase.seconds else planned
         measured = elapsed * (1 - self.fraction) / self.fraction
+        if self.key == FINE_TUNE and self._progress_start is not None and now > self._progress_start[0]:
+            # From the first training step: the cache built before it does not repeat.
+            t0, _, fraction0 = self._progress_start
+            share = self.fraction - fraction0
+            if share > 0:
+                measured = (now - t0) * (1 - self.fraction) / share
         trust = min(1.0, self.fraction * 4 + elapsed / _TRUST_S)
         return trust * measured + (1 - trust) * planned
 

@@ -1,6 +1,7 @@
 """Fine-tuning: the backbone (or its last blocks) trained together with the head, at a low learning rate,
-on randomly augmented images (crop/zoom, flip, rotation, contrast). GPU when present, mixed precision on
-CUDA. The input size is the run's (core.models.backbones.fit_to_images: small images train at a small size, which
+on randomly augmented images (crop/zoom, flip, rotation, contrast). This is the GPU path (CUDA or MPS: the
+whole network, mixed precision on CUDA); on a CPU core.training.staged_finetune trains the last blocks on
+cached outputs of the frozen ones, with the same config and interface. The input size is the run's (core.models.backbones.fit_to_images: small images train at a small size, which
 keeps fine-tuning affordable on a CPU)."""
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ class FineTuneConfig:
     max_zoom: float = 0.15  # random crops keep at least 1 - max_zoom of the side
     contrast: float = 0.2
     mixed_precision: bool = True  # CUDA only
+    # Seconds the whole run (features, head, fine-tuning, evaluation) may take: fine-tuning is planned to fit
+    # (on a CPU: how many blocks train, on how many cached views, for how many of `epochs`; on a GPU: epochs
+    # stop when the next would not fit). None: `epochs` epochs.
+    time_budget_s: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,8 +150,10 @@ class FineTuner:
 
     def __init__(self, spec: BackboneSpec, head: HeadModel, train: list[tuple[Path, int]],
                  val: list[tuple[Path, int]], n_classes: int, config: FineTuneConfig, seed: int, device: str,
-                 weights_path=None, dropout: float = 0.5, class_weighting: bool = True):
+                 weights_path=None, dropout: float = 0.5, class_weighting: bool = True,
+                 deadline: float | None = None):
         self.spec, self.head, self.config, self.seed, self.device = spec, head, config, seed, device
+        self.deadline = deadline  # time.perf_counter() by which the last epoch must have ended
         self.n_classes, self.weights_path, self.dropout = n_classes, weights_path, dropout
         self.train_images = _Images([p for p, _ in train], spec.preprocessing)
         self.val_images = _Images([p for p, _ in val], spec.preprocessing)
@@ -179,7 +186,7 @@ class FineTuner:
             rng = np.random.default_rng([self.seed, epoch])
             order = rng.permutation(len(self.y_train))
             seen, loss_sum, correct = 0, 0.0, 0
-            _train_mode(model)
+            train_mode(model)
             with closing(self.train_images.batches(order, cfg.batch_size)) as batches:
                 for step, (batch, kept) in enumerate(batches):
                     if len(kept):
@@ -200,19 +207,24 @@ class FineTuner:
                         seen += len(kept)
                     schedule.step()
                     yield from self.train_images.new_failures()
-                    yield Progress(PROGRESS_PHASE, min((step + 1) * cfg.batch_size, len(order)), len(order),
-                                   f"epoch {epoch}/{cfg.epochs}")
+                    yield Progress(PROGRESS_PHASE, (epoch - 1) * len(order) + min((step + 1) * cfg.batch_size,
+                                   len(order)), cfg.epochs * len(order), f"epoch {epoch}/{cfg.epochs}")
             val_loss, val_acc = self._evaluate(model, loss_fn, amp)
             yield from self.val_images.new_failures()
             durations.append(time.perf_counter() - started)
             if stopping.update(epoch, val_loss, val_acc):
                 self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            seconds = durations[-1]
+            seconds, mean = durations[-1], float(np.mean(durations))
+            out_of_time = (self.deadline is not None and epoch < cfg.epochs
+                           and time.perf_counter() + mean > self.deadline)
+            last = stopping.should_stop or out_of_time
             yield EpochEnded(FINE_TUNE_PHASE, epoch, loss_sum / max(seen, 1), correct / max(seen, 1),
                              val_loss, val_acc, images_per_s=seen / max(seconds, 1e-9),
-                             eta_s=0.0 if stopping.should_stop else (cfg.epochs - epoch) * float(np.mean(durations)),
-                             seconds=seconds)
-            if stopping.should_stop:
+                             eta_s=0.0 if last else (cfg.epochs - epoch) * mean, seconds=seconds)
+            if out_of_time:
+                yield Notice(f"Fine-tuning stopped after {epoch} of {cfg.epochs} epochs: another would not "
+                             "end within the time budget.")
+            if last:
                 break
 
     def _model(self):
@@ -254,7 +266,7 @@ class FineTuner:
                 HeadModel.from_state(head))
 
 
-def _train_mode(model) -> None:
+def train_mode(model) -> None:
     """Training mode for dropout, but BatchNorm keeps its ImageNet statistics: small batches would
     otherwise replace them with noisy estimates and undo much of the pretraining."""
     from torch import nn

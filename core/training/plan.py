@@ -101,13 +101,16 @@ def make_plan(config, spec, device: str, images: int, classes: int, uncached: in
     phases.append(PhasePlan(HEAD, TITLES[HEAD], most_head_epochs(config.head),
                             rate("head-start") + epochs * train * views / head_rate,
                             most_head_epochs(config.head)))
+    evaluate_s = _EVALUATE_FIXED_S + _FOLDS * epochs * images * (_FOLDS - 1) / _FOLDS * views / head_rate
     fine = config.fine_tune
     if fine is not None and fine.epochs > 0:
         work = fine.epochs * train
         # The measured pace (training images a second) includes each epoch's validation.
         seconds = fine.epochs * train / rate("fine-tune") + rate("load")
+        if fine.time_budget_s is not None:  # planned to use what the budget leaves, and no more
+            others = sum(phase.seconds for phase in phases) + evaluate_s
+            seconds = min(seconds, max(0.0, fine.time_budget_s - others))
         phases.append(PhasePlan(FINE_TUNE, TITLES[FINE_TUNE], work, seconds, fine.epochs))
-    evaluate_s = _EVALUATE_FIXED_S + _FOLDS * epochs * images * (_FOLDS - 1) / _FOLDS * views / head_rate
     phases.append(PhasePlan(EVALUATE, TITLES[EVALUATE], _FOLDS, evaluate_s))
     if config.int8:
         # At the fp32 pace (int8's is faster: an upper bound); a retrain's check finds most of it cached.

@@ -20,6 +20,7 @@ from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
 from core.models.head_fitting import make_head_trainer
+from core.training.staged_finetune import StagedFineTuner
 from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
 from core.storage import catalog, labels, runs
 from core.training import speeds
@@ -27,6 +28,10 @@ from core.training.lock import TrainingLock
 from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
 from core.training.int8_check import check_int8, pending_work
 from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, INT8, make_plan, phase_started, uncached_count
+
+# With a time budget, fine-tuning leaves this many times the evaluation's expected time for it.
+_EVALUATE_RESERVE = 1.5
+_MOST_RESERVED = 0.2  # of the budget: a first guess of the evaluation's time can be far too high
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
            "TrainConfig", "train"]
@@ -110,7 +115,8 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
         int8_work = pending_work(project, spec, images, config)
-        yield make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)
+        run.plan = make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)
+        yield run.plan
         yield from _execute(run, spec, device, images, y)
         status = "finished"
     except (GeneratorExit, KeyboardInterrupt):
@@ -252,21 +258,56 @@ def _execute(run: "_Run", spec, device: str, images: list, y: np.ndarray) -> Ite
 
 
 def _fine_tune(run: "_Run", spec, device, images, y, train_idx, val_idx) -> Iterator[object]:
-    config, root = run.config, run.project.root
-    tuner = run.tuner = FineTuner(
-        spec, run.head_trainer.best_model(),
-        [(root / images[i].path, int(y[i])) for i in train_idx], [(root / images[i].path, int(y[i])) for i in val_idx],
-        len(run.classes), config.fine_tune, config.seed, device, config.weights_path,
-        dropout=config.head.dropout, class_weighting=config.head.class_weighting)
+    """On a CPU the last blocks on cached activations of the frozen ones (core.training.staged_finetune); on
+    a GPU the whole network. With a time budget, fine-tuning gets what the run has left after keeping the
+    evaluation's expected time."""
+    config, root, fine = run.config, run.project.root, run.config.fine_tune
+    deadline = None
+    if fine.time_budget_s is not None:
+        deadline = run.started + fine.time_budget_s - _evaluation_reserve(run)
+        run.metrics["time_budget_s"] = fine.time_budget_s
+    train = [(root / images[i].path, int(y[i]), images[i].content_hash) for i in train_idx]
+    val = [(root / images[i].path, int(y[i]), images[i].content_hash) for i in val_idx]
+    common = dict(dropout=config.head.dropout, class_weighting=config.head.class_weighting, deadline=deadline)
+    if device == "cpu":
+        pace = run.speeds.get("embed") or speeds.speed("embed", spec.name, spec.preprocessing.input_size, device)
+        embed_rate = pace if isinstance(pace, float) else (pace.value if pace.measured else None)
+        tuner = StagedFineTuner(spec, run.head_trainer.best_model(), train, val, len(run.classes), fine,
+                                config.seed, run.project.store_dir, config.weights_path, **common,
+                                embed_s=1.0 / embed_rate if embed_rate else None)
+    else:
+        tuner = FineTuner(spec, run.head_trainer.best_model(), [t[:2] for t in train], [v[:2] for v in val],
+                          len(run.classes), fine, config.seed, device, config.weights_path, **common)
+    run.tuner = tuner
     prep = spec.preprocessing
     yield Notice(f"Fine-tuning at {prep.input_size}x{prep.input_size} pixels on {device}.")
     for event in tuner.epochs():
         if isinstance(event, EpochEnded):
             run.record(event)
             run.save_fine_tuned()
+        if getattr(tuner, "plan", None) is not None:
+            run.metrics["fine_tune_plan"] = tuner.plan.to_dict()
         yield event
-    if not run.metrics.get("fine_tuned"):
+    best = tuner.stopping
+    if best.best_val_acc is not None and run.metrics.get("head_val_acc") is not None:
+        run.metrics.update(fine_tune_val_acc=best.best_val_acc,
+                           fine_tune_gain=best.best_val_acc - run.metrics["head_val_acc"])
+    if best.best_epoch and not run.metrics.get("fine_tuned"):
         yield Notice("Fine-tuning did not lower the validation loss below the head's; the head's model is kept.")
+
+
+def _evaluation_reserve(run: "_Run") -> float:
+    """Seconds to keep for the evaluation after fine-tuning: its planned time, scaled by how much slower
+    than planned the phases so far ran (a busy computer is slow throughout), at least _EVALUATE_RESERVE
+    times it, at most _MOST_RESERVED of the budget."""
+    plan = run.plan
+    if plan is None or plan.phase(EVALUATE) is None:
+        return 0.0
+    planned = sum(p.seconds for p in plan.phases if p.key in (FEATURES, HEAD))
+    spent = sum(run.metrics["phase_seconds"].get(k, 0.0) for k in ("embeddings", "head"))
+    slowdown = spent / planned if planned > 1.0 else 1.0
+    reserve = plan.phase(EVALUATE).seconds * max(_EVALUATE_RESERVE, min(slowdown, 10.0))
+    return min(reserve, _MOST_RESERVED * run.config.fine_tune.time_budget_s)
 
 
 def _check_counts(classes: list[str], y: np.ndarray) -> None:
@@ -287,8 +328,10 @@ class _Run:
         # The preprocessing the run's embeddings and model use (fine-tuning may pick a smaller input size).
         self.metrics: dict = {"classes": list(classes), "phase_seconds": {}, "fine_tuned": False,
                               "preprocessing": spec.preprocessing.to_dict()}
+        self.started = time.perf_counter()  # what a time budget counts from
+        self.plan = None  # the TrainingPlan
         self.head_trainer: HeadTrainer | None = None
-        self.tuner: FineTuner | None = None
+        self.tuner: FineTuner | StagedFineTuner | None = None
         self.model_path: Path | None = None
         self._epochs: list[EpochEnded] = []
         self._rates: dict[str, list[float]] = {HEAD: [], FINE_TUNE: []}

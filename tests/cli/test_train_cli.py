@@ -114,3 +114,24 @@ def test_fine_tune_one_epoch_shows_its_epoch_and_stores_it(capsys, trained):
     assert latest["status"] == "finished" and latest["config"]["fine_tune"]["epochs"] == 1
     assert latest["config"]["fine_tune"]["flip"] is False
     assert latest["metrics"]["phase_seconds"]["fine-tune"] > 0
+
+
+def test_time_budget_fine_tunes_within_it_and_says_what_it_gained(capsys, trained):
+    code, out, err = run(capsys, "train", trained, "--time-budget", "45s", "--no-flip", "--device", "cpu",
+                         "--input-size", "64")  # generous: a busy test machine takes seconds for milliseconds
+    assert code == 0 and "Fine-tuning (time budget 45.0 s, " in out and "of it left for this phase): the last " in out
+    assert "Fine-tuning gain over the head alone: " in out and "same 2 validation images" in out
+    code, out, _ = run(capsys, "runs", trained, "--json")
+    latest = json.loads(out)[0]
+    assert latest["config"]["fine_tune"]["time_budget_s"] == 45 and latest["duration_s"] < 45
+
+
+@pytest.mark.parametrize("text, seconds", [("5m", 300), ("90s", 90), ("1h30m", 5400), ("4m30s", 270), ("45", 45)])
+def test_time_budgets_read_as_people_write_them(text, seconds):
+    assert train_cmds._duration_arg(text) == seconds
+
+
+def test_a_time_budget_that_is_not_a_duration_is_refused(capsys, trained):
+    with pytest.raises(SystemExit):
+        main(["train", str(trained), "--time-budget", "soon"])
+    assert "not a duration" in capsys.readouterr().err

@@ -1,0 +1,400 @@
+"""Fine-tuning on a CPU in minutes: the early blocks stay frozen and run once per cached view, the last
+blocks and the head train on what they output.
+
+A whole-network step spends most of its time in the early, high-resolution blocks, whose weights fine-tuning
+barely moves. So the network is cut (core.training.network_split): the frozen prefix runs in ONNX Runtime
+(several times faster than torch eager here) over K views of each training image (the plain one and K-1
+random crops, turns, flips and contrast changes, decided by the image's content and the view number), its
+outputs are kept in the project store (core.training.activation_cache: reused by the next run), and every
+epoch trains only the suffix on them, in channels_last memory order. With a deadline the cut, K and the epochs
+are planned from costs measured on a handful of images first (core.training.stage_plan); without one the
+last DEFAULT_BLOCKS blocks train for the configured epochs. Same interface as FineTuner (`epochs()`,
+`best()`, `stopping`), plus `plan` once it is made."""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from core.events import Notice, Progress
+from core.images.decode_ahead import decode_ahead
+from core.models.backbones import BackboneSpec, cache_dir, weights_identity
+from core.models.bundles import split_tensors
+from core.models.early_stopping import EarlyStopping
+from core.models.heads import EpochEnded, HeadModel, class_weights, epoch_seed
+from core.models.preprocessing import preprocessed_or_reason
+from core.training.activation_cache import ActivationCache
+from core.training.finetune import (CACHE_BYTES, FINE_TUNE_PHASE, PROGRESS_PHASE, FineTuneConfig, augment,
+                                    lr_factor, train_mode)
+from core.training.network_split import (Cut, Layout, Prefix, Suffix, all_pieces, candidate_cuts, layout,
+                                         rows_at_every_cut, trained_pieces)
+from core.training.stage_plan import CutCost, StagePlan, choose
+
+PREPARE_PHASE = "Preparing fine-tuning"
+DEFAULT_BLOCKS = 3  # without a budget: for EfficientNet-Lite0 its last two stages and the head convolution
+_SAMPLE = 4  # images timed to plan
+_RETIMINGS = 2  # steps timed at a newly chosen cut before the plan is taken as it stands
+_BATCH = 32  # images a prefix run takes
+# A training step against a forward pass of the same blocks: the prefix's first guess when the embedding pace
+# is unknown (then measured).
+_STEP_OVER_FORWARD = 3.0
+
+
+class StagedFineTuner:
+    def __init__(self, spec: BackboneSpec, head: HeadModel, train: list[tuple[Path, int, str]],
+                 val: list[tuple[Path, int, str]], n_classes: int, config: FineTuneConfig, seed: int,
+                 store_dir: Path, weights_path=None, dropout: float = 0.5, class_weighting: bool = True,
+                 deadline: float | None = None, cap_bytes: int = CACHE_BYTES, embed_s: float | None = None):
+        self.spec, self.head, self.config, self.seed = spec, head, config, seed
+        self.n_classes, self.weights_path, self.dropout = n_classes, weights_path, dropout
+        self.store_dir, self.deadline, self.cap_bytes = Path(store_dir), deadline, cap_bytes
+        self.embed_s = embed_s  # seconds per image of the whole extractor in ONNX Runtime, if measured
+        self.train_items, self.val_items = list(train), list(val)
+        self.class_weighting = class_weighting
+        self.stopping = EarlyStopping(config.patience)
+        self.plan: StagePlan | None = None
+        self._best_state = None
+        self._failed: dict[Path, str] = {}
+        self._sessions: dict[Cut, object] = {}  # ONNX Runtime sessions of the prefix, by cut
+        self._layouts: Layout | None = None
+        self._sample_rows = None  # the prefix's rows of the timing sample, at every cut
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def epochs(self) -> Iterator[Progress | Notice | EpochEnded]:
+        import torch
+
+        from core.models.backbone_nets import build_feature_extractor
+        from core.models.classifier import Classifier
+
+        torch.manual_seed(epoch_seed(self.seed, 0))
+        extractor = build_feature_extractor(self.spec, self.weights_path)
+        model = Classifier(extractor, self.head.to_module(dropout=self.dropout))
+        model.to(memory_format=torch.channels_last)
+        yield Progress(PREPARE_PHASE, 0, None, "timing a few steps" if self.deadline else "")
+        plan = self._plan(extractor, model)
+        if plan is None:
+            yield Notice("No time is left in the budget for fine-tuning; the head's model is kept.")
+            return
+        self.plan = plan
+        yield Notice(f"Fine-tuning {plan.describe()}.")
+        suffix = Suffix(extractor, plan.cut, self._layout(extractor).shapes[plan.cut])
+        train_rows, val_rows = yield from self._cached_rows(extractor, plan)
+        yield from self._report_failures()
+        if train_rows is None:
+            return
+        yield from self._train(model, suffix, plan, train_rows, val_rows)
+
+    def _train(self, model, suffix, plan: StagePlan, train_rows, val_rows) -> Iterator[object]:
+        import torch
+
+        cfg, (x_train, y_train), (x_val, y_val) = self.config, train_rows, val_rows
+        for module in suffix.pieces:
+            module.requires_grad_(True)
+        for index in range(plan.cut.block + 1, len(model.backbone.blocks)):
+            model.backbone.blocks[index].requires_grad_(True)
+        optimiser = torch.optim.AdamW(
+            [{"params": suffix.trainable(), "lr": cfg.lr}, {"params": model.head.parameters(), "lr": cfg.head_lr}],
+            weight_decay=cfg.weight_decay)
+        steps_per_epoch = max(1, math.ceil(len(y_train) / cfg.batch_size))
+        if self.deadline is not None:  # the epochs again, from real steps now that the cache is built
+            plan = self.plan = self._replanned(model, suffix, plan, x_train, len(y_val), steps_per_epoch)
+            yield Notice(f"Fine-tuning: {plan.epochs} epoch{'s' if plan.epochs != 1 else ''} fit in the time "
+                         "left, from the pace of the first steps.")
+        total_steps = steps_per_epoch * plan.epochs
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(step, total_steps))
+        weights = class_weights(y_train, self.n_classes) if self.class_weighting else np.ones(self.n_classes,
+                                                                                              np.float32)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(weights))
+        offsets = np.random.default_rng([self.seed, 0]).integers(0, plan.views, len(y_train))
+        stopping, durations, n = self.stopping, [], len(y_train)
+        for epoch in range(1, plan.epochs + 1):
+            started = time.perf_counter()
+            rng = np.random.default_rng([self.seed, epoch])
+            order = rng.permutation(n)
+            views = (offsets + epoch - 1) % plan.views  # each image goes through its views in turn
+            seen, loss_sum, correct, late = 0, 0.0, 0, False
+            train_mode(model)
+            for step, start in enumerate(range(0, n, cfg.batch_size)):
+                index = order[start:start + cfg.batch_size]
+                torch.manual_seed(epoch_seed(self.seed, epoch, step + 1))  # dropout
+                x = torch.from_numpy(x_train[index, views[index]].astype(np.float32))
+                y = torch.from_numpy(y_train[index])
+                logits = model.head(suffix(x, channels_last=True))
+                loss = loss_fn(logits, y)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                loss_sum += loss.item() * len(index)
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(index)
+                yield Progress(PROGRESS_PHASE, (epoch - 1) * n + seen, plan.epochs * n, f"epoch {epoch}/{plan.epochs}")
+                if self._past_deadline():
+                    late = True
+                    break
+            val_loss, val_acc = self._evaluate(model, suffix, loss_fn, x_val, y_val)
+            durations.append(time.perf_counter() - started)
+            if stopping.update(epoch, val_loss, val_acc):
+                self._best_state = {k: v.detach().to("cpu", copy=True).contiguous()
+                                    for k, v in model.state_dict().items()}
+            mean = float(np.mean(durations))
+            out_of_time = late or (self.deadline is not None and epoch < plan.epochs
+                                   and time.perf_counter() + mean > self.deadline)
+            last = stopping.should_stop or out_of_time or epoch == plan.epochs
+            yield EpochEnded(FINE_TUNE_PHASE, epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val_loss,
+                             val_acc, images_per_s=seen / max(durations[-1], 1e-9),
+                             eta_s=0.0 if last else (plan.epochs - epoch) * mean, seconds=durations[-1])
+            if out_of_time and epoch < plan.epochs:
+                yield Notice(f"Fine-tuning stopped after {epoch} of {plan.epochs} epochs to keep within the "
+                             "time budget (this computer ran slower than measured).")
+            if last:
+                break
+
+    def _replanned(self, model, suffix, plan: StagePlan, x_train, n_val: int, steps_per_epoch: int) -> StagePlan:
+        """The plan with as many epochs (up to the configured most) as fit before the deadline at the pace
+        of real training steps, timed here (the second of two, on real rows; the weights do not change)."""
+        import torch
+
+        rows = torch.from_numpy(x_train[: self.config.batch_size, 0].astype(np.float32))
+        train_mode(model)
+        seconds = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            model.head(suffix(rows, channels_last=True)).logsumexp(1).mean().backward()
+            seconds = time.perf_counter() - started
+        model.zero_grad(set_to_none=True)
+        step_s = seconds / len(rows)
+        epoch_s = step_s * (steps_per_epoch * self.config.batch_size + n_val / 3)
+        left = (self.deadline - time.perf_counter()) * 0.9
+        epochs = max(1, min(self.config.epochs, int(left // max(epoch_s, 1e-9))))
+        return replace(plan, epochs=epochs)
+
+    def _evaluate(self, model, suffix, loss_fn, x_val, y_val) -> tuple[float | None, float | None]:
+        import torch
+
+        if len(y_val) == 0:
+            return None, None
+        model.eval()
+        logits = []
+        with torch.no_grad():
+            for start in range(0, len(y_val), 2 * _BATCH):
+                rows = torch.from_numpy(x_val[start:start + 2 * _BATCH].astype(np.float32))
+                logits.append(model.head(suffix(rows, channels_last=True)))
+        logits, target = torch.cat(logits), torch.from_numpy(y_val)
+        return float(loss_fn(logits, target)), float((logits.argmax(1) == target).float().mean())
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.perf_counter() > self.deadline
+
+    def best(self) -> tuple[dict[str, np.ndarray], HeadModel] | None:
+        """(backbone state dict, head) of the best epoch so far; None before the first epoch ends."""
+        if self._best_state is None:
+            return None
+        backbone, head = split_tensors(self._best_state)
+        return ({k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in backbone.items()},
+                HeadModel.from_state(head))
+
+    # -- planning --------------------------------------------------------------------------------------------
+
+    def _plan(self, extractor, model) -> StagePlan | None:
+        """Without a deadline: the configured (or default) blocks. With one: step costs at every cut scaled
+        by multiply-adds from one timed step, prefix costs from the embedding pace (or, unknown, a timed run
+        of the prefix in ONNX Runtime); then the chosen cut's own step timed, and chosen again with that."""
+        lay = self._layout(extractor)
+        n_train, n_val = len(self.train_items), len(self.val_items)
+        fixed = self.config.unfreeze_blocks is not None or self.deadline is None
+        if fixed:
+            cuts = [Cut(max(1, len(extractor.blocks) - (self.config.unfreeze_blocks or DEFAULT_BLOCKS)))]
+        else:
+            first = max(1, min(index for index, _ in extractor.taps))
+            cuts = list(reversed(candidate_cuts(extractor, first)))  # shallowest (cheapest) first
+        costs = [CutCost(c, trained_pieces(extractor, c), 0.0, 0.0, lay.rows[c], self._cached_share(c))
+                 for c in cuts]
+
+        def plan_for(options):
+            left = None if self.deadline is None else self.deadline - time.perf_counter()
+            return choose(options, all_pieces(extractor), n_train, n_val, self.config.epochs, left, self.cap_bytes,
+                          None if self.config.augment else 1)
+
+        if self.deadline is None:
+            return plan_for(costs)
+        sample = self._sample()
+        if sample is None:
+            return None
+        reference = cuts[0]  # the cheapest cut to time: planning costs seconds of the budget too
+        step_per_mac = self._timed_step(extractor, model, reference, sample) / max(1, lay.macs_after(reference))
+        view_per_mac = self.embed_s / max(1, lay.macs_total) if self.embed_s else step_per_mac / _STEP_OVER_FORWARD
+        costs = [replace(c, step_s=step_per_mac * lay.macs_after(c.cut), view_s=view_per_mac * lay.macs_before[c.cut])
+                 for c in costs]
+        if not self.embed_s:  # the prefix's pace unknown: timed at the cut the first plan takes
+            first_plan = plan_for(costs)
+            if first_plan is not None:
+                at = next(c for c in costs if c.cut == first_plan.cut)
+                factor = self._timed_prefix(extractor, at.cut, sample) / max(at.view_s, 1e-12)
+                costs = [replace(c, view_s=c.view_s * factor) for c in costs]
+        timed: set[Cut] = {reference}
+        plan = plan_for(costs)
+        for _ in range(_RETIMINGS):  # the chosen cut's own step, until the choice settles
+            if plan is None or plan.cut in timed:
+                break
+            cost = next(c for c in costs if c.cut == plan.cut)
+            factor = self._timed_step(extractor, model, plan.cut, sample) / max(cost.step_s, 1e-12)
+            timed.add(plan.cut)
+            costs = [c if c.cut in timed - {plan.cut} else replace(c, step_s=c.step_s * factor) for c in costs]
+            plan = plan_for(costs)
+        return plan
+
+    def _timed_prefix(self, extractor, cut: Cut, sample: np.ndarray) -> float:
+        """Seconds per image of the prefix in ONNX Runtime (the second of two runs: the first warms up)."""
+        self._prefix_rows(extractor, cut, sample)
+        started = time.perf_counter()
+        self._prefix_rows(extractor, cut, sample)
+        return (time.perf_counter() - started) / len(sample)
+
+    def _timed_step(self, extractor, model, cut: Cut, sample: np.ndarray) -> float:
+        """Seconds per image of a training step at `cut` on the sample (the second of two: the first warms
+        up); the weights are left as they were."""
+        import torch
+
+        if self._sample_rows is None:
+            self._sample_rows = rows_at_every_cut(extractor, torch.from_numpy(sample))
+        rows = self._sample_rows[cut]
+        suffix = Suffix(extractor, cut, self._layout(extractor).shapes[cut])
+        train_mode(model)
+        params = suffix.trainable() + list(model.head.parameters())
+        saved = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(True)
+        seconds = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            model.head(suffix(rows, channels_last=True)).logsumexp(1).mean().backward()
+            seconds = time.perf_counter() - started
+        for p, flag in zip(params, saved):
+            p.requires_grad_(flag)
+            p.grad = None
+        model.eval()
+        return seconds / len(rows)
+
+    def _sample(self) -> np.ndarray | None:
+        arrays = []
+        for path, _, _ in self.train_items:
+            loaded = preprocessed_or_reason(path, self.spec.preprocessing)
+            if not isinstance(loaded, str):
+                arrays.append(loaded[0])
+            if len(arrays) == _SAMPLE:
+                break
+        return np.stack(arrays) if arrays else None
+
+    # -- the cache -------------------------------------------------------------------------------------------
+
+    def _key(self, cut: Cut) -> str:
+        from core.features.cache import model_key
+
+        c = self.config
+        views = f"aug{int(c.augment)}-f{int(c.flip)}-r{c.max_rotation}-z{c.max_zoom}-c{c.contrast}"
+        return f"{model_key(self.spec, self.weights_path)}|cut{cut.block}.{cut.unit}|{views}|v1"
+
+    def _layout(self, extractor) -> Layout:
+        if self._layouts is None:
+            self._layouts = layout(extractor, self.spec.preprocessing.input_size)
+        return self._layouts
+
+    def _cache(self, cut: Cut) -> ActivationCache:
+        return ActivationCache(self.store_dir, self._key(cut), self._layouts.rows[cut])
+
+    def _cached_share(self, cut: Cut) -> float:
+        cache = self._cache(cut)
+        pairs = [(h, 0) for _, _, h in self.train_items + self.val_items]
+        return sum(cache.has(h, v) for h, v in pairs) / max(1, len(pairs))
+
+    def _cached_rows(self, extractor, plan: StagePlan):
+        """Generator: computes the missing views (Progress), then returns ((train rows [N, K, row], labels),
+        (validation rows [M, row], labels)); ((None, ..)) when no training image could be read."""
+        cache = self._cache(plan.cut)
+        wanted = [(i, list(range(plan.views))) for i in range(len(self.train_items))]
+        wanted += [(len(self.train_items) + i, [0]) for i in range(len(self.val_items))]
+        items = self.train_items + self.val_items
+        todo = [(i, [v for v in views if not cache.has(items[i][2], v)]) for i, views in wanted]
+        todo = [(i, views) for i, views in todo if views]
+        total = sum(len(views) for _, views in todo)
+        if todo:
+            session = self._session(extractor, plan.cut)
+            done = 0
+            yield Progress(PREPARE_PHASE, 0, total, f"{plan.views} view(s) per image", unit="views")
+            pending_pairs, pending_arrays = [], []
+            stream = decode_ahead(lambda item: self._views(items[item[0]], item[1]), todo, 2 * _BATCH,
+                                  "finetune-decode")
+            with closing(stream):
+                for position, ((i, views), arrays) in enumerate(stream):
+                    if isinstance(arrays, str):
+                        self._failed[items[i][0]] = arrays
+                    else:
+                        pending_pairs += [(items[i][2], v) for v in views]
+                        pending_arrays += arrays
+                    if len(pending_arrays) >= _BATCH or (position == len(todo) - 1 and pending_arrays):
+                        rows = session.run(None, {session.get_inputs()[0].name: np.stack(pending_arrays)})[0]
+                        cache.add(pending_pairs, rows)
+                        done += len(pending_arrays)
+                        pending_pairs, pending_arrays = [], []
+                        yield Progress(PREPARE_PHASE, done, total, f"{plan.views} view(s) per image", unit="views")
+        keep_train = [i for i, (p, _, h) in enumerate(self.train_items) if p not in self._failed and cache.has(h, 0)]
+        keep_val = [i for i, (p, _, h) in enumerate(self.val_items) if p not in self._failed and cache.has(h, 0)]
+        if not keep_train:
+            return None, None
+        x_train = np.empty((len(keep_train), plan.views, cache.row_size), np.float16)
+        for view in range(plan.views):
+            cache.read([(self.train_items[i][2], view) for i in keep_train], x_train[:, view])
+        x_val = cache.read([(self.val_items[i][2], 0) for i in keep_val])
+        y_train = np.array([self.train_items[i][1] for i in keep_train], np.int64)
+        y_val = np.array([self.val_items[i][1] for i in keep_val], np.int64)
+        return (x_train, y_train), (x_val, y_val)
+
+    def _views(self, item: tuple[Path, int, str], views: list[int]) -> list[np.ndarray] | str:
+        """In a decoding thread: the inputs of the wanted views of one image, or why it cannot be read."""
+        path, _, content_hash = item
+        loaded = preprocessed_or_reason(path, self.spec.preprocessing)
+        if isinstance(loaded, str):
+            return loaded
+        return [view_input(loaded[0], content_hash, view, self.config) for view in views]
+
+    def _prefix_rows(self, extractor, cut: Cut, images: np.ndarray) -> np.ndarray:
+        session = self._session(extractor, cut)
+        return session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(images, np.float32)})[0]
+
+    def _session(self, extractor, cut: Cut):
+        if cut not in self._sessions:
+            from core.features.embedder import onnx_session
+            from core.models.onnx_export import export_onnx
+
+            size = self.spec.preprocessing.input_size
+            ident = weights_identity(self.spec, self.weights_path)
+            path = cache_dir() / "onnx" / f"{self.spec.name}-prefix-b{cut.block}u{cut.unit}-s{size}-{ident}.onnx"
+            if not path.exists():
+                export_onnx(Prefix(extractor, cut).eval(), size, path, "rows")
+            self._sessions[cut] = onnx_session(str(path))
+        return self._sessions[cut]
+
+    def _report_failures(self) -> Iterator[Notice]:
+        for path, reason in self._failed.items():
+            yield Notice(f"{path}: {reason} (skipped)")
+
+
+def view_input(plain: np.ndarray, content_hash: str, view: int, config: FineTuneConfig) -> np.ndarray:
+    """View 0: the plain image; others: a random crop, turn, flip and contrast change decided by the image's
+    content and the view number alone, so that every run (any seed) finds the same views in the cache."""
+    if view == 0:
+        return plain
+    import torch
+
+    seed = int.from_bytes(hashlib.blake2b(f"{content_hash}:{view}".encode(), digest_size=8).digest(), "little")
+    with torch.no_grad():
+        out = augment(torch.from_numpy(plain[None]), np.random.default_rng(seed), config)
+    return out[0].numpy()

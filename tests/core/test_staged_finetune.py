@@ -1,0 +1,152 @@
+"""Fine-tuning on a CPU: the last blocks on cached activations of the frozen ones, planned to a time budget.
+Tiny solid-colour projects at 32-64 px keep these fast."""
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from core.events import Notice, Progress
+from core.features.predictor import Predictor
+from core.models.backbones import get_backbone, with_preprocessing
+from core.models.bundles import ModelBundle, load_model
+from core.models.heads import HeadConfig, HeadTrainer
+from core.models.preprocessing import load_preprocessed
+from core.storage import runs
+from core.training.network_split import Cut
+from core.training.runner import EpochEnded, FineTuneConfig, RunFinished, TrainConfig, train
+from core.training.stage_plan import CutCost, choose
+from core.training.staged_finetune import PREPARE_PHASE, StagedFineTuner
+from imagegen import class_folder
+from test_training import make_project
+
+@pytest.fixture(autouse=True)
+def speeds_left_as_found():
+    """These runs remember their speeds in the session's cache folder; other tests expect first guesses."""
+    from core.models.backbones import cache_dir
+    from core.training.speeds import SPEEDS_FILE
+
+    path = cache_dir() / SPEEDS_FILE
+    before = path.read_bytes() if path.exists() else None
+    yield
+    if before is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(before)
+
+
+QUICK = TrainConfig(head=HeadConfig(max_epochs=4, patience=None), device="cpu", input_size=64)
+
+
+def finished(events) -> RunFinished:
+    return [e for e in events if isinstance(e, RunFinished)][-1]
+
+
+def test_a_budgeted_run_ends_within_its_budget_and_says_what_it_planned(tmp_path):
+    budget = 45.0  # a busy test machine takes seconds for what takes milliseconds
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=100_000, batch_size=4, time_budget_s=budget))
+    with make_project(tmp_path / "pets") as project:
+        started = time.perf_counter()
+        events = list(train(project, config))
+        wall = time.perf_counter() - started
+    outcome = finished(events)
+    plan = outcome.metrics["fine_tune_plan"]
+    epochs = [e for e in events if isinstance(e, EpochEnded) and e.phase == "fine-tune"]
+    assert outcome.status == "finished" and wall <= budget + 5.0
+    assert 1 <= len(epochs) <= plan["epochs"] < 100_000  # the budget, not the epoch limit, decided
+    assert outcome.metrics["phase_seconds"]["fine-tune"] >= 0.15 * budget  # and it used the time it had
+    assert any(isinstance(e, Notice) and "planned to fit" in e.message for e in events)
+    assert "fine_tune_gain" in outcome.metrics and outcome.metrics["time_budget_s"] == budget
+    # The progress counts the whole phase, so one bar and one ETA cover all its epochs.
+    steps = [e for e in events if isinstance(e, Progress) and e.phase == "Fine-tuning"]
+    assert steps[-1].total == plan["epochs"] * outcome.metrics["train_images"]
+
+
+def test_cached_activations_are_reused_by_the_next_run(tmp_path):
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=2, batch_size=4))
+    with make_project(tmp_path / "pets") as project:
+        first = list(train(project, config))
+        again = list(train(project, replace(config, head=HeadConfig(max_epochs=3, patience=None))))
+    def computed(events):
+        return sum(e.done for e in events if isinstance(e, Progress) and e.phase == PREPARE_PHASE
+                   and e.total and e.done == e.total)
+    plan = finished(first).metrics["fine_tune_plan"]
+    assert computed(first) == plan["views"] * finished(first).metrics["train_images"] + \
+        finished(first).metrics["val_images"]
+    assert computed(again) == 0 and finished(again).status == "finished"
+
+
+def test_cancel_while_caching_keeps_the_head_and_a_loadable_model(tmp_path):
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=2, batch_size=4))
+    with make_project(tmp_path / "pets", per_class=40) as project:
+        events = train(project, config)
+        for event in events:
+            if isinstance(event, Progress) and event.phase == PREPARE_PHASE and event.done:
+                break
+        events.close()
+        with project.session() as session:
+            run = runs.list_runs(session)[0]
+    assert run.status == "cancelled" and not run.metrics["fine_tuned"]
+    bundle = load_model(project.root / ".dovecote" / run.model_path)
+    assert Predictor(bundle, "cpu").predict(np.zeros((1, 3, 64, 64), np.float32)).shape == (1, 2)
+
+
+def test_the_bundle_predicts_what_the_trained_split_network_computes(tmp_path):
+    import torch
+
+    from core.models.backbone_nets import build_feature_extractor
+    from core.training.network_split import Prefix, Suffix, layout
+
+    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
+    files = sorted(root.glob("*/*.png"))
+    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}") for path in files]
+    base = get_backbone("efficientnet_lite0")
+    spec = with_preprocessing(base, replace(base.preprocessing, input_size=64, resize=64))
+    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
+                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
+    list(head.epochs())
+    tuner = StagedFineTuner(spec, head.best_model(), items[1:-1], items[:1] + items[-1:], 2,
+                            FineTuneConfig(epochs=2, batch_size=4, lr=1e-2), seed=0, store_dir=tmp_path / "store")
+    assert [e.epoch for e in tuner.epochs() if isinstance(e, EpochEnded)] == [1, 2]
+    backbone, tuned_head = tuner.best()
+    pretrained = build_feature_extractor(spec).state_dict()
+    cut = tuner.plan.cut
+    changed = {k for k, v in backbone.items() if not np.allclose(v, pretrained[k].numpy())}
+    assert changed and all(int(k.split(".")[1]) >= cut.block for k in changed)  # the frozen blocks stayed put
+
+    bundle = ModelBundle(["cats", "dogs"], spec.name, spec.preprocessing, tuned_head, backbone,
+                         metadata={"fine_tuned": True})
+    bundle.save(tmp_path / "tuned.safetensors")
+    loaded = load_model(tmp_path / "tuned.safetensors")
+    images = np.stack([load_preprocessed(path, spec.preprocessing)[0] for path in files])
+    from_bundle = Predictor(loaded, "cpu").predict(images)
+
+    extractor = build_feature_extractor(spec)
+    extractor.load_state_dict({k: torch.from_numpy(v) for k, v in backbone.items()})
+    suffix = Suffix(extractor, cut, layout(extractor, 64).shapes[cut])
+    with torch.no_grad():
+        rows = Prefix(extractor, cut)(torch.from_numpy(images)).half().float()  # as the cache holds them
+        trained = torch.softmax(tuned_head.to_module()(suffix(rows)), 1).numpy()
+    assert np.abs(from_bundle - trained).max() < 1e-2
+
+
+def test_the_plan_trains_deeper_when_the_budget_allows_and_keeps_the_cache_under_its_cap():
+    costs = [CutCost(Cut(8), 1, 0.001, 0.01, 1000), CutCost(Cut(7), 2, 0.004, 0.008, 2000),
+             CutCost(Cut(6), 6, 0.05, 0.005, 4000)]  # shallowest (cheapest step) first
+    tight = choose(costs, 16, n_train=1000, n_val=200, max_epochs=50, available_s=40, cap_bytes=10**9)
+    loose = choose(costs, 16, n_train=1000, n_val=200, max_epochs=50, available_s=600, cap_bytes=10**9)
+    assert tight.cut == Cut(7) and loose.cut == Cut(6)
+    for plan in (tight, loose):
+        assert plan.seconds <= plan.budget_s and 1 <= plan.views <= plan.epochs
+    capped = choose(costs, 16, 1000, 200, 50, 600, cap_bytes=3 * 1000 * 8000)
+    assert capped.cache_bytes <= 3 * 1000 * 8000 and capped.views < loose.views
+    assert choose(costs, 16, 1000, 200, 50, available_s=0.5, cap_bytes=10**9) is None
+    unbudgeted = choose(costs, 16, 1000, 200, max_epochs=4, available_s=None, cap_bytes=10**9)
+    assert unbudgeted.cut == Cut(6) and unbudgeted.epochs == 4 and unbudgeted.views == 4
+
+
+def test_without_augmentation_one_view_is_cached(tmp_path):
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=3, batch_size=4, augment=False))
+    with make_project(tmp_path / "pets") as project:
+        outcome = finished(train(project, config))
+    assert outcome.metrics["fine_tune_plan"]["views"] == 1
