@@ -9,11 +9,11 @@ from tqdm import tqdm
 
 from core.models.backbones import DEFAULT_BACKBONE, list_backbones
 from core.models.int8 import verdict
+from core.training.finetune import DEFAULT_TIME_BUDGET_S
 from core.cli.output import follow, is_terminal, print_json
 from core.cli.project_cmds import add_project_args, default_output, open_project
 from core.errors import InvalidRequest
 
-DEFAULT_BUDGET = "5m"  # --fine-tune on a CPU without --epochs: minutes, not the better part of an hour
 
 
 def register(subparsers) -> None:
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
                    help="after the head, train the whole network on augmented images (slower, usually better)")
     p.add_argument("--time-budget", type=_duration_arg, metavar="TIME",
                    help="fine-tune within this much wall time for the whole run, e.g. 5m, 90s, 1h30m (implies "
-                        f"--fine-tune; --fine-tune without --epochs plans for {DEFAULT_BUDGET}); on a CPU it chooses "
+                        f"--fine-tune; --fine-tune without --epochs plans for {_duration(DEFAULT_TIME_BUDGET_S)}); on a CPU it chooses "
                         "how many blocks to train, on how many cached views, for how many epochs")
     p.add_argument("--no-flip", action="store_true",
                    help="fine-tuning: no mirrored images (for text, digits, anything whose mirror image differs)")
@@ -71,7 +71,7 @@ def _config(args):
     if args.fine_tune or args.time_budget is not None:
         budget = args.time_budget
         if budget is None and args.epochs is None:
-            budget = _duration_arg(DEFAULT_BUDGET)
+            budget = DEFAULT_TIME_BUDGET_S
         fine = FineTuneConfig(flip=not args.no_flip, time_budget_s=budget)
         fine = fine if args.epochs is None else replace(fine, epochs=args.epochs)
     elif args.epochs is not None:  # epochs are the Dense head's: the default linear head has none

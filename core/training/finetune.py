@@ -24,6 +24,9 @@ from core.models.heads import EpochEnded, HeadModel, class_weights, epoch_seed
 from core.models.preprocessing import preprocessed_or_reason
 
 FINE_TUNE_PHASE = "fine-tune"
+# Fine-tuning asked for without a number of epochs (the CLI's --fine-tune, the Train view's checkbox): the
+# whole run planned to fit this, minutes on a CPU rather than the better part of an hour.
+DEFAULT_TIME_BUDGET_S = 300.0
 PROGRESS_PHASE = "Fine-tuning"
 # Decoded training images are kept in memory (float16) up to this size; beyond it they are decoded again
 # each epoch.

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from core.models.backbones import DEFAULT_BACKBONE
+from core.training.finetune import DEFAULT_TIME_BUDGET_S
 from core.training.runner import FineTuneConfig, HeadConfig, TrainConfig
 
 AUTOMATIC = 0  # spin boxes: 0 shows "Automatic"
@@ -26,9 +27,9 @@ class TrainChoices:
     def config(self) -> TrainConfig:
         head, fine = HeadConfig(), None
         if self.fine_tune:
-            fine = FineTuneConfig(augment=self.augment, flip=self.flip)
-            if self.epochs:
-                fine = replace(fine, epochs=self.epochs)
+            fine = FineTuneConfig(augment=self.augment, flip=self.flip, time_budget_s=DEFAULT_TIME_BUDGET_S)
+            if self.epochs:  # the user's number of epochs, with no budget: as the CLI's --epochs
+                fine = replace(fine, epochs=self.epochs, time_budget_s=None)
             if self.batch_size:
                 fine = replace(fine, batch_size=self.batch_size)
         else:
