@@ -2,9 +2,10 @@
 
 Requests are served newest first (what the user scrolled to last is what they look at), and old requests
 beyond a bound are dropped: a thumbnail scrolled past long ago is asked for again if it is painted again.
-Worker threads only build QImages (never QPixmaps, never widgets); the GUI thread turns them into pixmaps. The
-workers also round the corners, so painting a cell is one plain copy (a rounded clip per cell per paint cost more
-than the rest of the cell)."""
+Worker threads only build QImages (never QPixmaps, never widgets), at the size asked, so painting a cell is one
+copy; the GUI thread turns them into pixmaps. Workers never paint on them: QPainter holds the interpreter lock for
+its whole call, and the window would wait for it (rounding corners there made a re-sort of 100,000 images stall
+the window for 0.8 s)."""
 from __future__ import annotations
 
 import threading
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QImage, QPainter, QPixmap
+from PySide6.QtGui import QImage, QPainter, QPainterPath, QPixmap
 
 from core.images.decode import ImageError
 from core.images.thumbnails import THUMB_SIZE, ThumbnailCache
@@ -142,33 +143,24 @@ def _load(thumbs: ThumbnailCache, request: _Request) -> QImage | str:
     if max(image.width(), image.height()) != request.side:  # small pictures are enlarged to fill the cell
         image = image.scaled(QSize(request.side, request.side), Qt.AspectRatioMode.KeepAspectRatio,
                              Qt.TransformationMode.SmoothTransformation)
-    return _rounded(image)
-
-
-def _rounded(image: QImage) -> QImage:
-    rounded = QImage(image.size(), QImage.Format.Format_ARGB32_Premultiplied)
-    rounded.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(rounded)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QBrush(image))
-    painter.drawRoundedRect(QRectF(rounded.rect()), CORNER, CORNER)
-    painter.end()
-    return rounded
+    return image
 
 
 def draw_thumbnail(painter: QPainter, frame: QRectF, pixmap: QPixmap) -> None:
-    """`pixmap` centred in `frame`, its aspect kept: copied at whole pixels when it fits (the loader made it the
-    size asked for), scaled down smoothly when not (a high-density screen)."""
+    """`pixmap` centred in `frame`, its aspect kept, its corners rounded: copied at whole pixels when it fits
+    (the loader made it the size asked for), scaled down smoothly when not (a high-density screen)."""
+    painter.save()
     if pixmap.width() <= frame.width() and pixmap.height() <= frame.height():
         corner = frame.center() - QPointF(pixmap.width() / 2, pixmap.height() / 2)
-        painter.drawPixmap(round(corner.x()), round(corner.y()), pixmap)
-        return
-    size = QSize(pixmap.width(), pixmap.height()).scaled(frame.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
-    target = QRectF(0, 0, size.width(), size.height())
-    target.moveCenter(frame.center())
-    painter.save()
-    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        target = QRectF(round(corner.x()), round(corner.y()), pixmap.width(), pixmap.height())
+    else:
+        size = QSize(pixmap.width(), pixmap.height()).scaled(frame.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRectF(0, 0, size.width(), size.height())
+        target.moveCenter(frame.center())
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    clip = QPainterPath()
+    clip.addRoundedRect(target, CORNER, CORNER)
+    painter.setClipPath(clip)
     painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
     painter.restore()
 
