@@ -9,7 +9,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -20,7 +20,6 @@ from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
 from core.training.finetune import FINE_TUNE_PHASE, FineTuneConfig, FineTuner
 from core.models.head_fitting import make_head_trainer
-from core.training.staged_finetune import StagedFineTuner
 from core.models.heads import EpochEnded, HeadConfig, HeadTrainer
 from core.storage import catalog, labels, runs
 from core.training import speeds
@@ -28,6 +27,9 @@ from core.training.lock import TrainingLock
 from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
 from core.training.int8_check import check_int8, pending_work
 from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, INT8, make_plan, phase_started, uncached_count
+
+if TYPE_CHECKING:
+    from core.training.staged_finetune import StagedFineTuner
 
 # With a time budget, fine-tuning leaves this many times the evaluation's expected time for it.
 _EVALUATE_RESERVE = 1.5
@@ -270,6 +272,8 @@ def _fine_tune(run: "_Run", spec, device, images, y, train_idx, val_idx) -> Iter
     val = [(root / images[i].path, int(y[i]), images[i].content_hash) for i in val_idx]
     common = dict(dropout=config.head.dropout, class_weighting=config.head.class_weighting, deadline=deadline)
     if device == "cpu":
+        from core.training.staged_finetune import StagedFineTuner  # here: it imports torch, a quick run need not
+
         pace = run.speeds.get("embed") or speeds.speed("embed", spec.name, spec.preprocessing.input_size, device)
         embed_rate = pace if isinstance(pace, float) else (pace.value if pace.measured else None)
         tuner = StagedFineTuner(spec, run.head_trainer.best_model(), train, val, len(run.classes), fine,

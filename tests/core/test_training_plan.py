@@ -58,6 +58,7 @@ def test_readiness_blocks_and_warns_in_words():
 
 
 def test_the_run_yields_its_plan_and_phases_and_the_estimate_matches_it(project, monkeypatch, tmp_path):
+    monkeypatch.setattr(speeds, "SPEEDS_FILE", "speeds-of-this-test.json")  # nothing measured yet, whatever ran before
     config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, augment=False), int8=True)
     before = next(estimate_run(project, config, "cpu"))
     assert [p.key for p in before.phases] == [FEATURES, HEAD, FINE_TUNE, EVALUATE, INT8]
