@@ -57,13 +57,16 @@ def datas(root: Path = ROOT) -> list[tuple[str, str]]:
 
 
 def hidden_imports(root: Path = ROOT) -> list[str]:
-    """Every module of core/ and desktop/ (the CLI imports its command modules by name), and what the
-    migration scripts import (Alembic loads them from files, out of PyInstaller's sight)."""
+    """Every module of core/ and desktop/ (the CLI imports its command modules by name), the weights packages
+    (core/models/backbone_nets.py imports them by name: without their code the frozen app found only a folder
+    of .pth files and could not train), and what the migration scripts import (Alembic loads them from files,
+    out of PyInstaller's sight)."""
     names = []
     for package in ("core", "desktop"):  # read from the tree, not imported: the build need not import Qt
         for path in (root / package).rglob("*.py"):
             parts = path.relative_to(root).with_suffix("").parts
             names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    names += WEIGHTS_PACKAGES
     for script in sorted((root / "core/storage/migrations").rglob("*.py")):
         names += _imports_of(script)
     return sorted(set(names))

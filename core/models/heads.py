@@ -146,6 +146,16 @@ def epoch_seed(seed: int, epoch: int, step: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 10_007 + step) % (2**63)
 
 
+def checked_training_set(X: np.ndarray, y, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(features as float32 [N, D], labels as int64), or the error a head trainer raises for them."""
+    if n_classes < 2:
+        raise InvalidRequest("A classifier needs at least 2 classes.")
+    X = np.asarray(X, np.float32)
+    if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
+        raise ValueError("X must be [N, D] with one label per row")
+    return X, np.asarray(y, np.int64)
+
+
 class HeadTrainer:
     """Mini-batch AdamW with early stopping on the validation loss, keeping the best weights.
     `epochs()` yields an EpochEnded per epoch; `best_model()` is the best head so far (also after a cancel),
@@ -153,13 +163,8 @@ class HeadTrainer:
 
     def __init__(self, X: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig, seed: int,
                  X_val: np.ndarray | None = None, y_val: np.ndarray | None = None):
-        if n_classes < 2:
-            raise InvalidRequest("A classifier needs at least 2 classes.")
-        X = np.asarray(X, np.float32)
-        if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
-            raise ValueError("X must be [N, D] with one label per row")
+        X, self.y = checked_training_set(X, y, n_classes)
         self.config, self.seed, self.n_classes = config, seed, n_classes
-        self.y = np.asarray(y, np.int64)
         # Centre each feature and divide all by one overall spread (folded into the first layer at the end).
         # One spread, not one per feature: with few images, near-constant features would get huge factors.
         self.mean = X.mean(axis=0).astype(np.float64)

@@ -14,9 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from core.errors import InvalidRequest
 from core.models.early_stopping import EarlyStopping
-from core.models.heads import HEAD_PHASE, EpochEnded, HeadModel, class_weights
+from core.models.heads import HEAD_PHASE, EpochEnded, HeadModel, checked_training_set, class_weights
 
 # L2 strengths tried, strongest first (each fit starts from the previous one's weights): per image, on
 # features standardised to unit variance. 1/(C*N) in scikit-learn's terms.
@@ -34,13 +33,8 @@ class LinearHeadTrainer:
 
     def __init__(self, X: np.ndarray, y: np.ndarray, n_classes: int, config, seed: int,
                  X_val: np.ndarray | None = None, y_val: np.ndarray | None = None):
-        if n_classes < 2:
-            raise InvalidRequest("A classifier needs at least 2 classes.")
-        X = np.asarray(X, np.float32)
-        if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
-            raise ValueError("X must be [N, D] with one label per row")
+        self.X, self.y = checked_training_set(X, y, n_classes)
         self.config, self.seed, self.n_classes = config, seed, n_classes
-        self.X, self.y = X, np.asarray(y, np.int64)
         has_val = X_val is not None and len(X_val) > 0
         self.X_val = np.asarray(X_val, np.float32) if has_val else None
         self.y_val = np.asarray(y_val, np.int64) if has_val else None

@@ -262,11 +262,7 @@ class FineTuner:
 
     def best(self) -> tuple[dict[str, np.ndarray], HeadModel] | None:
         """(backbone state dict, head) of the best epoch so far; None before the first epoch ends."""
-        if self._best_state is None:
-            return None
-        backbone, head = split_tensors(self._best_state)
-        return ({k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in backbone.items()},
-                HeadModel.from_state(head))
+        return best_parts(self._best_state)
 
 
 def train_mode(model) -> None:
@@ -278,3 +274,12 @@ def train_mode(model) -> None:
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
+
+
+def best_parts(state: dict | None) -> tuple[dict[str, np.ndarray], HeadModel] | None:
+    """A fine-tuned network's kept state as (backbone state dict as arrays, head); None when nothing was kept."""
+    if state is None:
+        return None
+    backbone, head = split_tensors(state)
+    return ({k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in backbone.items()},
+            HeadModel.from_state(head))

@@ -25,12 +25,11 @@ import numpy as np
 from core.events import Notice, Progress
 from core.images.decode_ahead import decode_ahead
 from core.models.backbones import BackboneSpec, cache_dir, weights_identity
-from core.models.bundles import split_tensors
 from core.models.early_stopping import EarlyStopping
 from core.models.heads import EpochEnded, HeadModel, class_weights, epoch_seed
 from core.models.preprocessing import preprocessed_or_reason
 from core.training.activation_cache import ActivationCache
-from core.training.finetune import (CACHE_BYTES, FINE_TUNE_PHASE, PROGRESS_PHASE, FineTuneConfig, augment,
+from core.training.finetune import (CACHE_BYTES, FINE_TUNE_PHASE, PROGRESS_PHASE, FineTuneConfig, augment, best_parts,
                                     lr_factor, train_mode)
 from core.training.network_split import (Cut, Layout, Prefix, Suffix, all_pieces, candidate_cuts, layout,
                                          rows_at_every_cut, trained_pieces)
@@ -195,11 +194,7 @@ class StagedFineTuner:
 
     def best(self) -> tuple[dict[str, np.ndarray], HeadModel] | None:
         """(backbone state dict, head) of the best epoch so far; None before the first epoch ends."""
-        if self._best_state is None:
-            return None
-        backbone, head = split_tensors(self._best_state)
-        return ({k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in backbone.items()},
-                HeadModel.from_state(head))
+        return best_parts(self._best_state)
 
     # -- planning --------------------------------------------------------------------------------------------
 

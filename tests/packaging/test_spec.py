@@ -123,6 +123,8 @@ def test_modules_imported_by_name_are_hidden_imports(linux_spec):
     assert set(COMMAND_MODULES) <= hidden
     # What the migration scripts import (Alembic loads them from files, unseen by PyInstaller).
     assert {"alembic.op", "alembic.context", "sqlalchemy", "core.storage.models"} <= hidden
+    # The weights packages, imported by name for their weights file's path (their .pth files alone are not enough).
+    assert set(bundle.WEIGHTS_PACKAGES) <= hidden
 
 
 def test_background_jobs_are_functions_the_bundle_holds(linux_spec):
