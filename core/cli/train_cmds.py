@@ -12,6 +12,7 @@ from core.models.int8 import verdict
 from core.training.finetune import DEFAULT_TIME_BUDGET_S
 from core.cli.output import follow, is_terminal, print_json
 from core.cli.project_cmds import add_project_args, default_output, open_project
+from core.durations import elapsed_text
 from core.errors import InvalidRequest
 
 
@@ -192,12 +193,7 @@ def _epoch_text(e) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    return elapsed_text(seconds, decimals=1, missing="-")
 
 
 def _fine_tune_text(m: dict) -> str:

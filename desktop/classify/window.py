@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox, QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from core.durations import elapsed_text
 from core.classify.inference import (
     DEFAULT_OUTPUT, UNREADABLE, ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder,
 )
@@ -253,7 +254,7 @@ class ClassifyWindow(QWidget):
         text = f"{done} of {total} images"
         if now - since > 0.5 and done > first:
             rate = (done - first) / (now - since)
-            text += f" · {rate:.1f} images/s · about {_duration((total - done) / rate)} left"
+            text += f" · {rate:.1f} images/s · about {elapsed_text((total - done) / rate)} left"
         return text
 
     def _on_finished(self) -> None:
@@ -261,7 +262,7 @@ class ClassifyWindow(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         skipped = describe_skipped(summary.skipped)  # hidden files, FIFOs named like images, link loops...
-        self.status.setText(f"Done: {summary.classified} images classified in {_duration(summary.seconds)}"
+        self.status.setText(f"Done: {summary.classified} images classified in {elapsed_text(summary.seconds)}"
                             + (f" ({summary.already_done} before)" if summary.already_done else "")
                             + (f"; {skipped}" if skipped else "") + ".")
         self.status.setToolTip(f"Results: {summary.output}"
@@ -342,11 +343,6 @@ class ClassifyWindow(QWidget):
             self.repaint()
         self.tasks.shutdown()
         super().closeEvent(event)
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 def run_classify_window(args: argparse.Namespace) -> int:

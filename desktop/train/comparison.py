@@ -17,11 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.durations import elapsed_text
 from core.evaluation.comparison import RunComparison, compare_runs
 from core.storage import runs
 from core.storage.runs import RunInfo
 from desktop.project.context import ProjectContext
-from desktop.train.runs_model import short_duration, percent, status_text
+from desktop.train.runs_model import percent, status_text
 
 VERDICTS = (("fixed", "Fixed"), ("newly wrong", "Newly wrong"), ("still wrong", "Still wrong"))
 
@@ -37,7 +38,7 @@ def _figures(run: RunInfo) -> list[tuple[str, str]]:
         ("Status", status_text(run)),
         ("Network", run.backbone + (" + fine-tuned" if m.get("fine_tuned") else "")),
         ("Device", run.device),
-        ("Duration", short_duration(run.duration_s)),
+        ("Duration", elapsed_text(run.duration_s)),
         ("Images", f"{images:,}" if images else ""),
         ("Accuracy on all images", percent(oof.get("accuracy"))),
         ("Balanced accuracy", percent(oof.get("balanced_accuracy"))),

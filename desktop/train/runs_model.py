@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 
+from core.durations import elapsed_text
 from core.storage import runs
 from core.storage.runs import RunInfo
 from desktop.project.context import ProjectContext
@@ -20,15 +21,6 @@ TIPS = {
 }
 STATUS_TEXT = {"running": "Running", "finished": "Finished", "cancelled": "Cancelled (model kept)",
                "failed": "Failed", "interrupted": "Interrupted"}
-
-
-def short_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def percent(value: float | None) -> str:
@@ -109,8 +101,8 @@ class RunsModel(QAbstractTableModel):
             return run.device
         if column == "Duration":
             if run.status == "running":
-                return short_duration((datetime.now(timezone.utc) - run.started_at).total_seconds())
-            return short_duration(run.duration_s)
+                return elapsed_text((datetime.now(timezone.utc) - run.started_at).total_seconds())
+            return elapsed_text(run.duration_s)
         if column == "All images":
             return percent(run.oof_acc)
         if column == "Validation":
