@@ -4,8 +4,9 @@ A job is a core generator function and its arguments. By default it runs in a ch
 would hold the interpreter lock for the many small Python steps of decoding, hashing and training, and the
 window would stutter; see child.py), one of a few kept warm between jobs (pool.py); `child=False` runs it in
 a thread, for work measured to be harmless.
-Its events come back to the GUI thread as queued signals: every event in order, except that Progress events
-are thinned to at most ~20 a second, the latest always delivered. Cancelling is cooperative (a flag checked
+Its events come back to the GUI thread as signals emitted there, from its event loop (so a caller that
+connects right after run() misses none, and every slot runs in the GUI thread): every event in order, except
+that Progress events are thinned to at most ~20 a second, the latest always delivered. Cancelling is cooperative (a flag checked
 between events; the generator is then closed and records its own state). Failures arrive as exception
 objects: a DovecoteError carries a message for the user, anything else is a bug whose traceback is logged."""
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 
 from core.errors import DovecoteError
 from core.events import Progress
@@ -36,6 +37,7 @@ class Task(QObject):
     cancelled = Signal()  # it stopped because cancel() was called
     failed = Signal(object)  # the exception: DovecoteError for a message, anything else is a bug
     done = Signal()  # after exactly one of succeeded / cancelled / failed
+    _relay = Signal(str, tuple)  # from the worker thread: (public signal's name, its arguments)
 
     def __init__(self, title: str, function: Callable[..., Iterator[object]], args: tuple,
                  pool: WorkerPool | None, cancellable: bool, read_only: bool = False):
@@ -49,6 +51,9 @@ class Task(QObject):
         self._stopped = False  # its outcome is known (set before the signals that say so)
         self._finished = threading.Event()  # and every signal has been sent
         self._process: WorkerProcess | None = None  # the child running it
+        # Queued even when the job is quick: a signal emitted in the worker thread before the caller connected
+        # would be lost (a fast thread job's `done` with it), and a slot would run in the worker thread.
+        self._relay.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     @property
     def cancelling(self) -> bool:
@@ -79,6 +84,9 @@ class Task(QObject):
         if self._process is not None:
             self._process.kill()
 
+    def _deliver(self, name: str, args: tuple) -> None:
+        getattr(self, name).emit(*args)
+
     # -- in the worker thread ---------------------------------------------------------------------------
     @property
     def pid(self) -> int | None:
@@ -98,7 +106,7 @@ class Task(QObject):
     def _run(self) -> None:
         pending: Progress | None = None
         last_progress = 0.0
-        outcome, error = self.succeeded, None
+        outcome, error = "succeeded", None
         generator = None
         try:
             generator = (e for e in ()) if self._cancel.is_set() else self._events()  # cancelled while queued
@@ -109,20 +117,20 @@ class Task(QObject):
                 if isinstance(event, Progress) or event is None:  # None: a quiet poll of the child
                     pending = event if event is not None else pending
                     if pending is not None and now - last_progress >= PROGRESS_INTERVAL_S:
-                        self.event.emit(pending)
+                        self._relay.emit("event", (pending,))
                         pending, last_progress = None, now
                     continue
                 if pending is not None:
-                    self.event.emit(pending)
+                    self._relay.emit("event", (pending,))
                     pending, last_progress = None, now
-                self.event.emit(event)
+                self._relay.emit("event", (event,))
             if self._cancel.is_set():
-                outcome = self.cancelled
+                outcome = "cancelled"
         except BaseException as exc:  # noqa: BLE001 - delivered to the GUI, which shows it
             if self._cancel.is_set():
-                outcome = self.cancelled
+                outcome = "cancelled"
             else:
-                outcome, error = self.failed, exc
+                outcome, error = "failed", exc
                 _log_failure(self.title, exc)
         finally:
             if generator is not None:
@@ -130,14 +138,11 @@ class Task(QObject):
                     generator.close()  # a cancelled job records its state (the child does, for child jobs)
                 except BaseException as exc:  # noqa: BLE001
                     log.error("Task %r failed while stopping", self.title, exc_info=exc)
-            if pending is not None and outcome is self.succeeded:
-                self.event.emit(pending)
+            if pending is not None and outcome == "succeeded":
+                self._relay.emit("event", (pending,))
             self.error, self._stopped = error, True
-            if outcome is self.failed:
-                self.failed.emit(error)
-            else:
-                outcome.emit()
-            self.done.emit()
+            self._relay.emit(outcome, (error,) if outcome == "failed" else ())
+            self._relay.emit("done", ())
             self._finished.set()  # last: whoever waited may now delete this object
 
 

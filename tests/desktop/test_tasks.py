@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -81,6 +82,19 @@ def test_a_child_that_dies_is_a_failure_not_a_hang(qtbot, runner):
     message, details = describe_failure(task.error)
     assert "stopped unexpectedly" in message and "exit code 3" in details
     assert not task.running
+
+
+def test_a_quick_thread_job_loses_no_signal_and_its_slots_run_in_the_gui_thread(qtbot, runner):
+    """A caller connects after run() returns; a thread job may be over by then (CI saw the first events lost)."""
+    gui = threading.get_ident()
+    for _ in range(20):
+        task = runner.run("Quick", taskjobs.counting, 3, child=False)
+        time.sleep(0.02)  # the job ends before anything is connected
+        events, threads = [], set()
+        task.event.connect(lambda event: (events.append(event.done), threads.add(threading.get_ident())))
+        with qtbot.waitSignal(task.done, timeout=5_000):
+            task.succeeded.connect(lambda: threads.add(threading.get_ident()))
+        assert events[-1] == 3 and threads == {gui}
 
 
 @pytest.mark.parametrize("child", [True, False], ids=["child", "thread"])
