@@ -174,9 +174,6 @@ class GalleryModel(QAbstractListModel):
         return (guess.name, guess.colour, card.confidence, self._stale) if guess else None
 
     # -- keeping up with the store ------------------------------------------------------------------------------
-    def _read_staleness(self) -> None:
-        self._stale = _stale(self._context.read(gallery.unlabelled_prediction_source))
-
     def _on_predictions_changed(self) -> None:
         """A run ended (or its predictions of unlabelled images were stored): show the newest model's."""
         self._cards.clear()
@@ -202,7 +199,7 @@ class GalleryModel(QAbstractListModel):
 
     def _on_labels_changed(self, image_ids: list[int]) -> None:
         was_stale = self._stale
-        self._read_staleness()
+        self._stale = self._context.predictions_stale  # as the change left the store
         if self._stale != was_stale:
             self.cards_reset.emit()  # every predicted thumbnail now shows (or drops) its "older model" mark
         many = len(image_ids) > PAGE

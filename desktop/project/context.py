@@ -2,7 +2,9 @@
 committed before anyone is told) and announces what changed, so views refresh from the store.
 Small changes are written at once; large ones (labelling 100,000 images, undoing that, merging a big class)
 by a task in a child process (a thread would hold the interpreter lock and the window would stutter), during
-which further changes are refused with a note. Nothing is shown as done before it is stored."""
+which further changes are refused with a note. Nothing is shown as done before it is stored. Every change
+reads the store's summary (classes, counts, undo's next step) in the session that made it, in the child
+process for large ones, so the window's thread never re-reads a large store after a large write."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +16,7 @@ from core.errors import DovecoteError
 from core.project import Project
 from core.storage import gallery, labels
 from core.storage.labels import ClassInfo
+from core.storage.summary import StoreSummary, act_and_summarise, read_summary
 from desktop.tasks import Task, TaskRunner
 from desktop.tasks.jobs import StoreActionDone, store_action
 
@@ -38,8 +41,8 @@ class ProjectContext(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.project: Project | None = None
+        self._summary: StoreSummary | None = None  # as the latest change (or outside change) left the store
         self._classes: list[ClassInfo] = []
-        self._counts: gallery.Counts | None = None  # cached until the next change
         self._by_id: dict[int, ClassInfo] = {}
         self.can_undo = False
         self.can_redo = False
@@ -66,9 +69,8 @@ class ProjectContext(QObject):
         project.mark_interrupted_runs()
         self.close()
         self.project = project
-        self._reload_classes()
-        self.foreign_batches = set()
-        self._reload_history()
+        self.foreign_batches, self._known_batch = set(), 0
+        self._apply(self.read(read_summary))
         self._watch.start()
         self.opened.emit(project)
         return project
@@ -79,7 +81,7 @@ class ProjectContext(QObject):
         self._watch.stop()
         self.project.close()
         self.project = None
-        self._classes, self._by_id, self._counts = [], {}, None
+        self._summary, self._classes, self._by_id = None, [], {}
         self.can_undo = self.can_redo = False
         self.next_undo = self.next_redo = None
         self.closed.emit()
@@ -110,9 +112,12 @@ class ProjectContext(QObject):
 
     def counts(self) -> gallery.Counts:
         """Read once per change and shared by every view (the status bar, the Show box, the grid's message)."""
-        if self._counts is None:
-            self._counts = self.read(gallery.counts, self._classes)
-        return self._counts
+        return self._summary.counts if self._summary is not None else gallery.Counts(0, 0, 0, 0)
+
+    @property
+    def predictions_stale(self) -> bool:
+        """The newest model's predictions of unlabelled images are older than the latest labels."""
+        return self._summary is not None and self._summary.predictions_stale
 
     # -- changing -----------------------------------------------------------------------------------------
     def set_labels(self, image_ids: list[int], class_id: int | None,
@@ -126,31 +131,27 @@ class ProjectContext(QObject):
         count = f"{len(image_ids):,} image{'s' if len(image_ids) != 1 else ''}"
         note = f"Labelled {count} {label.name!r}" if label else f"Cleared the label of {count}"
 
-        def done(batch) -> None:
+        def done(batch, summary: StoreSummary) -> None:
             if batch is not None:
-                self._after_labels(image_ids)
+                self._after_labels(image_ids, summary)
             self.message.emit(note)
             if then is not None:
                 then()
 
-        if len(image_ids) >= BACKGROUND_AT:
-            self._in_background(f"Labelling {count}", labels.set_labels, (list(image_ids), class_id, source), done)
-            return True
-        ok, batch = self._act(lambda session: labels.set_labels(session, image_ids, class_id, source))
-        if ok:
-            done(batch)
-        return ok
+        return self._change(f"Labelling {count}", labels.set_labels, (list(image_ids), class_id, source), done,
+                            background=len(image_ids) >= BACKGROUND_AT)
 
     def assign_labels(self, labels_by_image: dict[int, int | None], source: str, note: str) -> bool:
         """Give each image its own class in one undoable step (accepted suggestions or predictions)."""
         if self.project is None or not labels_by_image:
             return False
-        ok, batch = self._act(lambda session: labels.assign_labels(session, labels_by_image, source))
-        if ok:
+
+        def done(batch, summary: StoreSummary) -> None:
             if batch is not None:
-                self._after_labels(list(labels_by_image))
+                self._after_labels(list(labels_by_image), summary)
             self.message.emit(note)
-        return ok
+
+        return self._change("Labelling", labels.assign_labels, (labels_by_image, source), done)
 
     def undo(self) -> None:
         self._walk_history("Undid", "undo", labels.undo)
@@ -159,10 +160,14 @@ class ProjectContext(QObject):
         self._walk_history("Redid", "redo", labels.redo)
 
     def add_class(self, name: str) -> int | None:
-        ok, class_id = self._act(lambda s: labels.add_class(s, name))
-        if ok:
-            self._after_classes(f"Added class {name.strip()!r}")
-        return class_id
+        added: list[int] = []
+
+        def done(class_id: int, summary: StoreSummary) -> None:
+            added.append(class_id)
+            self._after_classes(summary, f"Added class {name.strip()!r}")
+
+        self._change("Adding a class", labels.add_class, (name,), done)
+        return added[0] if added else None
 
     def rename_class(self, old: str, new: str) -> bool:
         return self._class_action(labels.rename_class, (old, new), f"Renaming {old!r}",
@@ -191,14 +196,28 @@ class ProjectContext(QObject):
             self.failed.emit(error)
             return False, None
 
+    def _change(self, title: str, function: Callable[..., object], args: tuple,
+                done: Callable[[object, StoreSummary], None], background: bool = False) -> bool:
+        """function(session, *args) committed, then done(its result, the store's summary after it): in a
+        child process when `background` (title: its progress), else at once. False when refused or failed."""
+        if self.project is None or self._refuse_while_busy():
+            return False
+        if background:
+            self._in_background(title, act_and_summarise, (function, *args), done)
+            return True
+        ok, found = self._act(lambda session: act_and_summarise(session, function, *args))
+        if ok:
+            done(*found)
+        return ok
+
     def _refuse_while_busy(self) -> bool:
         if self.busy:
             self.message.emit("Still saving the previous change; try again in a moment.")
         return self.busy
 
     def _in_background(self, title: str, function: Callable[..., object], args: tuple,
-                       done: Callable[[object], None]) -> None:
-        """function(session, *args) in a child process; done(its result) here once it is committed, if the
+                       done: Callable[..., None]) -> None:
+        """function(session, *args) in a child process; done(*its result) here once it is committed, if the
         project is still open."""
         project = self.project
         task = self.tasks.run(title, store_action, str(project.root), str(project.store_dir), function, *args,
@@ -208,80 +227,62 @@ class ProjectContext(QObject):
         task.failed.connect(self.failed)
         task.done.connect(lambda: self._written(task, project, results, done))
         self._write = task
-        self._reload_history()  # undo/redo are unavailable until it is stored
+        self.history_changed.emit()  # undo/redo are unavailable until it is stored
 
     def _written(self, task: Task, project: Project, results: list, done: Callable[[object], None]) -> None:
         if task is self._write:
             self._write = None
-        if results and project is self.project:
-            done(results[0])
-        self._reload_history()
+        if project is not self.project:
+            return
+        if results:
+            done(*results[0])
+        else:  # failed (the user was told): show the store as it is
+            self._apply(self.read(read_summary))
 
     def _class_action(self, function: Callable[..., object], args: tuple, title: str, note: str,
                       images: int = 0) -> bool:
-        def done(_result) -> None:
-            self._after_classes(note)
+        def done(_result, summary: StoreSummary) -> None:
+            self._after_classes(summary, note)
             self.images_changed.emit()  # merges and deletes relabel images
 
-        if self.project is None or self._refuse_while_busy():
-            return False
-        if images >= BACKGROUND_AT:
-            self._in_background(title, function, args, done)
-            return True
-        ok, _ = self._act(lambda session: function(session, *args))
-        if ok:
-            done(None)
-        return ok
+        return self._change(title, function, args, done, background=images >= BACKGROUND_AT)
 
     def _walk_history(self, verb: str, name: str, step: Callable[..., object]) -> None:
         """Undo or redo: at once when small, in the background when it relabels many images."""
         if self.project is None or self._refuse_while_busy():
             return
 
-        def done(result) -> None:
+        def done(result, summary: StoreSummary) -> None:
             if result is None:
                 self.message.emit(f"Nothing to {name}.")
                 return
-            self._after_labels(result.image_ids)
+            self._after_labels(result.image_ids, summary)
             self.message.emit(f"{verb}: {result.description}")
             self.history_step.emit(result)
 
-        if self.read(gallery.history_step_size, name == "undo") >= BACKGROUND_AT:
-            self._in_background(f"{name.capitalize()}ing", step, (), done)
-            return
-        ok, result = self._act(step)
-        if ok:
-            done(result)
+        self._change(f"{name.capitalize()}ing", step, (), done,
+                     background=self.read(gallery.history_step_size, name == "undo") >= BACKGROUND_AT)
 
-    def _after_labels(self, image_ids: list[int]) -> None:
-        self._reload_classes()
-        self._reload_history()
+    def _after_labels(self, image_ids: list[int], summary: StoreSummary) -> None:
+        self._apply(summary)
         self.labels_changed.emit(list(image_ids))
         self.classes_changed.emit()
 
-    def _after_classes(self, note: str) -> None:
-        self._reload_classes()
-        self._reload_history()
+    def _after_classes(self, summary: StoreSummary, note: str) -> None:
+        self._apply(summary)
         self.classes_changed.emit()
         self.message.emit(note)
 
-    def _reload_classes(self) -> None:
-        self._counts = None
-        self._classes = self.read(labels.list_classes)
+    def _apply(self, summary: StoreSummary) -> None:
+        """Show the store as `summary` says; the changes up to it are known here from now on (another
+        process's were added to foreign_batches by the caller)."""
+        self._summary = summary
+        self._classes = list(summary.classes)
         self._by_id = {c.id: c for c in self._classes}
-
-    def _reload_history(self) -> None:
-        """After this window's own changes (and at open): they are known, not news from elsewhere."""
-        if self.project is not None:
-            self._signature = self.read(labels.change_signature)
-            self._known_batch = self._signature[0] or 0
-        self._read_next_steps()
-
-    def _read_next_steps(self) -> None:
-        if self.project is not None:
-            self.next_undo = self.read(labels.next_step, True)
-            self.next_redo = self.read(labels.next_step, False)
-            self.can_undo, self.can_redo = self.next_undo is not None, self.next_redo is not None
+        self._signature = summary.signature
+        self._known_batch = max(self._known_batch, summary.signature[0] or 0)
+        self.next_undo, self.next_redo = summary.next_undo, summary.next_redo
+        self.can_undo, self.can_redo = summary.next_undo is not None, summary.next_redo is not None
         self.history_changed.emit()
 
     def is_foreign(self, entry: labels.HistoryEntry | None) -> bool:
@@ -293,23 +294,19 @@ class ProjectContext(QObject):
         their batches remembered as not this window's. True when something had changed."""
         if self.project is None or self.busy:
             return False
-        signature = self.read(labels.change_signature)
-        if signature == self._signature:
+        if self.read(labels.change_signature) == self._signature:
             return False
-        newest = signature[0] or 0
-        self.foreign_batches.update(range(self._known_batch + 1, newest + 1))
-        self._signature, self._known_batch = signature, max(self._known_batch, newest)
-        self._reload_classes()
-        self._read_next_steps()
+        summary = self.read(read_summary)
+        self.foreign_batches.update(range(self._known_batch + 1, (summary.signature[0] or 0) + 1))
+        self._apply(summary)
         self.classes_changed.emit()
         self.images_changed.emit()  # which images changed is unknown here: views re-read what they show
         self.message.emit("Labels were changed outside this window; showing them now.")
         return True
 
-    def refresh_classes(self, history: bool = True) -> None:
-        """Re-read classes and counts (after an import landed); with `history`, also what undo would undo."""
+    def refresh_summary(self, summary: StoreSummary | None = None) -> None:
+        """Show classes, counts and undo's next step as an import left them: `summary` as the import read
+        it, or read now. The import's batches are this window's own."""
         if self.project is not None:
-            self._reload_classes()
-            if history:
-                self._reload_history()  # the import's batches are this window's own
+            self._apply(summary if summary is not None else self.read(read_summary))
             self.classes_changed.emit()

@@ -10,9 +10,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.events import Progress
 from core.importing.scanning import ImportFinished, ImportSummary, import_folder
+from core.storage.summary import StoreSummary
 from desktop.project.context import ProjectContext
 from desktop.tasks import Task
-from desktop.tasks.jobs import in_project
+from desktop.tasks.jobs import in_project_summarised
 
 REFRESH_MS = 500
 BUSY_SHARE = 0.1  # of the window's time, at most, spent re-reading what an import has landed so far
@@ -29,6 +30,7 @@ class ImportController(QObject):
         self._task: Task | None = None
         self._next: bool | None = None  # labels_from_subfolders of an import waiting for the current to stop
         self._summary: ImportSummary | None = None
+        self._left: StoreSummary | None = None  # the store as the finished import left it, read by its child
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(REFRESH_MS)
@@ -48,12 +50,12 @@ class ImportController(QObject):
             self._task.cancel()
             return
         project = self._context.project
-        task = self._context.tasks.run("Importing", in_project, str(project.root), str(project.store_dir),
+        task = self._context.tasks.run("Importing", in_project_summarised, str(project.root), str(project.store_dir),
                                        import_folder, labels_from_subfolders)
         task.event.connect(self._on_event)
         task.failed.connect(self.failed)
         task.done.connect(self._done)
-        self._task, self._summary = task, None
+        self._task, self._summary, self._left = task, None, None
         self.started.emit(task)
 
     def cancel(self) -> None:
@@ -66,19 +68,21 @@ class ImportController(QObject):
             self._refresh.start()
         elif isinstance(event, ImportFinished):
             self._summary = event.summary
+        elif isinstance(event, StoreSummary):
+            self._left = event
 
-    def _landed(self, final: bool = False) -> None:
+    def _landed(self, left: StoreSummary | None = None) -> None:
         if self._context.project is not None:
             started = time.perf_counter()
             self._context.images_changed.emit()
-            self._context.refresh_classes(history=final)  # undo's next step is read once, at the end
+            self._context.refresh_summary(left)
             spent_ms = (time.perf_counter() - started) * 1000
             self._refresh.setInterval(max(REFRESH_MS, round(spent_ms / BUSY_SHARE)))
 
     def _done(self) -> None:
         self._task = None
         self._refresh.stop()
-        self._landed(final=True)
+        self._landed(self._left)
         self._refresh.setInterval(REFRESH_MS)
         if self._next is not None:  # superseded: the one asked for since starts now
             labels_from_subfolders, self._next = self._next, None

@@ -48,7 +48,7 @@ class Task(QObject):
         self.error: BaseException | None = None
         self._function, self._args, self._pool = function, args, pool
         self._cancel = threading.Event()
-        self._stopped = False  # its outcome is known (set before the signals that say so)
+        self._stopped = False  # its outcome is known (set before the signals that say so reach the GUI thread)
         self._finished = threading.Event()  # and every signal has been sent
         self._process: WorkerProcess | None = None  # the child running it
         # Queued even when the job is quick: a signal emitted in the worker thread before the caller connected
@@ -76,12 +76,12 @@ class Task(QObject):
     def interrupt(self) -> None:
         """Stop the job's child process now (window close, a job that did not stop when asked): it may still
         record its state. The store is transactional: what was committed stays, nothing half-written does."""
-        if self._process is not None:
+        if self._process is not None and not self._finished.is_set():  # that worker may be on its next job
             self._process.interrupt()
 
     def kill(self) -> None:
         """End the job's child process without a word (one that did not stop when interrupted)."""
-        if self._process is not None:
+        if self._process is not None and not self._finished.is_set():
             self._process.kill()
 
     def _deliver(self, name: str, args: tuple) -> None:

@@ -124,3 +124,27 @@ def test_a_large_change_is_written_in_the_background_and_other_changes_wait(qtbo
         qtbot.keyClick(window.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
         assert window.context.busy  # four images: "large", so undone in the background too
     assert all(labels_in_store(folder)[f"cats/{i}.png"] is None for i in range(4))
+
+
+def test_after_a_large_change_the_window_shows_counts_and_undo_without_re_reading_the_store(
+        qtbot, window, open_folder, folder, monkeypatch):
+    """In a store of 100,000 images, re-reading class counts and history on the window's thread after a big
+    write froze it for ~0.3 s; the child that wrote reads them and sends them back."""
+    from core.storage import gallery
+    from core.storage.summary import read_summary
+
+    monkeypatch.setattr(project_context, "BACKGROUND_AT", 3)
+    prepare(window, open_folder, folder)
+    read_here = []
+    plain_read = project_context.ProjectContext.read
+    monkeypatch.setattr(project_context.ProjectContext, "read",
+                        lambda self, query, *args: (read_here.append(query), plain_read(self, query, *args))[1])
+    select(window, ["cats/0.png", "cats/1.png", "cats/2.png", "cats/3.png"])
+    with qtbot.waitSignal(window.context.labels_changed, timeout=10_000):
+        qtbot.keyClick(window.grid, Qt.Key.Key_2)
+    assert {c.name: c.count for c in window.context.classes}["dog"] == 4
+    assert window.context.counts().labelled == 4
+    assert window.label_actions.undo.text() == "Undo: label 4 images as 'dog'"
+    store_wide = {read_summary, labels.list_classes, labels.next_step, labels.change_signature, gallery.counts,
+                  gallery.unlabelled_prediction_source}
+    assert not store_wide & set(read_here)

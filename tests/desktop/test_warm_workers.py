@@ -20,17 +20,23 @@ def runner(qtbot):
     tasks.shutdown()
 
 
-def finish(qtbot, task, timeout=60_000):
-    """The task's events and outcome once it is done (connect before the event loop runs again)."""
+def watch(task):
+    """(events, outcome) lists the task fills as its signals arrive; outcome's last entry is "done"."""
     events, outcome = [], []
     task.event.connect(events.append)
     task.succeeded.connect(lambda: outcome.append("succeeded"))
     task.cancelled.connect(lambda: outcome.append("cancelled"))
     task.failed.connect(lambda error: outcome.append("failed"))
-    if task.running:
-        with qtbot.waitSignal(task.done, timeout=timeout):
-            pass
+    task.done.connect(lambda: outcome.append("done"))
     return events, outcome
+
+
+def finish(qtbot, task, timeout=60_000):
+    """The task's events and outcome once it is done (its signals come from the event loop: connecting right
+    after run() misses none)."""
+    events, outcome = watch(task)
+    qtbot.waitUntil(lambda: outcome[-1:] == ["done"], timeout=timeout)
+    return events, outcome[:-1]
 
 
 def test_two_jobs_one_after_another_run_in_the_same_process(qtbot, runner):
@@ -83,14 +89,11 @@ def test_an_interrupted_worker_is_not_given_another_job(qtbot, runner, tmp_path)
 def test_jobs_at_the_same_time_run_side_by_side_and_only_a_few_workers_are_kept(qtbot, runner, tmp_path):
     gate = tmp_path / "go"
     tasks = [runner.run(f"Job {n}", taskjobs.whoami, str(gate)) for n in range(MAX_WORKERS + 1)]
-    seen: list[tuple[int, bool]] = []
-    for task in tasks:
-        task.event.connect(seen.append)
-    qtbot.waitUntil(lambda: len(seen) == len(tasks), timeout=60_000)  # all running at once
-    assert len({pid for pid, _ in seen}) == len(tasks)
+    watched = [watch(task) for task in tasks]
+    qtbot.waitUntil(lambda: all(events for events, _ in watched), timeout=60_000)  # all running at once
+    assert len({events[0][0] for events, _ in watched}) == len(tasks)
     gate.touch()
-    for task in tasks:
-        finish(qtbot, task)
+    qtbot.waitUntil(lambda: all(outcome == ["succeeded", "done"] for _, outcome in watched), timeout=60_000)
     assert len(runner.workers.idle_pids) == MAX_WORKERS
 
 
