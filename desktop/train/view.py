@@ -279,8 +279,11 @@ class TrainView(QWidget):
         if len(shown) == 1:
             run = shown[0]
             note = f" — {run.note}" if run.note else ""
-            named = f"{run.title}: " if run.name else ""
-            self.heading.setText(f"{named}{outcome_message(run)}{note}")
+            if ids == [self._live_run] and self.progress.isVisible():  # the panel above says how it ended
+                self.heading.setText(f"{run.title}: loss and accuracy per epoch, ★ the epoch kept{note}")
+            else:
+                named = f"{run.title}: " if run.name else ""
+                self.heading.setText(f"{named}{outcome_message(run)}{note}")
         else:
             self.heading.setText(f"Comparing {shown[0].title} (blue) and {shown[1].title} (orange)")
             self.comparison.compare(shown[0].id, shown[1].id)
