@@ -210,9 +210,20 @@ def test_the_window_does_not_take_cluster_options(colour_project, archive, capsy
     assert not opened and "not --gui" in capsys.readouterr().err
 
 
-def test_each_worker_gives_the_network_its_own_threads_not_every_core(cluster):
+def test_each_worker_loads_the_model_as_it_joins_with_its_own_threads_not_every_core(cluster, colour_project):
     """local:N on a 2-core machine: N workers each starting a thread per core would fight over the cores."""
+    from core.classify.cluster_plugin import ModelLoader
+    from core.models.bundles import load_model
+
+    def network_threads(key):
+        session = cluster_worker.loaded_predictor(key)._embedder._session
+        return session.get_session_options().intra_op_num_threads
+
+    loader = ModelLoader("threads-test", load_model(colour_project[0]), "cpu", "fp32")
     with distributed.Client(cluster.scheduler_address) as client:
-        tasks = [client.submit(cluster_worker.worker_threads, workers=[w], pure=False) for w in client.nthreads()]
+        client.register_plugin(loader)  # no chunk submitted: the workers load the model on their own
+        tasks = [client.submit(network_threads, loader.key, workers=[w], pure=False) for w in client.nthreads()]
         assert [task.result() for task in tasks] == [1, 1]
-    assert cluster_worker.worker_threads() is None  # outside a worker: every core, as a single-machine run
+        client.unregister_worker_plugin(loader.name)
+    with pytest.raises(RuntimeError, match="not been given the run's model"):
+        cluster_worker.loaded_predictor(loader.key)  # dropped with the plugin: a long-lived worker frees it
