@@ -17,7 +17,7 @@ class ModelLoader(WorkerPlugin):
         self.key, self.bundle, self.device, self.precision = key, bundle, device, precision
 
     def setup(self, worker) -> None:
-        cluster_worker.load_model(self.key, self.bundle, self.device, self.precision, worker.state.nthreads)
+        cluster_worker.load_model(self.key, self.bundle, self.device, self.precision)
 
     def teardown(self, worker) -> None:
         cluster_worker.forget_model(self.key)

@@ -7,20 +7,25 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
-from core.classify.inference import in_batches, decoded_images, predicted
+from core.classify.batches import decoded_images, in_batches, predicted
 from core.classify.precision import worker_precision
 from core.features.predictor import Predictor
 
+NETWORK_THREADS = 1  # see load_model
 _models: dict[str, Future] = {}  # run key -> its Predictor, built or being built
 _lock = threading.Lock()  # a worker runs several chunks at once in threads; they share one predictor
 
 
-def load_model(key: str, bundle, device: str, precision: str, threads: int | None) -> None:
+def load_model(key: str, bundle, device: str, precision: str) -> None:
     """Start building this worker's predictor for the run `key` in a thread of its own, and return: called
     as the worker joins the run (core.classify.cluster_plugin), so the model loads while the client walks the
     folder and the first chunk decodes. The backbone runs through ONNX Runtime on a CPU, torch on a GPU (as
-    Embedder chooses for `device`), int8 on a CPU where `precision` says so; ONNX Runtime gets the worker's
-    `threads`, not every core: several workers on one machine would otherwise fight over the cores."""
+    Embedder chooses for `device`), int8 on a CPU where `precision` says so.
+
+    ONNX Runtime gets one thread: a Dask worker runs as many chunks at once as it has threads (one core
+    each, Dask's unit of work), each chunk's batches on its own thread. Side by side, single-threaded runs
+    of the network measured ~12 % less CPU per image than runs that share threads between them (local:1 on
+    2 cores: 24.5 against 27.8 ms), and never more threads than cores, whatever the number of workers."""
     with _lock:
         if key in _models:  # workers in one process (an in-process cluster) share it
             return
@@ -28,7 +33,7 @@ def load_model(key: str, bundle, device: str, precision: str, threads: int | Non
 
     def build() -> None:
         try:
-            future.set_result(Predictor(bundle, device, worker_precision(precision, device), threads))
+            future.set_result(Predictor(bundle, device, worker_precision(precision, device), NETWORK_THREADS))
         except BaseException as error:  # raised again in every chunk that needs it: the client shows it
             future.set_exception(error)
 
