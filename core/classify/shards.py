@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 
 from core.errors import InvalidRequest
 
-CHUNK_FILES = 64  # files per cluster task: a second or two of work, so results stream and a lost worker costs little
+CHUNK_FILES = 64  # most files per cluster task: a second or two of work; results stream, a lost worker costs little
 
 
 def parse_shard(text: str) -> tuple[int, int]:
