@@ -20,8 +20,7 @@ import numpy as np
 from core.errors import DovecoteError, InvalidRequest, NotAFolder
 from core.events import Notice, Progress
 from core.features.predictor import Predictor
-from core.images.decode_ahead import cpu_threads, decode_ahead
-from core.models.preprocessing import preprocessed_or_reason
+from core.classify.batches import decoded_images, in_batches, predicted
 from core.classify.precision import CHOICES as PRECISIONS, choose_precision
 from core.classify.results_csv import OK, ResultsCsv, partial_path
 from core.classify.shards import shard_of
@@ -155,13 +154,6 @@ class LocalEngine:
         return ""  # the progress bar shows the rate and the time left
 
 
-def predicted(chunk: list[tuple[str, object]], predictor) -> list[tuple[str, object]]:
-    """(path, array or reason) -> (path, probabilities or reason), the decoded arrays predicted as one batch."""
-    arrays = [item for _, item in chunk if isinstance(item, np.ndarray)]
-    probabilities = iter(predictor.predict(np.stack(arrays)) if arrays else ())
-    return [(rel, next(probabilities) if isinstance(item, np.ndarray) else item) for rel, item in chunk]
-
-
 def local_engine(bundle, request: ClassifyRequest) -> LocalEngine:
     """This process's engine, with the int8 backbone where the model allows it (core.classify.precision)."""
     from core.features.embedder import resolve_device
@@ -285,25 +277,3 @@ def _record_chunk(chunk, classes, request, results: ResultsCsv, sorter, summary)
             summary.counts[classes[best]] += 1
         results.write(rel, OK, UNSURE if unsure else classes[best], confidence, probs)
     return notices
-
-
-def _load(path: Path, prep) -> np.ndarray | str:
-    """The network input for one file, or the reason it cannot be had (never raises for a bad file)."""
-    loaded = preprocessed_or_reason(path, prep)
-    return loaded if isinstance(loaded, str) else loaded[0]
-
-
-def decoded_images(root: Path, paths: Iterator[str], prep, batch_size: int) -> Iterator[tuple[str, np.ndarray | str]]:
-    """(relative path, array or reason) in walk order, decoding up to two batches ahead in threads."""
-    return decode_ahead(lambda rel: _load(root / rel, prep), paths, 2 * batch_size + cpu_threads(), "classify-decode")
-
-
-def in_batches(items: Iterator, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 
 from core.errors import InvalidRequest
 
-CHUNK_FILES = 64  # files per cluster task: a second or two of work, so results stream and a lost worker costs little
+CHUNK_FILES = 64  # most files per cluster task: a second or two of work; results stream, a lost worker costs little
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -29,8 +29,23 @@ def shard_of(paths: Sequence[str], k: int, n: int) -> list[str]:
     return ordered[(k - 1) * len(ordered) // n: k * len(ordered) // n]
 
 
-def chunks(paths: Sequence[str], size: int = CHUNK_FILES) -> Iterator[list[str]]:
-    """The sorted paths in consecutive chunks of `size` (the last one shorter)."""
+def chunks(paths: Sequence[str], size: int = CHUNK_FILES, streams: int | None = None) -> Iterator[list[str]]:
+    """The sorted paths in consecutive chunks of `size` (the last one shorter).
+
+    With `streams` (how many chunks are worked on at once: a cluster's worker threads) the sizes vary, still
+    a function of the paths alone: the first chunks are small and double up to `size`, so that results come
+    back while the cluster warms up; the last ones shrink (each at most 1/(2 x streams) of what is left,
+    guided self-scheduling), so that at the end no stream is left working alone on a full chunk."""
     ordered = sorted(paths)
-    for start in range(0, len(ordered), size):
-        yield ordered[start:start + size]
+    if streams is None:
+        for start in range(0, len(ordered), size):
+            yield ordered[start:start + size]
+        return
+    smallest = max(1, size // 8)
+    start, grown = 0, smallest
+    while start < len(ordered):
+        share = -(-(len(ordered) - start) // (2 * max(1, streams)))  # rounded up
+        count = min(size, grown, max(smallest, share))
+        yield ordered[start:start + count]
+        start += count
+        grown *= 2

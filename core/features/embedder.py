@@ -2,6 +2,9 @@
 times faster than torch eager there), torch on CUDA or Apple's MPS."""
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 from core.errors import DovecoteError
@@ -15,10 +18,13 @@ class DeviceUnavailable(DovecoteError):
 
 def resolve_device(name: str = "auto") -> str:
     """"auto" -> "cuda" if available, else "mps", else "cpu". An explicit device that is not usable
-    raises DeviceUnavailable saying so."""
+    raises DeviceUnavailable saying so. "cpu", and "auto" where no GPU can be there, answer without
+    importing torch (seconds of a CPU-only classify run, and of every cluster worker's start)."""
+    wanted = (name or "auto").strip().lower()
+    if wanted == "cpu" or (wanted == "auto" and "torch" not in sys.modules and not _gpu_possible()):
+        return "cpu"
     import torch
 
-    wanted = (name or "auto").strip().lower()
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if wanted == "auto":
@@ -42,6 +48,14 @@ def resolve_device(name: str = "auto") -> str:
             raise DeviceUnavailable("MPS (Apple GPU) was asked for, but it is not available here. Use cpu or auto.")
         return "mps"
     raise DeviceUnavailable(f"Unknown device {name!r}. Use auto, cpu, cuda, cuda:N or mps.")
+
+
+def _gpu_possible() -> bool:
+    """False only where torch could not find a GPU either: Linux without the device files that NVIDIA's
+    driver, ROCm or WSL's GPU bridge create. Elsewhere (macOS's MPS, Windows) torch is asked."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(path) for path in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
 
 
 class Embedder:

@@ -174,6 +174,22 @@ def test_device_resolution():
             resolve_device("cuda")
 
 
+def test_a_cpu_needs_no_torch_to_be_chosen():
+    """--device cpu, and auto on a machine without a GPU, start without torch's seconds of import (every
+    cluster worker's start paid them)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from core.features import embedder\n"
+            "embedder._gpu_possible = lambda: False\n"  # what a Linux machine without GPU device files says
+            "print(embedder.resolve_device('cpu'), embedder.resolve_device('auto'), 'torch' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["cpu", "cpu", "False"]
+
+
 def test_hashing_a_weights_file_needs_no_torch(tmp_path):
     """The GUI names a chosen weights file (its cache key) without loading the networks' module or torch."""
     import subprocess

@@ -127,6 +127,10 @@ def test_the_partition_is_of_the_sorted_paths_whatever_their_order():
     parts = [shard_of(shuffled, k, 6) for k in range(1, 7)]
     assert sum(parts, []) == sorted(paths)
     assert sum(chunks(shuffled, 9), []) == sorted(paths) and len(list(chunks(paths, 9))) == 12
+    # On a cluster: small first chunks (results soon), shrinking last ones (no thread left alone at the end).
+    sizes = [len(c) for c in chunks(shuffled, 16, streams=2)]
+    assert sum(chunks(shuffled, 16, streams=2), []) == sorted(paths) and max(sizes) == 16
+    assert sizes[:3] == [2, 4, 8] and sizes[-1] < 16 and sizes == [len(c) for c in chunks(paths, 16, streams=2)]
     assert parse_shard("2/5") == (2, 5)
     for bad in ("0/3", "4/3", "3", "a/b"):
         with pytest.raises(InvalidRequest):
@@ -210,9 +214,21 @@ def test_the_window_does_not_take_cluster_options(colour_project, archive, capsy
     assert not opened and "not --gui" in capsys.readouterr().err
 
 
-def test_each_worker_gives_the_network_its_own_threads_not_every_core(cluster):
-    """local:N on a 2-core machine: N workers each starting a thread per core would fight over the cores."""
-    with distributed.Client(cluster.scheduler_address) as client:
-        tasks = [client.submit(cluster_worker.worker_threads, workers=[w], pure=False) for w in client.nthreads()]
-        assert [task.result() for task in tasks] == [1, 1]
-    assert cluster_worker.worker_threads() is None  # outside a worker: every core, as a single-machine run
+def test_each_worker_loads_the_model_as_it_joins_and_runs_it_on_one_thread_per_chunk(colour_project):
+    """A worker runs as many chunks at once as it has threads, each chunk's network on one thread: never more
+    threads than cores (local:N on 2 cores), and less CPU per image than runs sharing their threads."""
+    from core.classify.cluster_plugin import ModelLoader
+    from core.models.bundles import load_model
+
+    def network_threads(key):
+        session = cluster_worker.loaded_predictor(key)._embedder._session
+        return session.get_session_options().intra_op_num_threads
+
+    loader = ModelLoader("threads-test", load_model(colour_project[0]), "cpu", "fp32")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as c, \
+            distributed.Client(c.scheduler_address) as client:
+        client.register_plugin(loader)  # no chunk submitted: the worker loads the model on its own
+        assert client.submit(network_threads, loader.key, pure=False).result() == 1
+        client.unregister_worker_plugin(loader.name)
+    with pytest.raises(RuntimeError, match="not been given the run's model"):
+        cluster_worker.loaded_predictor(loader.key)  # dropped with the plugin: a long-lived worker frees it

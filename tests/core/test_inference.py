@@ -13,7 +13,8 @@ from core.features.cache import load_embeddings, model_key
 from core.project import Project
 from core.storage import catalog
 from core.events import Notice, Progress
-from core.classify.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, decoded_images, classify_folder
+from core.classify.batches import decoded_images
+from core.classify.inference import ClassifyFinished, ClassifyRequest, ClassifyStarted, classify_folder
 from core.classify.results_csv import OutputExists
 from core.classify.sorting import undo_moves
 from core.importing.walk import SORTED_MARKER
