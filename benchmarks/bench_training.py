@@ -5,13 +5,19 @@
 2. Accuracy on scikit-learn's handwritten digits (PNG class folders, stratified 75/25 split, seeded): quick
    training (the default) and fine-tuning, beside an SVC on the raw pixels. Target: fine-tuning >= SVC.
 
-3. Fine-tuning on a CPU within a time budget (--part finetune): scikit-learn's digits placed at random size
-   and place on noisy 32x32 tinted backgrounds (so that, like other small images, they train at 224 px), 75/25
-   split. Head alone, then `train --fine-tune --time-budget B` from an empty store (embeddings included), and the
-   old whole-network fine-tuning timed on a subset for one epoch (ten epochs of it take far too long to run).
+3. Fine-tuning on a CPU within a time budget (--part finetune), on --data:
+   textures  (default) 28x28 grey patches of 10 real photographs (scikit-image and scikit-learn samples),
+             random place and scale, brightness, contrast and noise; 2,000 training and 800 test patches drawn
+             alike: small grey images on which the frozen head scores ~0.85, the regime of a user's 10-class
+             set of small images;
+   digits    scikit-learn's digits at random size and place on noisy 32x32 tinted backgrounds, 75/25 split.
+   Head alone, then `train --fine-tune --time-budget B` from an empty store (embeddings included); with
+   --baseline REPO the same fine-tuning run by another checkout's code (e.g. main's) in a child process on the
+   same images, in the same benchmark run; and the old whole-network fine-tuning timed on a subset for one
+   epoch (ten epochs of it take far too long to run).
 
 Usage: python benchmarks/bench_training.py [--part retrain|digits|finetune|all] [--fine-tune-epochs N]
-       [--budget SECONDS] [--keep DIR]
+       [--budget SECONDS] [--data textures|digits] [--baseline REPO] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from core.features.predictor import Predictor  # noqa: E402
 from core.models.bundles import load_model  # noqa: E402
@@ -210,20 +217,78 @@ def jittered_digits(workdir: Path, seed: int = 0, size: int = 32, train_images: 
     return workdir / "jittered"
 
 
-def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: int, input_size: int | None) -> None:
+def grey_textures(workdir: Path, side: int = 28, per_class: tuple[int, int] = (200, 80), seed: int = 0) -> Path:
+    """textures/<split>/<class>/<i>.png: side x side grey patches of 10 real photographs, each cut at a random
+    place and scale (24-96 px), with random brightness and contrast and Gaussian noise; training and test
+    patches drawn the same way (not the same patches)."""
+    from bench_accuracy import TEXTURE_SOURCES, _grey_photo
+
+    rng = np.random.default_rng(seed)
+    root = workdir / "textures"
+    for label, name in enumerate(TEXTURE_SOURCES):
+        photo = _grey_photo(name)
+        height, width = photo.shape
+        for split, count in zip(("train", "test"), per_class):
+            for i in range(count):
+                crop = int(rng.integers(24, min(96, width, height) + 1))
+                x, y = int(rng.integers(0, width - crop + 1)), int(rng.integers(0, height - crop + 1))
+                patch = np.asarray(Image.fromarray(photo[y:y + crop, x:x + crop]).resize(
+                    (side, side), Image.Resampling.BILINEAR), np.float32)
+                patch = patch * rng.uniform(0.7, 1.3) + rng.uniform(-30, 30) + rng.normal(0, 8, patch.shape)
+                path = root / split / str(label) / f"{i:04d}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.clip(patch, 0, 255).astype(np.uint8)).save(path)
+    return root
+
+
+_BASELINE_RUN = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from core.importing.scanning import import_folder
+from core.project import Project
+from core.training.finetune import FineTuneConfig
+from core.training.runner import RunFinished, TrainConfig, train
+root, store, budget = Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+started = time.perf_counter()
+with Project.open(root, store=store) as project:
+    for _ in import_folder(project, labels_from_subfolders=True):
+        pass
+    config = TrainConfig(device="cpu", fine_tune=FineTuneConfig(flip=sys.argv[5] == "1", time_budget_s=budget))
+    finished = [e for e in train(project, config) if isinstance(e, RunFinished)][0]
+print(json.dumps({"model": str(finished.model_path), "seconds": time.perf_counter() - started,
+                  "metrics": finished.metrics}))
+"""
+
+
+def baseline_fine_tune(repo: Path, root: Path, store: Path, budget: float, flip: bool) -> tuple[float, float, dict]:
+    """(test accuracy, wall seconds, metrics) of `train --fine-tune` as another checkout's code runs it."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", _BASELINE_RUN, str(repo), str(root / "train"), str(store),
+                           str(budget), "1" if flip else "0"], cwd=repo, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return test_accuracy(Path(result["model"]), root / "test"), result["seconds"], result["metrics"]
+
+
+def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: int, input_size: int | None,
+                   data: str, baseline: Path | None) -> None:
     from core.models.backbones import fit_to_images, get_backbone
     from core.models.heads import HeadTrainer
     from core.training.finetune import FineTuner
 
-    root = jittered_digits(workdir, train_images=train_images)
+    if data == "textures":
+        root, flip, what = grey_textures(workdir), True, "grey textures, 28x28 PNG"
+    else:
+        root, flip, what = jittered_digits(workdir, train_images=train_images), False, "jittered digits, 32x32 PNG"
     train_files = sorted((root / "train").glob("*/*.png"))
-    print(f"== Fine-tuning on a CPU within {budget:.0f} s: jittered digits, 32x32 PNG, 10 classes, "
+    print(f"== Fine-tuning on a CPU within {budget:.0f} s: {what}, 10 classes, "
           f"{len(train_files)} training and {len(list((root / 'test').glob('*/*.png')))} test images")
     results = {}
     print(f"   network input: {input_size or 'as the app chooses (224)'} px")
     for name, config in (("head alone (quick)", TrainConfig(device="cpu", input_size=input_size)),
                          (f"fine-tune, budget {budget:.0f} s", TrainConfig(device="cpu", input_size=input_size,
-                          fine_tune=FineTuneConfig(flip=False, time_budget_s=budget)))):
+                          fine_tune=FineTuneConfig(flip=flip, time_budget_s=budget)))):
         with Project.open(root / "train", store=workdir / f"store-{len(results)}") as project:
             for _ in import_folder(project, labels_from_subfolders=True):
                 pass
@@ -243,6 +308,13 @@ def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: 
     tuned_acc, tuned_s = results[f"fine-tune, budget {budget:.0f} s"]
     print(f"fine-tuned / head test accuracy: {tuned_acc / head_acc:.4f} ({100 * (tuned_acc - head_acc):+.1f} points); "
           f"wall time / budget: {tuned_s / budget:.3f}")
+    if baseline is not None:
+        acc, seconds, m = baseline_fine_tune(baseline, root, workdir / "store-baseline", budget, flip)
+        print(f"{'fine-tune by ' + str(baseline):<28} test acc {acc:.4f}  wall {seconds:6.1f} s  val acc head "
+              f"{m['head_val_acc']:.4f} -> fine-tuned {m.get('fine_tune_val_acc', float('nan')):.4f}, kept: "
+              f"{m['model']}", flush=True)
+        print(f"this code / {baseline}: test accuracy {tuned_acc / acc:.4f} ({100 * (tuned_acc - acc):+.1f} points), "
+              f"wall time {tuned_s / seconds:.3f}")
 
     # The old fine-tuning (the whole network on decoded, augmented images) for one epoch on a subset.
     spec = fit_to_images(get_backbone("efficientnet_lite0"), [(input_size // 8, input_size // 8) if input_size
@@ -270,6 +342,9 @@ def main() -> None:
     parser.add_argument("--input-size", type=int, help="finetune: network input size (default: the app's choice)")
     parser.add_argument("--old-subset", type=int, default=96, help="finetune: images the old fine-tuning is timed on")
     parser.add_argument("--fine-tune-epochs", type=int, default=10)
+    parser.add_argument("--data", choices=("textures", "digits"), default="textures", help="finetune: the images")
+    parser.add_argument("--baseline", type=Path, metavar="REPO",
+                        help="finetune: also fine-tune with this checkout's code (e.g. /work/main), same images")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder)")
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="dovecote-bench-"))
@@ -280,7 +355,8 @@ def main() -> None:
         if args.part in ("digits", "all"):
             bench_digits(workdir, args.fine_tune_epochs)
         if args.part in ("finetune", "all"):
-            bench_finetune(workdir, args.budget, args.old_subset, args.train_images, args.input_size)
+            bench_finetune(workdir, args.budget, args.old_subset, args.train_images, args.input_size, args.data,
+                           args.baseline)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -128,7 +128,8 @@ def with_preprocessing(spec: BackboneSpec, preprocessing: Preprocessing | dict) 
     return dataclasses.replace(spec, preprocessing=preprocessing)
 
 
-def fit_to_images(spec: BackboneSpec, sizes: Iterable[tuple[int | None, int | None]]) -> BackboneSpec:
+def fit_to_images(spec: BackboneSpec, sizes: Iterable[tuple[int | None, int | None]],
+                  upscale: int = _UPSCALE) -> BackboneSpec:
     """The spec with a smaller input for small images: icons or 8x8 scans blown up to 224 px only cost time
     (on sklearn's digits, 96 px scores as well as 224 px, at a fifth of the cost). sizes: (width, height) of
     the project's images; the median shorter side decides. Small images are used whole (no crop): they are
@@ -137,7 +138,7 @@ def fit_to_images(spec: BackboneSpec, sizes: Iterable[tuple[int | None, int | No
     if not sides:
         return spec
     prep = spec.preprocessing
-    wanted = max(MIN_INPUT_SIZE, -(-sides[len(sides) // 2] * _UPSCALE // 32) * 32)
+    wanted = max(MIN_INPUT_SIZE, -(-sides[len(sides) // 2] * upscale // 32) * 32)
     if wanted >= prep.input_size:
         return spec
     return with_preprocessing(spec, dataclasses.replace(prep, input_size=wanted, resize=wanted))

@@ -248,3 +248,7 @@ class HeadTrainer:
         if self._best_state is None:
             return None
         return HeadModel.from_state(self._best_state, self.mean, self.scale)
+
+    def validated_model(self) -> HeadModel | None:
+        """What fine-tuning starts from: this head saw the training images alone already."""
+        return self.best_model()

@@ -80,6 +80,11 @@ class LinearHeadTrainer:
         both.run(self.chosen_l2)
         return both.head()
 
+    def validated_model(self):
+        """The chosen strength's fit on the training images alone: what fine-tuning starts from, so that its
+        validation figures are measured on images none of its weights has seen (the refit saw them)."""
+        return _head(*self._best_state) if self._best_state is not None else None
+
     def best_model(self):
         """The refitted head; before the refit (a cancel mid-way), the best strength's fit so far."""
         if self._model is None and self._best_state is not None:

@@ -14,7 +14,7 @@ def estimate_run(project, config: TrainConfig, device: str) -> Iterator[Training
     """Yields the plan of a run of `config` on `device` (a resolved device: "cpu", "cuda:0", "mps").
     Raises InvalidRequest, as training would, when the project cannot be trained yet."""
     classes, images, _ = _training_set(project)
-    spec = _input_for(get_backbone(config.backbone), images, config)
+    spec = _input_for(get_backbone(config.backbone), images, config, device == "cpu")
     uncached = uncached_count(project, spec, images, config.views, config.weights_path)
     int8_work = pending_work(project, spec, images, config)
     yield make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)

@@ -162,6 +162,9 @@ def test_tiny_images_get_a_smaller_input_and_photos_keep_the_default():
     assert digits.preprocessing.mean == spec.preprocessing.mean
     assert fit_to_images(spec, [(640, 427), (4032, 3024)]) == spec
     assert fit_to_images(spec, [(None, None)]) == spec
+    # 28 px images: 224 px by default, 128 px at the CPU fine-tuner's smaller upscale
+    assert fit_to_images(spec, [(28, 28)] * 3) == spec
+    assert fit_to_images(spec, [(28, 28)] * 3, upscale=4).preprocessing.input_size == 128
 
 
 def test_device_resolution():

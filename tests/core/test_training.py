@@ -229,3 +229,20 @@ def test_early_stopping_keeps_the_lowest_loss_and_stops_after_patience():
     unvalidated = EarlyStopping(patience=1)
     assert all(unvalidated.update(epoch, None, None) for epoch in (1, 2, 3))
     assert unvalidated.best_epoch == 3 and not unvalidated.should_stop  # without validation: the last, all epochs
+
+
+def test_fine_tuning_starts_from_a_head_that_never_saw_the_validation_images():
+    """The gain fine-tuning reports is measured on the validation split: the head it starts from (and is
+    compared with) must be the fit on the training images alone, not the refit on training + validation."""
+    from core.models.linear_head import LinearHeadTrainer
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 1.5
+    y, y_val = np.arange(90) % 3, np.arange(30) % 3
+    X = (centres[y] + rng.normal(size=(90, 16))).astype(np.float32)
+    X_val = (centres[y_val] + rng.normal(size=(30, 16))).astype(np.float32)
+    trainer = LinearHeadTrainer(X, y, 3, HeadConfig(), 0, X_val, y_val)
+    list(trainer.epochs())
+    start, refit = trainer.validated_model(), trainer.best_model()
+    assert float((start.logits(X_val).argmax(1) == y_val).mean()) == pytest.approx(trainer.stopping.best_val_acc)
+    assert not np.allclose(start.tensors["fc1.weight"], refit.tensors["fc1.weight"])  # the refit saw X_val
