@@ -88,6 +88,7 @@ class FilterBar(QWidget):
         self.sort_box.currentIndexChanged.connect(lambda _i: self._emit())
         self._chosen: tuple[str, tuple[int, ...]] | None = None  # (title, ids) of images chosen elsewhere
         self._entries_for: tuple | None = None  # what the entries were built from (classes, run)
+        self._prediction_run: int | None = None  # the run whose held-out predictions the filters read
         context.classes_changed.connect(self._update_show_box)  # also after every label change and import: counts
         context.runs_changed.connect(self._fill_show_box)  # a new run brings (or changes) prediction filters
         context.opened.connect(lambda _project: self._forget_chosen())
@@ -125,6 +126,9 @@ class FilterBar(QWidget):
         if it still exists."""
         current = self.show_box.currentData()
         counts = self._context.counts() if self._context.project is not None else None
+        # Read when runs change (this is called then), not after every label change: after a large relabel
+        # the read came through a cold page cache, on the window's thread.
+        self._prediction_run = self._context.read(gallery.prediction_run) if self._context.project is not None else None
         self._entries_for = self._structure()
         self.show_box.blockSignals(True)
         self.show_box.clear()
@@ -150,8 +154,7 @@ class FilterBar(QWidget):
     def _structure(self) -> tuple:
         if self._context.project is None:
             return ()
-        run_id = self._context.read(gallery.prediction_run)
-        return tuple((c.id, c.name, c.colour) for c in self._context.classes), run_id
+        return tuple((c.id, c.name, c.colour) for c in self._context.classes), self._prediction_run
 
     def _update_show_box(self) -> None:
         """After a label change only the counts differ: set the texts in place (rebuilding the box re-lays
@@ -186,7 +189,7 @@ class FilterBar(QWidget):
 
     def _add_prediction_entries(self) -> None:
         """Read from the latest finished run's held-out predictions; none before a project has one."""
-        run_id = self._context.read(gallery.prediction_run) if self._context.project is not None else None
+        run_id = self._prediction_run
         if run_id is None:
             return
         predicted = self._context.read(gallery.predicted_class_ids, run_id)
