@@ -100,6 +100,7 @@ def main() -> int:
     parser.add_argument("--fine-tune-epochs", type=int, default=1)
     parser.add_argument("--quick-size", type=int, default=96, help="network input of the quick run (pixels)")
     parser.add_argument("--fine-tune-size", type=int, default=32, help="network input of fine-tuning (pixels)")
+    parser.add_argument("--where", action="store_true", help="say which lines of ours the long stalls were in")
     args = parser.parse_args()
 
     os.environ.setdefault("DOVECOTE_CACHE_DIR", str(Path(tempfile.gettempdir()) / "dovecote-bench-cache"))
@@ -120,7 +121,7 @@ def main() -> int:
         window.context.open(gui_folder)
         window.show_view("train")
         idle = idle_stalls(app)
-        meter = StallMeter()
+        meter = StallMeter(where=args.where)
 
         quick, quick_estimate, _ = window_run(app, window, None, args.quick_size, meter)
         print(f"quick run in the window: {quick:.1f} s", flush=True)
@@ -142,6 +143,9 @@ def main() -> int:
         p99 = ordered[int(len(ordered) * 0.99) - 1] if ordered else 0.0
         print(f"event-loop stalls during training: max {max(ordered, default=0):.0f} ms, p99 {p99:.0f} ms, "
               f"over 100 ms: {sum(s > 100 for s in ordered)}")
+        print(f"  the longest: {meter.worst(during)}")
+        if args.where:
+            print("  where the GUI thread was while stalled:\n" + meter.culprits())
         print(f"window/CLI time ratio: {ratio:.2f}   (goal under 1.1)")
         print(f"Stop pressed during fine-tuning -> run ended: {latency * 1000:.0f} ms   (goal under 2,000 ms)"
               if latency is not None else "Stop: the run ended before it could be stopped")

@@ -60,6 +60,8 @@ class RunCharts(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.loss = self.accuracy = None  # pyqtgraph PlotWidgets, made when first shown
         self._curves: list[_Curve] = []
+        self._items: list[dict] = []  # per run shown: its pyqtgraph items, by (series, part)
+        self._drawn_for: tuple | None = None  # the layout _items were built for
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_MS)
@@ -132,33 +134,54 @@ class RunCharts(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------------------------
     def _redraw(self) -> None:
+        """Updates the drawn items in place: rebuilding them (and the legends) cost 100-300 ms a time, which froze
+        the window at each new epoch and at a run's end (bench_gui_train.py --where)."""
         if self.loss is None:
             return  # drawn when first shown
+        comparing = len(self._curves) > 1
+        # Nothing shown and one run shown share their items (empty, legend hidden, when nothing is shown).
+        layout = (comparing, tuple(curve.name for curve in self._curves) if comparing else ())
+        if layout != self._drawn_for:
+            self._build(comparing)
+            self._drawn_for = layout
+        for plot in (self.loss, self.accuracy):
+            plot.getPlotItem().legend.setVisible(bool(self._curves))
+        for slot, (curve, items) in enumerate(zip(self._curves or [_Curve("")], self._items)):
+            best = curve.best_index()
+            for plot, series in ((self.loss, "loss"), (self.accuracy, "acc")):
+                val = curve.values[f"val_{series}"]
+                items[series, "train"].setData(curve.xs, curve.values[f"train_{series}"])
+                items[series, "val"].setData(curve.xs, val)
+                marked = best is not None and val[best] == val[best]  # not NaN
+                items[series, "best"].setData([curve.xs[best]] if marked else [], [val[best]] if marked else [])
+                line = items[series, "fine-tune"]
+                line.setVisible(slot == 0 and bool(curve.head_epochs and FINE_TUNE in curve.phases))
+                line.setValue(curve.head_epochs + 0.5)
+        self.accuracy.getPlotItem().setYRange(0, 100, padding=0.02)
+
+    def _build(self, comparing: bool) -> None:
+        """The items of each run shown, empty; `_redraw` fills them."""
         import pyqtgraph as pg
 
         for plot in (self.loss, self.accuracy):
             plot.getPlotItem().clear()  # also empties the legend
-        comparing = len(self._curves) > 1
-        for slot, curve in enumerate(self._curves):
-            colour = COLOURS[slot]
+        self._items = []
+        for slot, curve in enumerate(self._curves or [_Curve("")]):
+            colour, items = COLOURS[slot], {}
             for plot, series in ((self.loss, "loss"), (self.accuracy, "acc")):
-                train = curve.values[f"train_{series}"]
-                val = curve.values[f"val_{series}"]
                 # Comparing: one legend entry per run (dashed is training, as in a single run's legend).
-                plot.plot(curve.xs, train, name=None if comparing else "training", symbol=None,
-                          pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
-                plot.plot(curve.xs, val, name=f"{curve.name} (validation)" if comparing else "validation",
-                          symbol="o", symbolSize=4,
-                          symbolBrush=colour, symbolPen=None, pen=pg.mkPen(colour, width=2),
-                          connect="finite")
-                best = curve.best_index()
-                if best is not None and val[best] == val[best]:
-                    plot.addItem(pg.ScatterPlotItem([curve.xs[best]], [val[best]], symbol="star", size=16,
-                                                    brush=colour, pen=pg.mkPen("w", width=0.5)))
-            if curve.head_epochs and FINE_TUNE in curve.phases and slot == 0:
-                for plot in (self.loss, self.accuracy):
-                    line = pg.InfiniteLine(curve.head_epochs + 0.5, angle=90, movable=False,
-                                           pen=pg.mkPen("#888", style=Qt.PenStyle.DotLine),
-                                           label="fine-tuning", labelOpts={"position": 0.9, "color": "#888"})
-                    plot.addItem(line)
-        self.accuracy.getPlotItem().setYRange(0, 100, padding=0.02)
+                items[series, "train"] = plot.plot([], [], name=None if comparing else "training", symbol=None,
+                                                   pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
+                items[series, "val"] = plot.plot([], [], name=f"{curve.name} (validation)" if comparing else "validation",
+                                                 symbol="o", symbolSize=4, symbolBrush=colour, symbolPen=None,
+                                                 pen=pg.mkPen(colour, width=2), connect="finite")
+                items[series, "best"] = pg.ScatterPlotItem([], [], symbol="star", size=16, brush=colour,
+                                                           pen=pg.mkPen("w", width=0.5))
+                plot.addItem(items[series, "best"])
+                items[series, "fine-tune"] = pg.InfiniteLine(0.5, angle=90, movable=False,
+                                                             pen=pg.mkPen("#888", style=Qt.PenStyle.DotLine),
+                                                             label="fine-tuning",
+                                                             labelOpts={"position": 0.9, "color": "#888"})
+                items[series, "fine-tune"].setVisible(False)
+                plot.addItem(items[series, "fine-tune"])
+            self._items.append(items)

@@ -59,6 +59,8 @@ def test_a_quick_run_finishes_with_one_chart_point_per_epoch(qtbot, window, open
     assert run.status == "finished" and run.metrics["preprocessing"]["input_size"] == 64
     assert len(view.charts.points("val_loss")) == len(epochs) == run.metrics["head_epochs"]
     assert view.charts.best_epoch() == ("head", run.metrics["best_epoch"])
+    drawn = {item.name(): item.getData()[1] for item in view.charts.loss.getPlotItem().listDataItems()}
+    assert len(drawn["validation"]) == len(drawn["training"]) == len(epochs)  # what the chart shows, not only holds
     model = view.runs.model
     assert model.rowCount() == 1 and model.data(model.index(0, 1)) == "Finished"
     assert window.status.currentMessage().startswith("Model 1 ready: ")
