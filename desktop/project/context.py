@@ -229,7 +229,7 @@ class ProjectContext(QObject):
         self._write = task
         self.history_changed.emit()  # undo/redo are unavailable until it is stored
 
-    def _written(self, task: Task, project: Project, results: list, done: Callable[[object], None]) -> None:
+    def _written(self, task: Task, project: Project, results: list, done: Callable[..., None]) -> None:
         if task is self._write:
             self._write = None
         if project is not self.project:

@@ -6,9 +6,10 @@ window would stutter; see child.py), one of a few kept warm between jobs (pool.p
 a thread, for work measured to be harmless.
 Its events come back to the GUI thread as signals emitted there, from its event loop (so a caller that
 connects right after run() misses none, and every slot runs in the GUI thread): every event in order, except
-that Progress events are thinned to at most ~20 a second, the latest always delivered. Cancelling is cooperative (a flag checked
-between events; the generator is then closed and records its own state). Failures arrive as exception
-objects: a DovecoteError carries a message for the user, anything else is a bug whose traceback is logged."""
+that Progress events are thinned to at most ~20 a second, the latest always delivered. Cancelling is
+cooperative (a flag checked between events; the generator is then closed and records its own state).
+Failures arrive as exception objects: a DovecoteError carries a message for the user, anything else is a bug
+whose traceback is logged."""
 from __future__ import annotations
 
 import logging

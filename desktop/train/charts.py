@@ -139,16 +139,15 @@ class RunCharts(QWidget):
         if self.loss is None:
             return  # drawn when first shown
         comparing = len(self._curves) > 1
-        # Nothing shown and one run shown share their items (empty, legend hidden, when nothing is shown).
         layout = (comparing, tuple(curve.name for curve in self._curves) if comparing else ())
         if layout != self._drawn_for:
             self._build(comparing)
             self._drawn_for = layout
         for plot in (self.loss, self.accuracy):
-            plot.getPlotItem().legend.setVisible(bool(self._curves))
-        for slot, (curve, items) in enumerate(zip(self._curves or [_Curve("")], self._items)):
+            plot.getPlotItem().legend.setVisible(bool(self._curves))  # nothing shown: empty items, no legend
+        for slot, (curve, items) in enumerate(zip(self._drawn_curves(), self._items)):
             best = curve.best_index()
-            for plot, series in ((self.loss, "loss"), (self.accuracy, "acc")):
+            for series in ("loss", "acc"):
                 val = curve.values[f"val_{series}"]
                 items[series, "train"].setData(curve.xs, curve.values[f"train_{series}"])
                 items[series, "val"].setData(curve.xs, val)
@@ -159,6 +158,10 @@ class RunCharts(QWidget):
                 line.setValue(curve.head_epochs + 0.5)
         self.accuracy.getPlotItem().setYRange(0, 100, padding=0.02)
 
+    def _drawn_curves(self) -> list[_Curve]:
+        """The runs shown; with none, one empty run, so that nothing shown and one run shown share items."""
+        return self._curves or [_Curve("")]
+
     def _build(self, comparing: bool) -> None:
         """The items of each run shown, empty; `_redraw` fills them."""
         import pyqtgraph as pg
@@ -166,15 +169,15 @@ class RunCharts(QWidget):
         for plot in (self.loss, self.accuracy):
             plot.getPlotItem().clear()  # also empties the legend
         self._items = []
-        for slot, curve in enumerate(self._curves or [_Curve("")]):
+        for slot, curve in enumerate(self._drawn_curves()):
             colour, items = COLOURS[slot], {}
             for plot, series in ((self.loss, "loss"), (self.accuracy, "acc")):
                 # Comparing: one legend entry per run (dashed is training, as in a single run's legend).
                 items[series, "train"] = plot.plot([], [], name=None if comparing else "training", symbol=None,
                                                    pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
-                items[series, "val"] = plot.plot([], [], name=f"{curve.name} (validation)" if comparing else "validation",
-                                                 symbol="o", symbolSize=4, symbolBrush=colour, symbolPen=None,
-                                                 pen=pg.mkPen(colour, width=2), connect="finite")
+                label = f"{curve.name} (validation)" if comparing else "validation"
+                items[series, "val"] = plot.plot([], [], name=label, symbol="o", symbolSize=4, symbolBrush=colour,
+                                                 symbolPen=None, pen=pg.mkPen(colour, width=2), connect="finite")
                 items[series, "best"] = pg.ScatterPlotItem([], [], symbol="star", size=16, brush=colour,
                                                            pen=pg.mkPen("w", width=0.5))
                 plot.addItem(items[series, "best"])
