@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidRequest
 from core.storage.catalog import chunks
-from core.storage.models import ChangeBatch, ClassRow, ImageRow, LabelChange, utcnow
+from core.storage.models import NOT_READABLE, ChangeBatch, ClassRow, ImageRow, LabelChange, utcnow
 
 # Distinct, colour-blind-friendly hues (Okabe-Ito, then Tableau), used in order for new classes.
 PALETTE = [
@@ -35,12 +35,14 @@ class ClassInfo:
 
 def list_classes(session: Session) -> list[ClassInfo]:
     """Live classes in order, each with its number of readable images. Counted from the class_id index
-    alone, less the few unreadable or missing images: ~5 ms at 100,000 images, where a join took ~250 ms."""
+    alone, less the few unreadable or missing images found through the status index: ~5 ms at 100,000
+    images, where a join took ~250 ms. (`status != 'ok'` would make SQLite walk the class_id index and visit
+    every labelled row: ~50 ms.)"""
     labelled = ImageRow.class_id.is_not(None)
     per_class = dict(session.execute(
         select(ImageRow.class_id, func.count()).where(labelled).group_by(ImageRow.class_id)).all())
     for class_id, count in session.execute(
-            select(ImageRow.class_id, func.count()).where(labelled, ImageRow.status != "ok")
+            select(ImageRow.class_id, func.count()).where(ImageRow.status.in_(NOT_READABLE), labelled)
             .group_by(ImageRow.class_id)):
         per_class[class_id] -= count
     rows = session.scalars(select(ClassRow).where(ClassRow.deleted.is_(False)).order_by(ClassRow.position, ClassRow.id))

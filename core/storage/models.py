@@ -38,6 +38,9 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+NOT_READABLE = ("unreadable", "missing")  # the statuses an image other than "ok" can have
+
+
 class ImageRow(Base):
     __tablename__ = "images"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,7 +51,7 @@ class ImageRow(Base):
     mtime: Mapped[float] = mapped_column(Float, default=0.0, index=True)  # and by date
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
-    # "ok", "unreadable" (error says why) or "missing" (vanished from disk; its label is kept).
+    # "ok", "unreadable" (error says why) or "missing" (vanished from disk; its label is kept): NOT_READABLE.
     status: Mapped[str] = mapped_column(String, default="ok", index=True)
     error: Mapped[str | None] = mapped_column(Text)
     class_id: Mapped[int | None] = mapped_column(
