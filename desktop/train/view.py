@@ -19,6 +19,7 @@ from core.training.runner import RunStarted
 from desktop.project.context import ProjectContext
 from desktop.project.settings import AppSettings
 from desktop.project.training import TrainingService, outcome_message
+from desktop.tasks.jobs import in_project
 from desktop.train.charts import RunCharts
 from desktop.train.choices import TrainChoices
 from desktop.train.comparison import ComparisonPanel
@@ -90,6 +91,7 @@ class TrainView(QWidget):
         self._live: list[EpochEnded] = []  # the running run's epochs, shown while it is selected
         self._live_run: int | None = None
         self._estimating = None
+        self._estimate_due = False  # the settings or the labels changed while the view was hidden
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
         self._estimate_timer.setInterval(ESTIMATE_DELAY_MS)
@@ -130,6 +132,8 @@ class TrainView(QWidget):
         super().showEvent(event)
         if self._context.project is not None:
             self._detect_devices()
+            if self._estimate_due and self.devices is not None:  # else once the devices are known
+                self._estimate_timer.start()
 
     def _detect_devices(self) -> None:
         """Once per window, when the view is first seen: importing torch takes seconds, so it happens in a
@@ -168,7 +172,10 @@ class TrainView(QWidget):
         labelled, classes = sum(n for n in counts.values() if n > 0), sum(1 for n in counts.values() if n > 0)
         if self.plan is None:
             self.settings_panel.set_summary(f"Train on {labelled:,} labelled images in {classes} classes.")
-        self._estimate_timer.start()
+        # Only for eyes that see it: labelling in the grid would otherwise re-estimate after every key.
+        self._estimate_due = not self.isVisible()
+        if not self._estimate_due:
+            self._estimate_timer.start()
 
     def _device_for_estimate(self) -> str:
         wanted = self.settings_panel.choices().device
@@ -180,9 +187,12 @@ class TrainView(QWidget):
     def _estimate(self) -> None:
         if self._context.project is None or self._training.running:
             return
-        config = self.settings_panel.choices().config()
+        config, project = self.settings_panel.choices().config(), self._context.project
+        # In a child: the estimate reads every labelled image's row, and at 100,000 images the objects that
+        # makes cost the window's thread 100 ms garbage collections (and the interpreter lock) here.
         task = self._estimating = self._context.tasks.run(
-            "Estimating", estimate_run, self._context.project, config, self._device_for_estimate(), child=False)
+            "Estimating", in_project, str(project.root), str(project.store_dir), estimate_run, config,
+            self._device_for_estimate(), read_only=True)
         task.event.connect(lambda plan: task is self._estimating and self._estimated(plan))
         task.failed.connect(lambda error: task is self._estimating and self.settings_panel.set_summary(str(error)))
 

@@ -16,6 +16,7 @@ from core.storage import labels, predictions, runs
 from core.training.lock import TrainingLock
 from core.training.runner import EpochEnded, TrainConfig, train
 from core.models.heads import HeadConfig
+from desktop.train.view import ESTIMATE_DELAY_MS
 from imagegen import class_folder
 
 RUN_S = 300_000  # a child process starts, loads torch and trains: generous for a busy machine
@@ -71,6 +72,27 @@ def test_a_quick_run_finishes_with_one_chart_point_per_epoch(qtbot, window, open
     assert "Model disagrees with label" in [box.itemText(i) for i in range(box.count())]
     # The settings are remembered for this project.
     assert window.settings.train_settings(colours.resolve())["epochs"] == 7
+
+
+def test_labelling_in_the_grid_estimates_nothing_until_the_train_view_is_shown(qtbot, window, open_folder, colours):
+    """The estimate reads every labelled image: made after each label key, it slowed labelling a large
+    project. It is made when the view is seen, for the labels as they are then."""
+    open_folder(window, colours, subfolders_as_classes=True)
+    assert window.show_view("images")
+    titles: list[str] = []
+    window.context.tasks.started.connect(lambda task: titles.append(task.title))
+    first = window.model.image_id(0)
+    assert window.context.set_labels([first], None)
+    qtbot.waitUntil(lambda: window.context.counts().labelled == 11)
+    qtbot.wait(ESTIMATE_DELAY_MS + 100)  # nothing may start meanwhile
+    assert "Estimating" not in titles
+
+    view = window.train_view
+    assert window.show_view("train")
+    qtbot.waitUntil(lambda: "about" in view.settings_panel.summary.text()
+                    or "a few seconds" in view.settings_panel.summary.text(), timeout=30_000)
+    assert titles.count("Estimating") == 1
+    assert "Train on 11 labelled images in 2 classes" in view.settings_panel.summary.text()
 
 
 def test_cancel_keeps_the_best_model_and_lists_the_run_as_cancelled(qtbot, window, open_folder, colours):
