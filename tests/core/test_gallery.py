@@ -127,3 +127,20 @@ def test_the_summary_after_every_change_never_walks_the_labelled_rows(project):
                if any(("SCAN images" in step and "COVERING INDEX" not in step)
                       or ("USING INDEX ix_images_class_id" in step) for step in steps)}
     assert walking == {}
+
+
+def test_reading_a_large_id_list_sets_off_no_garbage_collections(tmp_path):
+    """The grid's id list is read on a thread of the window's process; a collection there pauses the window
+    too. Reading it row by row keeps no tuple per row alive, so the collector has nothing to count."""
+    import gc
+
+    with Project.open(tmp_path) as project:
+        with project.session() as session:
+            for i in range(7_000):
+                catalog.add_image(session, path=f"{i:05d}.jpg", size=i, status="ok")
+        with project.session() as session:
+            gc.collect()
+            before = gc.get_stats()[0]["collections"]
+            ids = gallery.image_ids(session, GalleryQuery(sort="size"))
+            assert gc.get_stats()[0]["collections"] - before <= 1  # fetched at once: 10
+    assert len(ids) == 7_000
