@@ -30,7 +30,8 @@ class ProjectContext(QObject):
     opened = Signal(object)  # the Project
     closed = Signal()
     images_changed = Signal()  # images added, changed or gone (an import landed)
-    labels_changed = Signal(list)  # ids of images whose label changed
+    # object, not list: a list signal copies its items for each slot (5 slots, 100,000 ids: 110 ms)
+    labels_changed = Signal(object)  # ids of images whose label changed (a list)
     classes_changed = Signal()  # names, colours, order or counts
     history_changed = Signal()  # what undo / redo would do, or whether a change is being written
     history_step = Signal(object)  # an undo or redo was stored: its labels.UndoStep

@@ -77,8 +77,8 @@ class MistakesModel(QAbstractTableModel):
 
 
 class MistakesQueue(QTableView):
-    accept_requested = Signal(list)  # SuspectRows whose suggestion to accept
-    keep_requested = Signal(list)  # SuspectRows whose label to keep
+    accept_requested = Signal(object)  # SuspectRows whose suggestion to accept (a list: see context.labels_changed)
+    keep_requested = Signal(object)  # SuspectRows whose label to keep (a list)
     show_large = Signal(int)  # image id
     selection_changed = Signal()
 

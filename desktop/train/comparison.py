@@ -50,7 +50,7 @@ def _figures(run: RunInfo) -> list[tuple[str, str]]:
 
 
 class ComparisonPanel(QWidget):
-    show_images = Signal(str, list)  # a title for the grid's Show box, the image ids
+    show_images = Signal(str, object)  # a title for the grid's Show box, the image ids (a list)
 
     def __init__(self, context: ProjectContext, parent: QWidget | None = None):
         super().__init__(parent)

@@ -39,7 +39,7 @@ def _best(run: runs.RunInfo) -> tuple[str, int] | None:
 
 
 class TrainView(QWidget):
-    show_images = Signal(str, list)  # show these images in the grid (title, ids)
+    show_images = Signal(str, object)  # show these images in the grid (title, a list of ids)
 
     def __init__(self, context: ProjectContext, training: TrainingService, settings: AppSettings,
                  parent: QWidget | None = None):

@@ -148,3 +148,16 @@ def test_after_a_large_change_the_window_shows_counts_and_undo_without_re_readin
     store_wide = {read_summary, labels.list_classes, labels.next_step, labels.change_signature, gallery.counts,
                   gallery.unlabelled_prediction_source}
     assert not store_wide & set(read_here)
+
+
+def test_the_views_learn_of_a_relabel_from_one_shared_id_list(qtbot, window, open_folder, folder):
+    """After "select all, press 2" on 100,000 images every view hears of 100,000 ids. Sent as a Qt list
+    signal they were copied item by item for each of the five views: 110 ms of a frozen window."""
+    prepare(window, open_folder, folder)
+    heard: list[list[int]] = []
+    for _slot in range(2):
+        window.context.labels_changed.connect(heard.append)
+    select(window, ["cats/0.png", "cats/1.png"])
+    with qtbot.waitSignal(window.context.labels_changed, timeout=10_000):
+        qtbot.keyClick(window.grid, Qt.Key.Key_2)
+    assert len(heard) == 2 and len(heard[0]) == 2 and heard[0] is heard[1]
