@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.add_view(REVIEW_TITLE, self.review)
         self.model_state = QLabel()  # what the automatic retraining is doing
         self.model_state.setObjectName("modelState")
+        self.model_state.setContentsMargins(16, 0, 4, 0)  # apart from the counts beside it ("1 selected")
         self.status.addPermanentWidget(self.model_state)
         self._docks = [self.add_panel("Classes", self.sidebar, Qt.DockWidgetArea.LeftDockWidgetArea),
                        self.add_panel("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea)]
