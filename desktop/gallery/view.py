@@ -117,7 +117,7 @@ class GalleryView(QListView):
     def select_ids(self, ids: list[int], current: int | None = None) -> None:
         """Select these images (those shown); `current` gets the focus and is scrolled into view."""
         model: GalleryModel = self.model()
-        rows = sorted(r for r in (model.row_of(i) for i in ids) if r is not None)
+        rows = model.rows_of(ids)
         selection = QItemSelection()
         for first, last in row_runs(rows):
             selection.select(model.index(first), model.index(last))

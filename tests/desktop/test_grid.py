@@ -67,3 +67,17 @@ def test_zoom_changes_the_cell_size(window, open_folder, folder):
     small = window.grid.gridSize().height()
     window.menus.zoom_in.trigger()
     assert window.grid.thumb_side == 96 and window.grid.gridSize().height() == small + 32
+
+
+def test_a_new_sort_keeps_the_selected_images_and_the_current_one(qtbot, window, open_folder, folder):
+    from core.storage.gallery import GalleryQuery
+
+    open_folder(window, folder)
+    chosen = [window.model.image_id(row) for row in (1, 4, 6)]
+    window.grid.select_ids(chosen, current=chosen[1])
+    window.model.set_query(GalleryQuery(sort="name", descending=True))
+    qtbot.waitUntil(lambda: window.model.image_id(0) != chosen[0] and not window.model.reading)
+    assert sorted(window.grid.selected_ids()) == sorted(chosen)
+    assert window.grid.current_id() == chosen[1]
+    assert window.model.rows_of(chosen) == sorted(window.model.row_of(i) for i in chosen)
+    assert window.model.row_of(-1) is None and window.model.rows_of([-1]) == []
