@@ -6,7 +6,8 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
+from itertools import islice
+from typing import Iterable, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -171,15 +172,17 @@ def unpredicted_unlabelled(session: Session, run_id: int) -> int:
                           "(SELECT image_id FROM predictions WHERE run_id = ? AND kind = 'model')", (run_id,))[0][0]
 
 
-def first_unlabelled(session: Session, candidates: list[int], chunk: int = 500) -> int | None:
+def first_unlabelled(session: Session, candidates: Iterable[int], chunk: int = 64) -> int | None:
     """The first of `candidates` (in their order) that is readable, present and unlabelled: "next
-    unlabelled" without reading every unlabelled id of a large project."""
-    for start in range(0, len(candidates), chunk):
-        part = candidates[start : start + chunk]
+    unlabelled" without reading every unlabelled id of a large project. Asked in chunks that double up to
+    4,096, drawn from `candidates` only as far as needed (an iterator: no list of 100,000 ids is made)."""
+    candidates = iter(candidates)
+    while part := list(islice(candidates, chunk)):
         marks = ",".join("?" * len(part))
         found = set(_ids(session, f"SELECT id FROM images WHERE id IN ({marks}) AND {_UNLABELLED}", tuple(part)))
         if found:
             return next(image_id for image_id in part if image_id in found)
+        chunk = min(chunk * 2, 4096)
     return None
 
 

@@ -6,6 +6,8 @@ The keys label the selection of the view in front: the main grid, or another vie
 offers `selected_ids()` (the Review view's), made the target with set_target."""
 from __future__ import annotations
 
+from itertools import chain, islice
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -92,7 +94,7 @@ class LabelActions:
         ids = self._grid.model().ids()
         skip = set(labelling)
         after = rows[-1] + 1
-        candidates = [i for i in ids[after:] + ids[:after] if i not in skip]
+        candidates = (i for i in chain(islice(ids, after, None), islice(ids, after)) if i not in skip)
         return self._context.read(gallery.first_unlabelled, candidates)
 
     def menu_actions(self) -> list[QAction]:

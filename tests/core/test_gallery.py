@@ -57,6 +57,9 @@ def test_label_filters_and_next_unlabelled(project):
     assert paths(project, GalleryQuery(show=gallery.SHOW_UNREADABLE)) == ["bad.jpg"]
     with project.session() as session:
         assert gallery.first_unlabelled(session, [a, b, d], chunk=1) == d
+        drawn = []
+        candidates = (drawn.append(i) or i for i in [a, d, b, b, b, b])
+        assert gallery.first_unlabelled(session, candidates, chunk=1) == d and drawn == [a, d, b]  # chunks of 1, 2
         assert gallery.counts(session) == gallery.Counts(images=5, labelled=2, unlabelled=2, unreadable=1)
         assert gallery.history_step_size(session, undoing=True) == 2
         labels.delete_class(session, "cat")
