@@ -97,7 +97,8 @@ class PreviewPane(QWidget):
         layout.addLayout(form)
         context.closed.connect(lambda: self.show_image(None))
         context.labels_changed.connect(lambda ids: self.image_id in ids and self._reload_details())
-        context.classes_changed.connect(self._reload_details)
+        self._class_names: tuple = ()  # (id, name, colour) of each class, as last shown
+        context.classes_changed.connect(self._classes_changed)
         context.runs_changed.connect(self._reload_details)  # the newest run's prediction
         self.show_image(None)
 
@@ -155,6 +156,14 @@ class PreviewPane(QWidget):
     def _picture_ready(self, image_id: int, image) -> None:
         if image_id == self.image_id:
             self.canvas.set_image(image)
+
+    def _classes_changed(self) -> None:
+        """Classes renamed, recoloured, added or gone: the label and prediction shown may read differently.
+        Not when only their counts changed, as after every label key (a store read each time)."""
+        names = tuple((c.id, c.name, c.colour) for c in self._context.classes)
+        if names != self._class_names:
+            self._class_names = names
+            self._reload_details()
 
     def _reload_details(self) -> None:
         project = self._context.project
