@@ -122,6 +122,7 @@ class TrainView(QWidget):
 
     def _closed(self) -> None:
         if self._context.project is None:
+            self._estimating = None  # what it says is of the project that closed
             self.plan = None
             self.settings_panel.set_summary("Open a folder of images to train a classifier on it.")
             self.settings_panel.set_problem("No project is open.")
@@ -187,6 +188,9 @@ class TrainView(QWidget):
     def _estimate(self) -> None:
         if self._context.project is None or self._training.running:
             return
+        if self._estimating is not None:  # one at a time (each in a child process); the next when it ends
+            self._estimate_due = True
+            return
         config, project = self.settings_panel.choices().config(), self._context.project
         # In a child: the estimate reads every labelled image's row, and at 100,000 images the objects that
         # makes cost the window's thread 100 ms garbage collections (and the interpreter lock) here.
@@ -195,6 +199,13 @@ class TrainView(QWidget):
             self._device_for_estimate(), read_only=True)
         task.event.connect(lambda plan: task is self._estimating and self._estimated(plan))
         task.failed.connect(lambda error: task is self._estimating and self.settings_panel.set_summary(str(error)))
+        task.done.connect(lambda: task is self._estimating and self._estimate_ended())
+
+    def _estimate_ended(self) -> None:
+        self._estimating = None
+        if self._estimate_due and self.isVisible():
+            self._estimate_due = False
+            self._estimate_timer.start()
 
     def _estimated(self, plan: TrainingPlan) -> None:
         self.plan = plan

@@ -81,7 +81,7 @@ def test_labelling_in_the_grid_estimates_nothing_until_the_train_view_is_shown(q
     assert window.show_view("images")
     titles: list[str] = []
     window.context.tasks.started.connect(lambda task: titles.append(task.title))
-    first = window.model.image_id(0)
+    first, first_class = window.model.image_id(0), window.model.card(0).class_id
     assert window.context.set_labels([first], None)
     qtbot.waitUntil(lambda: window.context.counts().labelled == 11)
     qtbot.wait(ESTIMATE_DELAY_MS + 100)  # nothing may start meanwhile
@@ -93,6 +93,17 @@ def test_labelling_in_the_grid_estimates_nothing_until_the_train_view_is_shown(q
                     or "a few seconds" in view.settings_panel.summary.text(), timeout=30_000)
     assert titles.count("Estimating") == 1
     assert "Train on 11 labelled images in 2 classes" in view.settings_panel.summary.text()
+
+    running, most = set(), []  # estimates run one at a time: each is a child process
+    window.context.tasks.started.connect(lambda task: task.title == "Estimating" and (
+        running.add(task), most.append(len(running)), task.done.connect(lambda: running.discard(task))))
+    assert window.context.set_labels([first], first_class)  # seen: estimated again, while settings change too
+    for _change in range(3):  # each after the delay, while an estimate may still run
+        view.settings_panel.epochs.setValue(view.settings_panel.epochs.value() + 1)
+        qtbot.waitUntil(lambda: not view._estimate_timer.isActive())
+    qtbot.waitUntil(lambda: "Train on 12 labelled images" in view.settings_panel.summary.text()
+                    and not running, timeout=30_000)
+    assert most and max(most) == 1
 
 
 def test_cancel_keeps_the_best_model_and_lists_the_run_as_cancelled(qtbot, window, open_folder, colours):
