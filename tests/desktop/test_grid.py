@@ -28,6 +28,42 @@ def test_thumbnails_arrive_from_the_background_at_the_size_asked(qtbot, window, 
     assert loader.pixmap(card.id, card.content_hash, card.path, 96).height() == 64  # enlarged to fill its cell
 
 
+def test_thumbnail_workers_start_after_the_paint_that_asked(qtbot, window, open_folder, folder, monkeypatch):
+    """Loading beside a paint, the workers took the interpreter lock from it at each Qt call: a grid of 25
+    cells painted several times slower. They are woken when the GUI thread is next idle."""
+    import threading
+
+    from desktop.widgets import thumbnail_loader
+
+    woken = []
+
+    class Recording(type(threading.Condition())):
+        def notify(self, n=1):
+            woken.append((self, n))
+            super().notify(n)
+
+        def notify_all(self):
+            woken.append((self, "all"))
+            super().notify_all()
+
+    monkeypatch.setattr(thumbnail_loader.threading, "Condition", Recording)
+    loader = ThumbnailLoader(threads=1)
+    try:
+        open_folder(window, folder)
+        project = window.context.project
+        loader.set_project(project.root, project.thumbnails_dir)
+        cards = [window.model.card(row) for row in range(4)]
+        ours = lambda: [n for condition, n in woken if condition is loader._wake]  # noqa: E731
+        for card in cards:  # as a paint asks for the cells it draws
+            assert loader.pixmap(card.id, card.content_hash, card.path, 32) is None
+        assert ours() == []
+        qtbot.waitUntil(lambda: all(loader.pixmap(c.id, c.content_hash, c.path, 32) or loader.failure(c.id)
+                                    for c in cards), timeout=10_000)
+        assert ours()[0] == "all"  # woken together, once the GUI thread was idle
+    finally:
+        loader.shutdown()
+
+
 def test_the_thumbnail_is_remade_when_the_cached_one_is_gone(qtbot, window, open_folder, folder, loader):
     open_folder(window, folder)
     project, card = window.context.project, window.model.card(1)
