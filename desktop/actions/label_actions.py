@@ -88,12 +88,12 @@ class LabelActions:
 
     def _next_unlabelled(self, labelling: list[int]) -> int | None:
         """The first unlabelled image after the selection in grid order (wrapping), not being labelled now."""
-        rows = self._grid.selected_rows()
-        if not rows:
+        last = self._grid.last_selected_row()
+        if last is None:
             return None
         ids = self._grid.model().ids()
         skip = set(labelling)
-        after = rows[-1] + 1
+        after = last + 1
         candidates = (i for i in chain(islice(ids, after, None), islice(ids, after)) if i not in skip)
         return self._context.read(gallery.first_unlabelled, candidates)
 
