@@ -205,13 +205,23 @@ def _fine_tune_text(m: dict) -> str:
                   "this phase): " if plan.get("budget_s") and m.get("time_budget_s") else "")
         lines.append(f"Fine-tuning {budget}the last {plan['pieces']} of {plan['total_pieces']} blocks trained, "
                      f"{plan['views']} cached view(s) per image ({plan['row_bytes'] / 1024:,.0f} KB each, "
-                     f"{plan['cache_bytes'] / 2**20:,.0f} MB), up to {plan['epochs']} epoch(s).")
+                     f"{plan['cache_bytes'] / 2**20:,.0f} MB), {_epochs_text(plan)}.")
     if m.get("fine_tune_gain") is not None:
         verdict = "kept" if m.get("fine_tuned") else "not kept: its validation loss was not lower"
         lines.append(f"Fine-tuning gain over the head alone: {100 * m['fine_tune_gain']:+.1f} points "
                      f"({m['fine_tune_val_acc']:.1%} against {m['head_val_acc']:.1%} on the same "
                      f"{m.get('val_images', 0)} validation images; fine-tuned model {verdict}).")
     return "\n".join(lines)
+
+
+def _epochs_text(plan: dict) -> str:
+    """How many epochs ran against how many were planned, and why they differ."""
+    planned, ran = plan.get("first_epochs") or plan["epochs"], plan.get("epochs_run")
+    if ran is None or ran == planned:
+        return f"{planned} epoch(s)"
+    if plan.get("budget_s") and plan["epochs"] != planned:
+        return f"planned {planned} epoch(s), ran {ran} to fit {_duration(plan['budget_s'])}"
+    return f"planned {planned} epoch(s), ran {ran}"
 
 
 def _model_file(project, run) -> str | None:

@@ -304,16 +304,18 @@ def _fine_tune(run: RunRecord, spec, device, images, y, train_idx, val_idx) -> I
 
 
 def _evaluation_reserve(run: RunRecord) -> float:
-    """Seconds to keep for the evaluation after fine-tuning: its planned time, scaled by how much slower
-    than planned the phases so far ran (a busy computer is slow throughout), at least _EVALUATE_RESERVE
-    times it, at most _MOST_RESERVED of the budget."""
+    """Seconds to keep for what follows fine-tuning (the evaluation and the int8 check, which embeds every
+    labelled image with the fine-tuned backbone, in fp32 and int8): their
+    planned time, scaled by how much slower than planned the phases so far ran (a busy computer is slow
+    throughout), at least _EVALUATE_RESERVE times it, at most _MOST_RESERVED of the budget."""
     plan = run.plan
-    if plan is None or plan.phase(EVALUATE) is None:
+    after = [p for p in (plan.phases if plan is not None else ()) if p.key in (EVALUATE, INT8)]
+    if not after:
         return 0.0
     planned = sum(p.seconds for p in plan.phases if p.key in (FEATURES, HEAD))
     spent = sum(run.metrics["phase_seconds"].get(k, 0.0) for k in ("embeddings", "head"))
     slowdown = spent / planned if planned > 1.0 else 1.0
-    reserve = plan.phase(EVALUATE).seconds * max(_EVALUATE_RESERVE, min(slowdown, 10.0))
+    reserve = sum(p.seconds for p in after) * max(_EVALUATE_RESERVE, min(slowdown, 10.0))
     return min(reserve, _MOST_RESERVED * run.config.fine_tune.time_budget_s)
 
 

@@ -150,3 +150,45 @@ def test_without_augmentation_one_view_is_cached(tmp_path):
     with make_project(tmp_path / "pets") as project:
         outcome = finished(train(project, config))
     assert outcome.metrics["fine_tune_plan"]["views"] == 1
+
+
+class SlowClock:
+    """Real time plus the seconds that slow steps have added: planning measures the real (fast) steps, the
+    epochs then take far longer, as on a computer that got busy after the plan was made."""
+
+    def __init__(self):
+        self.added = 0.0
+
+    def __call__(self) -> float:
+        return time.perf_counter() + self.added
+
+
+def test_epochs_slower_than_planned_shrink_the_plan_and_the_run_still_ends_within_its_budget(tmp_path):
+    clock = SlowClock()
+
+    class SlowSteps(StagedFineTuner):
+        def _step(self, *args):
+            clock.added += 10.0  # each training step takes 10 s longer than the plan measured
+            return super()._step(*args)
+
+    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
+    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}")
+             for path in sorted(root.glob("*/*.png"))]
+    base = get_backbone("efficientnet_lite0")
+    spec = with_preprocessing(base, replace(base.preprocessing, input_size=32, resize=32))
+    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
+                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
+    list(head.epochs())
+    budget = 240.0  # seconds of the fake clock: the real time a busy test machine takes counts too
+    deadline = clock() + budget
+    tuner = SlowSteps(spec, head.best_model(), items[2:], items[:2], 2, FineTuneConfig(epochs=500, batch_size=4),
+                      seed=0, store_dir=tmp_path / "store", deadline=deadline, clock=clock)
+    events = list(tuner.epochs())
+    epochs = [e for e in events if isinstance(e, EpochEnded)]
+    plan = tuner.plan
+    assert plan.first_epochs is not None and plan.epochs < plan.first_epochs  # the fast steps planned more
+    assert len(epochs) == plan.epochs_run == plan.epochs >= 2  # the shrunk plan ran to its end
+    assert clock() <= deadline  # ... within the budget: 3 steps of 10 s an epoch
+    assert any(isinstance(e, Notice) and "re-planned" in e.message and f"{plan.epochs} epochs" in e.message
+               for e in events)
+    assert not any(isinstance(e, Notice) and "stopped during epoch" in e.message for e in events)
