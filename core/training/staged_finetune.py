@@ -101,7 +101,7 @@ class StagedFineTuner:
             return
         yield from self._train(model, suffix, plan, train_rows, val_rows)
         if val_mirrored is not None and self._best_state is not None:
-            yield from self._choose_test_time_flip(model, suffix, val_rows, val_mirrored)
+            self._choose_test_time_flip(model, suffix, val_rows, val_mirrored)
 
     def _train(self, model, suffix, plan: StagePlan, train_rows, val_rows) -> Iterator[object]:
         import torch
@@ -243,10 +243,11 @@ class StagedFineTuner:
                 out.append(model.head(suffix(batch, channels_last=True)))
         return torch.cat(out)
 
-    def _choose_test_time_flip(self, model, suffix, val_rows, val_mirrored) -> Iterator[Notice]:
-        """Whether the kept model should classify each image as the mean of its and its mirror image's
-        probabilities: only when that is more accurate on the validation images, at no higher loss, since it
-        runs the network twice per image (classifying at half the speed)."""
+    def _choose_test_time_flip(self, model, suffix, val_rows, val_mirrored) -> None:
+        """Whether the best epoch's model should classify each image as the mean of its and its mirror
+        image's probabilities: only when that is more accurate on the validation images, at no higher loss,
+        since it runs the network twice per image (classifying at half the speed). Sets .test_time_flip and
+        .flip_check (the figures it was decided on)."""
         import torch
 
         x_val, y_val = val_rows
@@ -265,10 +266,6 @@ class StagedFineTuner:
         self.test_time_flip = both_acc > plain_acc and both_loss <= plain_loss
         self.flip_check = {"val_acc": plain_acc, "val_acc_with_flip": both_acc, "val_loss": plain_loss,
                            "val_loss_with_flip": both_loss, "chosen": self.test_time_flip}
-        verdict = ("the model will classify each image with its mirror image (twice the work per image)"
-                   if self.test_time_flip else "not worth classifying each image twice")
-        yield Notice(f"Averaging with the mirror image: validation accuracy {plain_acc:.1%} -> {both_acc:.1%}, "
-                     f"{verdict}.")
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and self._clock() > self.deadline

@@ -229,15 +229,16 @@ def test_a_mirror_averaging_choice_reaches_the_saved_model(tmp_path, monkeypatch
         self.test_time_flip = True
         self.flip_check = {"val_acc": 0.5, "val_acc_with_flip": 0.75, "val_loss": 0.7, "val_loss_with_flip": 0.6,
                            "chosen": True}
-        yield Notice("chosen")
 
     monkeypatch.setattr(StagedFineTuner, "_choose_test_time_flip", choose)
     # A head held back by a huge L2 penalty, which fine-tuning soon beats: the fine-tuned model is kept.
     config = replace(QUICK, head=HeadConfig(l2=1e4), fine_tune=FineTuneConfig(epochs=2, batch_size=4, head_lr=1e-3))
     with make_project(tmp_path / "pets") as project:
-        outcome = finished(train(project, config))
+        events = list(train(project, config))
+    outcome = finished(events)
     bundle = load_model(outcome.model_path)
     assert outcome.metrics["fine_tuned"] and bundle.fine_tuned and bundle.flip_average
+    assert any(isinstance(e, Notice) and "classified with its mirror image" in e.message for e in events)
     images = np.zeros((2, 3, 64, 64), np.float32)
     images[0, 0, :, :32] = images[1, 1, :, 32:] = 1.0  # one half red or green: the mirror image differs
     plain = replace(bundle, metadata={**bundle.metadata, "test_time_flip": False})
