@@ -36,6 +36,9 @@ def register(subparsers) -> None:
                         "how many blocks to train, on how many cached views, for how many epochs")
     p.add_argument("--no-flip", action="store_true",
                    help="fine-tuning: no mirrored images (for text, digits, anything whose mirror image differs)")
+    p.add_argument("--no-test-time-flip", action="store_true",
+                   help="fine-tuning: never classify an image with its mirror image (by default the model does "
+                        "where that is more accurate on the validation images, at half the speed)")
     p.add_argument("--input-size", type=int, metavar="PIXELS",
                    help="network input size, a multiple of 32 (default: the network's own for quick training, "
                         "smaller for small images when fine-tuning)")
@@ -73,7 +76,8 @@ def _config(args):
         budget = args.time_budget
         if budget is None and args.epochs is None:
             budget = DEFAULT_TIME_BUDGET_S
-        fine = FineTuneConfig(flip=not args.no_flip, time_budget_s=budget)
+        fine = FineTuneConfig(flip=not args.no_flip, test_time_flip=not args.no_test_time_flip,
+                              time_budget_s=budget)
         fine = fine if args.epochs is None else replace(fine, epochs=args.epochs)
     elif args.epochs is not None:  # epochs are the Dense head's: the default linear head has none
         head = replace(head, kind=MLP, max_epochs=args.epochs)
@@ -205,13 +209,29 @@ def _fine_tune_text(m: dict) -> str:
                   "this phase): " if plan.get("budget_s") and m.get("time_budget_s") else "")
         lines.append(f"Fine-tuning {budget}the last {plan['pieces']} of {plan['total_pieces']} blocks trained, "
                      f"{plan['views']} cached view(s) per image ({plan['row_bytes'] / 1024:,.0f} KB each, "
-                     f"{plan['cache_bytes'] / 2**20:,.0f} MB), up to {plan['epochs']} epoch(s).")
+                     f"{plan['cache_bytes'] / 2**20:,.0f} MB), {_epochs_text(plan)}.")
     if m.get("fine_tune_gain") is not None:
         verdict = "kept" if m.get("fine_tuned") else "not kept: its validation loss was not lower"
         lines.append(f"Fine-tuning gain over the head alone: {100 * m['fine_tune_gain']:+.1f} points "
                      f"({m['fine_tune_val_acc']:.1%} against {m['head_val_acc']:.1%} on the same "
                      f"{m.get('val_images', 0)} validation images; fine-tuned model {verdict}).")
+    flip = m.get("test_time_flip")
+    if flip and m.get("fine_tuned"):
+        choice = ("each image is classified with its mirror image (twice the work)" if flip["chosen"] else
+                  "not used (classifying would take twice the work)")
+        lines.append(f"Averaging with the mirror image: {flip['val_acc']:.1%} -> {flip['val_acc_with_flip']:.1%} "
+                     f"on the validation images; {choice}.")
     return "\n".join(lines)
+
+
+def _epochs_text(plan: dict) -> str:
+    """How many epochs ran against how many were planned, and why they differ."""
+    planned, ran = plan.get("first_epochs") or plan["epochs"], plan.get("epochs_run")
+    if ran is None or ran == planned:
+        return f"{planned} epoch(s)"
+    if plan.get("budget_s") and plan["epochs"] != planned:
+        return f"planned {planned} epoch(s), ran {ran} to fit {_duration(plan['budget_s'])}"
+    return f"planned {planned} epoch(s), ran {ran}"
 
 
 def _model_file(project, run) -> str | None:

@@ -31,4 +31,8 @@ class Predictor:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return self.bundle.head.predict_proba(self._embedder.embed(batch))
+        probabilities = self.bundle.head.predict_proba(self._embedder.embed(batch))
+        if self.bundle.flip_average:  # as core.models.classifier.Classifier does, and so the exported network
+            mirrored = self._embedder.embed(np.ascontiguousarray(batch[..., ::-1]))
+            probabilities = (probabilities + self.bundle.head.predict_proba(mirrored)) / 2
+        return probabilities

@@ -64,7 +64,7 @@ def check_header(header: dict, max_version: int) -> None:
     _text(header, "backbone", required=True)
     for key in ("app_version", "created"):
         _text(header, key, required=False)
-    for key in ("includes_backbone", "fine_tuned"):
+    for key in ("includes_backbone", "fine_tuned", "test_time_flip"):
         if key in header and not isinstance(header[key], bool):
             raise SchemaError(f"{key!r} must be true or false, not {_shown(header[key])}")
     if header.get("run_id") is not None:

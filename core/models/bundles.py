@@ -63,6 +63,12 @@ class ModelBundle:
     def fine_tuned(self) -> bool:
         return bool(self.metadata.get("fine_tuned"))
 
+    @property
+    def flip_average(self) -> bool:
+        """Whether an image's probabilities are the mean of its and its mirror image's (chosen on validation
+        by fine-tuning, core.training.staged_finetune): every way of classifying does the same."""
+        return bool(self.metadata.get("test_time_flip"))
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically (temporary file, then rename): a reader never sees half a model."""
         from safetensors.numpy import save_file
@@ -144,7 +150,7 @@ class ModelBundle:
 
         bundled = self.backbone_state is not None
         model = Classifier(build_feature_extractor(self.spec, pretrained=not bundled),
-                           self.head.to_module(dropout), probabilities)
+                           self.head.to_module(dropout), probabilities, self.flip_average)
         if bundled:
             model.backbone.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
                                             for k, v in self.backbone_state.items()})
@@ -210,6 +216,7 @@ def export_model(bundle: ModelBundle, fmt: str, out: str | os.PathLike) -> Path:
     info = json.dumps({"classes": bundle.classes, "backbone": bundle.backbone,
                        "preprocessing": bundle.preprocessing.to_dict(), "input": "images [N, 3, S, S], normalised",
                        "output": "probabilities [N, C] in the order of classes", "app_version": app_version(),
+                       "mirror_averaged": bundle.flip_average,  # inside the network: nothing for a caller to do
                        "metrics": bundle.metadata.get("metrics", {})})
     if fmt == "onnx":
         return export_onnx(module, size, out, "probabilities", {"dovecote": info}, durable=True)

@@ -24,15 +24,24 @@ class HeadNet(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Normalised images [N, 3, S, S] -> logits [N, C], or probabilities with `probabilities` (export)."""
+    """Normalised images [N, 3, S, S] -> logits [N, C], or probabilities with `probabilities` (export).
 
-    def __init__(self, backbone: FeatureExtractor, head: HeadNet, probabilities: bool = False):
+    `flip_average`: the probabilities are the mean of the image's and its mirror image's (a bundle's
+    test-time flip); the logits are then their logarithm, so that softmax still gives them."""
+
+    def __init__(self, backbone: FeatureExtractor, head: HeadNet, probabilities: bool = False,
+                 flip_average: bool = False):
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.probabilities = probabilities
+        self.flip_average = flip_average
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         logits = self.head(self.backbone(images))
-        return torch.softmax(logits, dim=1) if self.probabilities else logits
+        if not self.flip_average:
+            return torch.softmax(logits, dim=1) if self.probabilities else logits
+        mirrored = self.head(self.backbone(torch.flip(images, dims=(3,))))
+        probabilities = (torch.softmax(logits, dim=1) + torch.softmax(mirrored, dim=1)) / 2
+        return probabilities if self.probabilities else torch.log(probabilities)
 

@@ -102,21 +102,26 @@ def make_plan(config, spec, device: str, images: int, classes: int, uncached: in
                             rate("head-start") + epochs * train * views / head_rate,
                             most_head_epochs(config.head)))
     evaluate_s = _EVALUATE_FIXED_S + _FOLDS * epochs * images * (_FOLDS - 1) / _FOLDS * views / head_rate
+    int8_s = 0.0
+    if config.int8:
+        # At the fp32 pace (int8's is faster: an upper bound); a retrain's check finds most of it cached. A
+        # fine-tuned or file-weights backbone is new: its fp32 embeddings are computed too, to compare with.
+        to_embed, calibrate = int8_work
+        passes = 2 if config.fine_tune is not None or config.weights_path is not None else 1
+        int8_s = passes * to_embed / rate("embed") + (_QUANTIZE_S + CALIBRATION_IMAGES / rate("embed")
+                                                       if calibrate else 0.0)
     fine = config.fine_tune
     if fine is not None and fine.epochs > 0:
         work = fine.epochs * train
         # The measured pace (training images a second) includes each epoch's validation.
         seconds = fine.epochs * train / rate("fine-tune") + rate("load")
         if fine.time_budget_s is not None:  # planned to use what the budget leaves, and no more
-            others = sum(phase.seconds for phase in phases) + evaluate_s
+            others = sum(phase.seconds for phase in phases) + evaluate_s + int8_s
             seconds = min(seconds, max(0.0, fine.time_budget_s - others))
         phases.append(PhasePlan(FINE_TUNE, TITLES[FINE_TUNE], work, seconds, fine.epochs))
     phases.append(PhasePlan(EVALUATE, TITLES[EVALUATE], _FOLDS, evaluate_s))
     if config.int8:
-        # At the fp32 pace (int8's is faster: an upper bound); a retrain's check finds most of it cached.
-        to_embed, calibrate = int8_work
-        int8_s = to_embed / rate("embed") + (_QUANTIZE_S + CALIBRATION_IMAGES / rate("embed") if calibrate else 0.0)
-        phases.append(PhasePlan(INT8, TITLES[INT8], to_embed, int8_s))
+        phases.append(PhasePlan(INT8, TITLES[INT8], int8_work[0], int8_s))
     return TrainingPlan(tuple(phases), images, classes, images - uncached, device, all(known))
 
 

@@ -82,7 +82,8 @@ class RunRecord:
         """After a fine-tuning epoch: write its weights if they are the best of the run."""
         spec, prep = self.spec, self.spec.preprocessing
         tuner, head_loss = self.tuner, self.metrics.get("head_val_loss")
-        if tuner is None or tuner.best() is None or self._saved == (FINE_TUNE_PHASE, tuner.stopping.best_epoch):
+        if tuner is None or tuner.best() is None or self._saved == (FINE_TUNE_PHASE, tuner.stopping.best_epoch,
+                                                                     tuner.test_time_flip):
             return
         best = tuner.stopping
         if head_loss is not None and best.best_val_loss is not None and best.best_val_loss >= head_loss:
@@ -90,8 +91,8 @@ class RunRecord:
         backbone, head = tuner.best()
         self.metrics.update(model="fine-tuned", fine_tuned=True, val_loss=best.best_val_loss,
                             val_acc=best.best_val_acc, best_epoch=best.best_epoch)
-        self._write(spec.name, prep, head, backbone, True)
-        self._saved = (FINE_TUNE_PHASE, best.best_epoch)
+        self._write(spec.name, prep, head, backbone, True, tuner.test_time_flip)
+        self._saved = (FINE_TUNE_PHASE, best.best_epoch, tuner.test_time_flip)
 
     def _custom_backbone(self, spec) -> dict | None:
         """A backbone loaded from a weights file travels inside the bundle (stock weights need not)."""
@@ -102,11 +103,12 @@ class RunRecord:
         extractor = build_feature_extractor(spec, self.config.weights_path)
         return {k: v.numpy() for k, v in extractor.state_dict().items()}
 
-    def _write(self, backbone: str, prep, head, backbone_state, fine_tuned: bool) -> None:
+    def _write(self, backbone: str, prep, head, backbone_state, fine_tuned: bool, flip: bool = False) -> None:
         path = bundle_path(self.project.models_dir, self.run_id)
         bundle = ModelBundle(list(self.classes), backbone, prep, head, backbone_state, metadata={
             "run_id": self.run_id, "fine_tuned": fine_tuned, "metrics": self.metrics, "seed": self.config.seed,
-            "head_config": self.config.head.to_dict(), "train_config": self.config.to_dict()})
+            "head_config": self.config.head.to_dict(), "train_config": self.config.to_dict(),
+            "test_time_flip": flip})
         bundle.save(path)
         self.model_path = path
         with self.project.session() as session:

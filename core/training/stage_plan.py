@@ -42,6 +42,10 @@ class StagePlan:
     cache_bytes: int  # the whole cache this run uses (training views + validation images)
     seconds: float  # expected, for the cache still to compute and all epochs
     budget_s: float | None  # the time this phase had, None without a budget
+    # Epochs the plan first set, when the pace of the epochs themselves changed it (None: not changed), and
+    # how many have ended.
+    first_epochs: int | None = None
+    epochs_run: int = 0
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -37,7 +37,13 @@ from core.training.stage_plan import CutCost, StagePlan, choose
 
 PREPARE_PHASE = "Preparing fine-tuning"
 DEFAULT_BLOCKS = 3  # without a budget: for EfficientNet-Lite0 its last two stages and the head convolution
-_SAMPLE = 4  # images timed to plan
+# Images the plan's steps are timed on: a realistic batch (the default batch size), as a step's cost per image
+# falls with the batch; steps on 4 images made the plan swing from the last block to 12 of 18 on a busy machine.
+_SAMPLE = 32
+_TIMED_STEPS = 3  # the median of these, after one that warms up
+# The view of a validation image that decides whether classifying averages each image with its mirror image.
+MIRRORED = -1
+_GROW_MARGIN = 0.15  # re-planned to more epochs only when they fit this much faster than measured
 _RETIMINGS = 2  # steps timed at a newly chosen cut before the plan is taken as it stands
 _BATCH = 32  # images a prefix run takes
 # A training step against a forward pass of the same blocks: the prefix's first guess when the embedding pace
@@ -49,15 +55,20 @@ class StagedFineTuner:
     def __init__(self, spec: BackboneSpec, head: HeadModel, train: list[tuple[Path, int, str]],
                  val: list[tuple[Path, int, str]], n_classes: int, config: FineTuneConfig, seed: int,
                  store_dir: Path, weights_path=None, dropout: float = 0.5, class_weighting: bool = True,
-                 deadline: float | None = None, cap_bytes: int = CACHE_BYTES, embed_s: float | None = None):
+                 deadline: float | None = None, cap_bytes: int = CACHE_BYTES, embed_s: float | None = None,
+                 clock=time.perf_counter):
         self.spec, self.head, self.config, self.seed = spec, head, config, seed
         self.n_classes, self.weights_path, self.dropout = n_classes, weights_path, dropout
         self.store_dir, self.deadline, self.cap_bytes = Path(store_dir), deadline, cap_bytes
         self.embed_s = embed_s  # seconds per image of the whole extractor in ONNX Runtime, if measured
+        self._clock = clock  # what `deadline` is read against (a test's fake one makes steps slow)
         self.train_items, self.val_items = list(train), list(val)
         self.class_weighting = class_weighting
         self.stopping = EarlyStopping(config.patience)
         self.plan: StagePlan | None = None
+        # Whether the kept model averages each image with its mirror image, as validation decided (and why).
+        self.test_time_flip = False
+        self.flip_check: dict | None = None
         self._best_state = None
         self._failed: dict[Path, str] = {}
         self._sessions: dict[Cut, object] = {}  # ONNX Runtime sessions of the prefix, by cut
@@ -84,11 +95,13 @@ class StagedFineTuner:
         self.plan = plan
         yield Notice(f"Fine-tuning {plan.describe()}.")
         suffix = Suffix(extractor, plan.cut, self._layout(extractor).shapes[plan.cut])
-        train_rows, val_rows = yield from self._cached_rows(extractor, plan)
+        train_rows, val_rows, val_mirrored = yield from self._cached_rows(extractor, plan)
         yield from self._report_failures()
         if train_rows is None:
             return
         yield from self._train(model, suffix, plan, train_rows, val_rows)
+        if val_mirrored is not None and self._best_state is not None:
+            self._choose_test_time_flip(model, suffix, val_rows, val_mirrored)
 
     def _train(self, model, suffix, plan: StagePlan, train_rows, val_rows) -> Iterator[object]:
         import torch
@@ -106,15 +119,17 @@ class StagedFineTuner:
             plan = self.plan = self._replanned(model, suffix, plan, x_train, len(y_val), steps_per_epoch)
             yield Notice(f"Fine-tuning: {plan.epochs} epoch{'s' if plan.epochs != 1 else ''} fit in the time "
                          "left, from the pace of the first steps.")
-        total_steps = steps_per_epoch * plan.epochs
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(step, total_steps))
+        total_steps = [steps_per_epoch * plan.epochs]  # shortened (or lengthened) when the epochs are re-planned
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(step, total_steps[0]))
         weights = class_weights(y_train, self.n_classes) if self.class_weighting else np.ones(self.n_classes,
                                                                                               np.float32)
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(weights))
         offsets = np.random.default_rng([self.seed, 0]).integers(0, plan.views, len(y_train))
-        stopping, durations, n = self.stopping, [], len(y_train)
-        for epoch in range(1, plan.epochs + 1):
-            started = time.perf_counter()
+        stopping, durations, starts, n = self.stopping, [], [], len(y_train)
+        epoch = 0
+        while epoch < plan.epochs:
+            epoch += 1
+            starts.append(self._clock())
             rng = np.random.default_rng([self.seed, epoch])
             order = rng.permutation(n)
             views = (offsets + epoch - 1) % plan.views  # each image goes through its views in turn
@@ -125,72 +140,135 @@ class StagedFineTuner:
                 torch.manual_seed(epoch_seed(self.seed, epoch, step + 1))  # dropout
                 x = torch.from_numpy(x_train[index, views[index]].astype(np.float32))
                 y = torch.from_numpy(y_train[index])
-                logits = model.head(suffix(x, channels_last=True))
-                loss = loss_fn(logits, y)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+                loss, hits = self._step(model, suffix, loss_fn, optimiser, x, y)
                 schedule.step()
-                loss_sum += loss.item() * len(index)
-                correct += int((logits.argmax(1) == y).sum())
+                loss_sum += loss * len(index)
+                correct += hits
                 seen += len(index)
                 yield Progress(PROGRESS_PHASE, (epoch - 1) * n + seen, plan.epochs * n, f"epoch {epoch}/{plan.epochs}")
-                if self._past_deadline():
+                if self._past_deadline():  # the last resort: re-planning after each epoch should prevent it
                     late = True
                     break
             val_loss, val_acc = self._evaluate(model, suffix, loss_fn, x_val, y_val)
-            durations.append(time.perf_counter() - started)
+            durations.append(self._clock() - starts[-1])
             if stopping.update(epoch, val_loss, val_acc):
                 self._best_state = {k: v.detach().to("cpu", copy=True).contiguous()
                                     for k, v in model.state_dict().items()}
+            if self.deadline is not None and not late:
+                fit = self._epochs_that_fit(epoch, plan.epochs, durations, starts)
+                if fit != plan.epochs:
+                    before = plan.epochs
+                    plan = replace(plan, epochs=fit, first_epochs=plan.first_epochs or plan.epochs)
+                    total_steps[0] = steps_per_epoch * fit
+                    yield Notice(f"Fine-tuning re-planned at the pace of its epochs so far: {fit} epochs fit the "
+                                 f"time budget, not {before}.")
+                    yield Progress(PROGRESS_PHASE, epoch * n, fit * n, f"epoch {epoch}/{fit}")  # the bar's new end
+            plan = self.plan = replace(plan, epochs_run=epoch)
             mean = float(np.mean(durations))
-            out_of_time = late or (self.deadline is not None and epoch < plan.epochs
-                                   and time.perf_counter() + mean > self.deadline)
-            last = stopping.should_stop or out_of_time or epoch == plan.epochs
+            last = stopping.should_stop or late or epoch >= plan.epochs
             yield EpochEnded(FINE_TUNE_PHASE, epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val_loss,
                              val_acc, images_per_s=seen / max(durations[-1], 1e-9),
                              eta_s=0.0 if last else (plan.epochs - epoch) * mean, seconds=durations[-1])
-            if out_of_time and epoch < plan.epochs:
-                yield Notice(f"Fine-tuning stopped after {epoch} of {plan.epochs} epochs to keep within the "
-                             "time budget (this computer ran slower than measured).")
+            if late:
+                yield Notice(f"Fine-tuning stopped during epoch {epoch} of {plan.epochs} to keep within the time "
+                             "budget (this computer ran slower than measured).")
             if last:
                 break
 
+    def _step(self, model, suffix, loss_fn, optimiser, x, y) -> tuple[float, int]:
+        """One training step on a batch of cached rows: (its loss, how many it got right)."""
+        logits = model.head(suffix(x, channels_last=True))
+        loss = loss_fn(logits, y)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return loss.item(), int((logits.argmax(1) == y).sum())
+
+    def _epochs_that_fit(self, done: int, planned: int, durations: list[float], starts: list[float]) -> int:
+        """How many epochs in all (up to the configured most, at least the `done` ones) end before the deadline
+        at the pace measured so far: fewer than `planned` as soon as they do not fit, more only when they fit
+        with _GROW_MARGIN to spare (a plan that changes back and forth with every epoch's noise says
+        nothing). An epoch's cost is its own time plus what happens between epochs (the caller saves the best
+        model), known from the second epoch on; the slower of the last and the median epoch is assumed, since a
+        busy computer slows down in stretches."""
+        cycles = [b - a for a, b in zip(starts, starts[1:])]
+        between = max(0.0, float(np.median([c - d for c, d in zip(cycles, durations)]))) if cycles else 0.0
+        pace = max(durations[-1], float(np.median(durations))) + between
+        left = self.deadline - self._clock() - between  # the save after this epoch comes first
+        fit = done + int(left // max(pace, 1e-9))
+        if fit > planned:
+            fit = max(planned, done + int(left // max(pace * (1 + _GROW_MARGIN), 1e-9)))
+        return max(done, min(self.config.epochs, fit))
+
     def _replanned(self, model, suffix, plan: StagePlan, x_train, n_val: int, steps_per_epoch: int) -> StagePlan:
         """The plan with as many epochs (up to the configured most) as fit before the deadline at the pace
-        of real training steps, timed here (the second of two, on real rows; the weights do not change)."""
+        of real training steps on real rows, timed here (the median of a few; the weights do not change)."""
         import torch
 
         rows = torch.from_numpy(x_train[: self.config.batch_size, 0].astype(np.float32))
-        train_mode(model)
-        seconds = 0.0
-        for _ in range(2):
-            started = time.perf_counter()
-            model.head(suffix(rows, channels_last=True)).logsumexp(1).mean().backward()
-            seconds = time.perf_counter() - started
-        model.zero_grad(set_to_none=True)
-        step_s = seconds / len(rows)
+        step_s = self._median_step_s(model, suffix, rows)
         epoch_s = step_s * (steps_per_epoch * self.config.batch_size + n_val / 3)
-        left = (self.deadline - time.perf_counter()) * 0.9
+        left = (self.deadline - self._clock()) * 0.9
         epochs = max(1, min(self.config.epochs, int(left // max(epoch_s, 1e-9))))
         return replace(plan, epochs=epochs)
+
+    def _median_step_s(self, model, suffix, rows) -> float:
+        """Seconds per image of a forward and backward pass of `suffix` and the head on `rows`: the median of
+        _TIMED_STEPS after one that warms up. Gradients are left cleared, the weights as they were."""
+        train_mode(model)
+        seconds = []
+        for _ in range(1 + _TIMED_STEPS):
+            started = self._clock()
+            model.head(suffix(rows, channels_last=True)).logsumexp(1).mean().backward()
+            seconds.append(self._clock() - started)
+        model.zero_grad(set_to_none=True)
+        return float(np.median(seconds[1:])) / len(rows)
 
     def _evaluate(self, model, suffix, loss_fn, x_val, y_val) -> tuple[float | None, float | None]:
         import torch
 
         if len(y_val) == 0:
             return None, None
-        model.eval()
-        logits = []
-        with torch.no_grad():
-            for start in range(0, len(y_val), 2 * _BATCH):
-                rows = torch.from_numpy(x_val[start:start + 2 * _BATCH].astype(np.float32))
-                logits.append(model.head(suffix(rows, channels_last=True)))
-        logits, target = torch.cat(logits), torch.from_numpy(y_val)
+        logits, target = self._logits(model, suffix, x_val), torch.from_numpy(y_val)
         return float(loss_fn(logits, target)), float((logits.argmax(1) == target).float().mean())
 
+    def _logits(self, model, suffix, rows: np.ndarray):
+        import torch
+
+        model.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(rows), 2 * _BATCH):
+                batch = torch.from_numpy(rows[start:start + 2 * _BATCH].astype(np.float32))
+                out.append(model.head(suffix(batch, channels_last=True)))
+        return torch.cat(out)
+
+    def _choose_test_time_flip(self, model, suffix, val_rows, val_mirrored) -> None:
+        """Whether the best epoch's model should classify each image as the mean of its and its mirror
+        image's probabilities: only when that is more accurate on the validation images, at no higher loss,
+        since it runs the network twice per image (classifying at half the speed). Sets .test_time_flip and
+        .flip_check (the figures it was decided on)."""
+        import torch
+
+        x_val, y_val = val_rows
+        if len(y_val) == 0:
+            return
+        model.load_state_dict(self._best_state)
+        target = torch.from_numpy(y_val)
+        plain = torch.softmax(self._logits(model, suffix, x_val), 1)
+        both = (plain + torch.softmax(self._logits(model, suffix, val_mirrored), 1)) / 2
+
+        def scores(probabilities) -> tuple[float, float]:
+            picked = probabilities[torch.arange(len(target)), target].clamp_min(1e-12)
+            return float((probabilities.argmax(1) == target).float().mean()), float(-picked.log().mean())
+
+        (plain_acc, plain_loss), (both_acc, both_loss) = scores(plain), scores(both)
+        self.test_time_flip = both_acc > plain_acc and both_loss <= plain_loss
+        self.flip_check = {"val_acc": plain_acc, "val_acc_with_flip": both_acc, "val_loss": plain_loss,
+                           "val_loss_with_flip": both_loss, "chosen": self.test_time_flip}
+
     def _past_deadline(self) -> bool:
-        return self.deadline is not None and time.perf_counter() > self.deadline
+        return self.deadline is not None and self._clock() > self.deadline
 
     def best(self) -> tuple[dict[str, np.ndarray], HeadModel] | None:
         """(backbone state dict, head) of the best epoch so far; None before the first epoch ends."""
@@ -214,7 +292,7 @@ class StagedFineTuner:
                  for c in cuts]
 
         def plan_for(options):
-            left = None if self.deadline is None else self.deadline - time.perf_counter()
+            left = None if self.deadline is None else self.deadline - self._clock()
             return choose(options, all_pieces(extractor), n_train, n_val, self.config.epochs, left, self.cap_bytes,
                           None if self.config.augment else 1)
 
@@ -249,34 +327,27 @@ class StagedFineTuner:
     def _timed_prefix(self, extractor, cut: Cut, sample: np.ndarray) -> float:
         """Seconds per image of the prefix in ONNX Runtime (the second of two runs: the first warms up)."""
         self._prefix_rows(extractor, cut, sample)
-        started = time.perf_counter()
+        started = self._clock()
         self._prefix_rows(extractor, cut, sample)
-        return (time.perf_counter() - started) / len(sample)
+        return (self._clock() - started) / len(sample)
 
     def _timed_step(self, extractor, model, cut: Cut, sample: np.ndarray) -> float:
-        """Seconds per image of a training step at `cut` on the sample (the second of two: the first warms
-        up); the weights are left as they were."""
+        """Seconds per image of a training step at `cut` on the sample (a median, see _median_step_s); the
+        weights are left as they were."""
         import torch
 
         if self._sample_rows is None:
             self._sample_rows = rows_at_every_cut(extractor, torch.from_numpy(sample))
-        rows = self._sample_rows[cut]
         suffix = Suffix(extractor, cut, self._layout(extractor).shapes[cut])
-        train_mode(model)
         params = suffix.trainable() + list(model.head.parameters())
         saved = [p.requires_grad for p in params]
         for p in params:
             p.requires_grad_(True)
-        seconds = 0.0
-        for _ in range(2):
-            started = time.perf_counter()
-            model.head(suffix(rows, channels_last=True)).logsumexp(1).mean().backward()
-            seconds = time.perf_counter() - started
+        seconds = self._median_step_s(model, suffix, self._sample_rows[cut])
         for p, flag in zip(params, saved):
             p.requires_grad_(flag)
-            p.grad = None
         model.eval()
-        return seconds / len(rows)
+        return seconds
 
     def _sample(self) -> np.ndarray | None:
         arrays = []
@@ -284,7 +355,7 @@ class StagedFineTuner:
             loaded = preprocessed_or_reason(path, self.spec.preprocessing)
             if not isinstance(loaded, str):
                 arrays.append(loaded[0])
-            if len(arrays) == _SAMPLE:
+            if len(arrays) == min(_SAMPLE, self.config.batch_size):
                 break
         return np.stack(arrays) if arrays else None
 
@@ -312,10 +383,13 @@ class StagedFineTuner:
 
     def _cached_rows(self, extractor, plan: StagePlan):
         """Generator: computes the missing views (Progress), then returns ((train rows [N, K, row], labels),
-        (validation rows [M, row], labels)); ((None, ..)) when no training image could be read."""
+        (validation rows [M, row], labels), the validation images' mirror images' rows or None when mirroring
+        is not allowed); (None, ..) when no training image could be read."""
         cache = self._cache(plan.cut)
+        mirror = self.config.flip and self.config.test_time_flip
+        val_views = [0, MIRRORED] if mirror else [0]
         wanted = [(i, list(range(plan.views))) for i in range(len(self.train_items))]
-        wanted += [(len(self.train_items) + i, [0]) for i in range(len(self.val_items))]
+        wanted += [(len(self.train_items) + i, val_views) for i in range(len(self.val_items))]
         items = self.train_items + self.val_items
         todo = [(i, [v for v in views if not cache.has(items[i][2], v)]) for i, views in wanted]
         todo = [(i, views) for i, views in todo if views]
@@ -341,16 +415,18 @@ class StagedFineTuner:
                         pending_pairs, pending_arrays = [], []
                         yield Progress(PREPARE_PHASE, done, total, f"{plan.views} view(s) per image", unit="views")
         keep_train = [i for i, (p, _, h) in enumerate(self.train_items) if p not in self._failed and cache.has(h, 0)]
-        keep_val = [i for i, (p, _, h) in enumerate(self.val_items) if p not in self._failed and cache.has(h, 0)]
+        keep_val = [i for i, (p, _, h) in enumerate(self.val_items)
+                    if p not in self._failed and all(cache.has(h, v) for v in val_views)]
         if not keep_train:
-            return None, None
+            return None, None, None
         x_train = np.empty((len(keep_train), plan.views, cache.row_size), np.float16)
         for view in range(plan.views):
             cache.read([(self.train_items[i][2], view) for i in keep_train], x_train[:, view])
         x_val = cache.read([(self.val_items[i][2], 0) for i in keep_val])
         y_train = np.array([self.train_items[i][1] for i in keep_train], np.int64)
         y_val = np.array([self.val_items[i][1] for i in keep_val], np.int64)
-        return (x_train, y_train), (x_val, y_val)
+        x_mirrored = cache.read([(self.val_items[i][2], MIRRORED) for i in keep_val]) if mirror else None
+        return (x_train, y_train), (x_val, y_val), x_mirrored
 
     def _views(self, item: tuple[Path, int, str], views: list[int]) -> list[np.ndarray] | str:
         """In a decoding thread: the inputs of the wanted views of one image, or why it cannot be read."""
@@ -383,10 +459,13 @@ class StagedFineTuner:
 
 
 def view_input(plain: np.ndarray, content_hash: str, view: int, config: FineTuneConfig) -> np.ndarray:
-    """View 0: the plain image; others: a random crop, turn, flip and contrast change decided by the image's
-    content and the view number alone, so that every run (any seed) finds the same views in the cache."""
+    """View 0: the plain image; MIRRORED: its mirror image; others: a random crop, turn, flip and contrast
+    change decided by the image's content and the view number alone, so that every run (any seed) finds the
+    same views in the cache."""
     if view == 0:
         return plain
+    if view == MIRRORED:
+        return np.ascontiguousarray(plain[..., ::-1])
     import torch
 
     seed = int.from_bytes(hashlib.blake2b(f"{content_hash}:{view}".encode(), digest_size=8).digest(), "little")

@@ -94,9 +94,27 @@ def test_a_bundled_backbone_is_used_instead_of_the_stock_one(tmp_path):
     assert not np.allclose(probs, tuned.head.predict_proba(stock), atol=1e-3)
 
 
+def test_a_model_that_averages_with_the_mirror_image_classifies_so_everywhere(tmp_path):
+    """The choice travels in the file: the Predictor (classify) and the torch Classifier (export) both give the
+    mean of the image's and its mirror image's probabilities."""
+    plain = ModelBundle(["a", "b", "c"], SPEC.name, SMALL, random_head())
+    flipping = ModelBundle.load(ModelBundle(["a", "b", "c"], SPEC.name, SMALL, random_head(),
+                                            metadata={"test_time_flip": True}).save(tmp_path / "f.safetensors"))
+    assert flipping.flip_average and not plain.flip_average
+    batch = images()
+    batch[:, :, :, :32] += 1.0  # left and right halves differ: the mirror image gives other probabilities
+    one, mirrored = (Predictor(plain, "cpu").predict(b) for b in (batch, np.ascontiguousarray(batch[..., ::-1])))
+    assert not np.allclose(one, mirrored, atol=1e-3)
+    expected = (one + mirrored) / 2
+    assert np.allclose(Predictor(flipping, "cpu").predict(batch), expected, atol=1e-4)
+    assert np.allclose(torch_probs(flipping, batch), expected, atol=1e-4)
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_export_gives_the_same_probabilities_as_the_torch_model(tmp_path, fmt):
-    bundle = ModelBundle.load(ModelBundle(["a", "b", "c"], SPEC.name, SMALL, random_head()).save(tmp_path / "m.safetensors"))
+@pytest.mark.parametrize("flip", [False, True])
+def test_export_gives_the_same_probabilities_as_the_torch_model(tmp_path, fmt, flip):
+    bundle = ModelBundle.load(ModelBundle(["a", "b", "c"], SPEC.name, SMALL, random_head(),
+                                          metadata={"test_time_flip": flip}).save(tmp_path / "m.safetensors"))
     out = export_model(bundle, fmt, tmp_path / f"model.{fmt}")
     batch = images(n=4)
     if fmt == "onnx":
@@ -114,6 +132,7 @@ def test_export_gives_the_same_probabilities_as_the_torch_model(tmp_path, fmt):
             got = module(torch.from_numpy(batch)).numpy()
         info = json.loads(extra["dovecote.json"])
     assert info["classes"] == ["a", "b", "c"] and info["preprocessing"]["input_size"] == 64
+    assert info["mirror_averaged"] is flip
     assert got.shape == (4, 3)
     assert np.allclose(got, torch_probs(bundle, batch), atol=1e-5)
 

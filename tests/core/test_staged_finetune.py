@@ -71,8 +71,9 @@ def test_cached_activations_are_reused_by_the_next_run(tmp_path):
         return sum(e.done for e in events if isinstance(e, Progress) and e.phase == PREPARE_PHASE
                    and e.total and e.done == e.total)
     plan = finished(first).metrics["fine_tune_plan"]
+    # The validation images twice: plain, and mirrored (to decide whether classifying averages the two).
     assert computed(first) == plan["views"] * finished(first).metrics["train_images"] + \
-        finished(first).metrics["val_images"]
+        2 * finished(first).metrics["val_images"]
     assert computed(again) == 0 and finished(again).status == "finished"
 
 
@@ -150,3 +151,108 @@ def test_without_augmentation_one_view_is_cached(tmp_path):
     with make_project(tmp_path / "pets") as project:
         outcome = finished(train(project, config))
     assert outcome.metrics["fine_tune_plan"]["views"] == 1
+
+
+class SlowClock:
+    """Real time plus the seconds that slow steps have added: planning measures the real (fast) steps, the
+    epochs then take far longer, as on a computer that got busy after the plan was made."""
+
+    def __init__(self):
+        self.added = 0.0
+
+    def __call__(self) -> float:
+        return time.perf_counter() + self.added
+
+
+def test_epochs_slower_than_planned_shrink_the_plan_and_the_run_still_ends_within_its_budget(tmp_path):
+    clock = SlowClock()
+
+    class SlowSteps(StagedFineTuner):
+        def _step(self, *args):
+            clock.added += 10.0  # each training step takes 10 s longer than the plan measured
+            return super()._step(*args)
+
+    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
+    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}")
+             for path in sorted(root.glob("*/*.png"))]
+    base = get_backbone("efficientnet_lite0")
+    spec = with_preprocessing(base, replace(base.preprocessing, input_size=32, resize=32))
+    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
+                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
+    list(head.epochs())
+    budget = 240.0  # seconds of the fake clock: the real time a busy test machine takes counts too
+    deadline = clock() + budget
+    tuner = SlowSteps(spec, head.best_model(), items[2:], items[:2], 2, FineTuneConfig(epochs=500, batch_size=4),
+                      seed=0, store_dir=tmp_path / "store", deadline=deadline, clock=clock)
+    events = list(tuner.epochs())
+    epochs = [e for e in events if isinstance(e, EpochEnded)]
+    plan = tuner.plan
+    assert plan.first_epochs is not None and plan.epochs < plan.first_epochs  # the fast steps planned more
+    assert len(epochs) == plan.epochs_run == plan.epochs >= 2  # the shrunk plan ran to its end
+    assert clock() <= deadline  # ... within the budget: 3 steps of 10 s an epoch
+    assert any(isinstance(e, Notice) and "re-planned" in e.message and f"{plan.epochs} epochs" in e.message
+               for e in events)
+    assert not any(isinstance(e, Notice) and "stopped during epoch" in e.message for e in events)
+
+
+def halves_project(root, per_class=8):
+    """Two classes whose mirror images are each other: a bright left half, a bright right half."""
+    from PIL import Image
+
+    from core.importing.scanning import import_folder
+    from core.project import Project
+
+    for c, name in enumerate(("left", "right")):
+        for i in range(per_class):
+            pixels = np.full((16, 24, 3), 40 + 3 * i, np.uint8)
+            bright = slice(0, 12) if c == 0 else slice(12, 24)
+            pixels[:, bright] = 220 - 3 * i
+            (root / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    project = Project.open(root)
+    for _ in import_folder(project, labels_from_subfolders=True):
+        pass
+    return project
+
+
+def test_validation_refuses_mirror_averaging_where_the_mirror_image_is_another_class(tmp_path):
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=2, batch_size=4))
+    with halves_project(tmp_path / "sides") as project:
+        outcome = finished(train(project, config))
+    check = outcome.metrics["test_time_flip"]
+    assert not check["chosen"] and check["val_acc_with_flip"] <= check["val_acc"]
+    assert not load_model(outcome.model_path).flip_average
+
+
+def test_a_mirror_averaging_choice_reaches_the_saved_model(tmp_path, monkeypatch):
+    def choose(self, model, suffix, val_rows, val_mirrored):
+        self.test_time_flip = True
+        self.flip_check = {"val_acc": 0.5, "val_acc_with_flip": 0.75, "val_loss": 0.7, "val_loss_with_flip": 0.6,
+                           "chosen": True}
+
+    monkeypatch.setattr(StagedFineTuner, "_choose_test_time_flip", choose)
+    # A head held back by a huge L2 penalty, which fine-tuning soon beats: the fine-tuned model is kept.
+    config = replace(QUICK, head=HeadConfig(l2=1e4), fine_tune=FineTuneConfig(epochs=2, batch_size=4, head_lr=1e-3))
+    with make_project(tmp_path / "pets") as project:
+        events = list(train(project, config))
+    outcome = finished(events)
+    bundle = load_model(outcome.model_path)
+    assert outcome.metrics["fine_tuned"] and bundle.fine_tuned and bundle.flip_average
+    assert any(isinstance(e, Notice) and "classified with its mirror image" in e.message for e in events)
+    images = np.zeros((2, 3, 64, 64), np.float32)
+    images[0, 0, :, :32] = images[1, 1, :, 32:] = 1.0  # one half red or green: the mirror image differs
+    plain = replace(bundle, metadata={**bundle.metadata, "test_time_flip": False})
+    one, mirrored = (Predictor(plain, "cpu").predict(b) for b in (images, np.ascontiguousarray(images[..., ::-1])))
+    assert not np.allclose(one, mirrored, atol=1e-3)
+    assert np.allclose(Predictor(bundle, "cpu").predict(images), (one + mirrored) / 2, atol=1e-4)
+
+
+def test_without_flips_no_mirror_image_is_cached_or_tried(tmp_path):
+    config = replace(QUICK, fine_tune=FineTuneConfig(epochs=1, batch_size=4, flip=False))
+    with make_project(tmp_path / "pets") as project:
+        events = list(train(project, config))
+    outcome = finished(events)
+    assert "test_time_flip" not in outcome.metrics and not load_model(outcome.model_path).flip_average
+    computed = max(e.total for e in events if isinstance(e, Progress) and e.phase == PREPARE_PHASE and e.total)
+    assert computed == outcome.metrics["fine_tune_plan"]["views"] * outcome.metrics["train_images"] + \
+        outcome.metrics["val_images"]
