@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.storage.catalog import chunks
 from core.storage import labels
-from core.storage.models import ClassRow, ImageRow, Prediction, Run
+from core.storage.models import NOT_READABLE, ClassRow, ImageRow, Prediction, Run
 
 SHOW_ALL, SHOW_UNLABELLED, SHOW_UNREADABLE, SHOW_CLASS = "all", "unlabelled", "unreadable", "class"
 # From the latest finished run's held-out predictions: the images it put in one class (needs class_id), its
@@ -327,7 +327,12 @@ class Counts:
 def counts(session: Session, classes: list[labels.ClassInfo] | None = None) -> Counts:
     """images = labelled + unlabelled + unreadable (present ones). From the status index and the class
     counts only: a few milliseconds with 100,000 images. `classes`: list_classes as just read, if at hand."""
-    by_status = dict(_rows(session, "SELECT status, COUNT(*) FROM images GROUP BY status"))
-    readable, unreadable = by_status.get("ok", 0), by_status.get("unreadable", 0)
+    # The whole table's count is SQLite's quick one (its b-tree's page counts); the few images that are not
+    # "ok" come from the status index. Grouping every row by status took ~12 ms at 100,000 images, each key press.
+    total = _rows(session, "SELECT COUNT(*) FROM images")[0][0]
+    by_status = dict(_rows(session, "SELECT status, COUNT(*) FROM images WHERE status IN (?, ?) GROUP BY status",
+                           NOT_READABLE))
+    unreadable = by_status.get("unreadable", 0)
+    readable = total - unreadable - by_status.get("missing", 0)
     labelled = sum(info.count for info in (classes if classes is not None else labels.list_classes(session)))
     return Counts(readable + unreadable, labelled, readable - labelled, unreadable)
