@@ -68,9 +68,11 @@ def window_run(app, window, fine_tune_epochs: int | None, size: int, meter: Stal
     assert index >= 0, f"no image size {size} in the Train view"
     panel.input_size.setCurrentIndex(index)
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
-    run_until(app, lambda: window.train_view.plan is not None and not window.train_view._estimate_timer.isActive(), 30)
-    run_until(app, lambda: False, 0.5)  # the estimate for these settings has landed
-    estimate = window.train_view.plan.seconds if window.train_view.plan else None
+    view = window.train_view
+    run_until(app, lambda: False, 0.5)  # past the estimate's delay: the one for these settings is due or running
+    run_until(app, lambda: view.plan is not None and not view._estimate_timer.isActive() and view._estimating is None,
+              60)  # the estimate for these settings has landed (each runs in a child process)
+    estimate = view.plan.seconds if view.plan else None
     done, stop = [], {}
 
     def watch(task, _config):
