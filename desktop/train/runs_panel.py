@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QPoint, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -91,13 +91,15 @@ class RunsPanel(QWidget):
         return [self.model.run(row).id for row in rows]
 
     def select(self, run_ids: list[int]) -> None:
-        selection = self.table.selectionModel()
-        selection.clearSelection()
-        flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
+        """Select these runs, in one change (clearing first, then adding row by row, told the view three
+        times, and each time it redrew the charts)."""
+        wanted = QItemSelection()
         for run_id in run_ids:
             row = self.model.row_of(run_id)
             if row is not None:
-                selection.select(self.model.index(row, 0), flags)
+                wanted.select(self.model.index(row, 0), self.model.index(row, 0))
+        selection = self.table.selectionModel()
+        selection.select(wanted, selection.SelectionFlag.ClearAndSelect | selection.SelectionFlag.Rows)
         if run_ids and self.model.row_of(run_ids[0]) is not None:
             self.table.scrollTo(self.model.index(self.model.row_of(run_ids[0]), 0))
 
@@ -105,7 +107,10 @@ class RunsPanel(QWidget):
         self._kept = self.selected_ids()
 
     def _restore_selection(self) -> None:
-        self.select([run_id for run_id in self._kept if self.model.row_of(run_id) is not None])
+        """After the list was re-read: the same runs selected, and the view told once."""
+        with QSignalBlocker(self.table.selectionModel()):
+            self.select([run_id for run_id in self._kept if self.model.row_of(run_id) is not None])
+        self.table.viewport().update()
         self._selection_changed()
 
     def _selection_changed(self) -> None:

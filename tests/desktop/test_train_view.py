@@ -178,6 +178,12 @@ def test_a_run_from_the_terminal_shows_up_in_the_list(qtbot, window, open_folder
     qtbot.waitUntil(lambda: view.runs.model.rowCount() == 1, timeout=5_000)  # the watcher polls every 2 s
     assert view.runs.model.data(view.runs.model.index(0, 1)) == "Finished"
 
+    view.runs.select([1])
+    told = []
+    view.runs.selection_changed.connect(told.append)
+    window.context.runs_changed.emit()  # the list is read again: the same run stays selected, said once
+    assert told == [[1]] and view.runs.selected_ids() == [1]
+
 
 def test_rename_note_export_and_delete_a_run(qtbot, window, open_folder, colours, tmp_path, monkeypatch):
     with Project.open(colours) as project:
