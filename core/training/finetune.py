@@ -165,6 +165,8 @@ class FineTuner:
     EpochEnded per epoch; `best()` returns the weights with the lowest validation loss so far (also after a
     cancel), `stopping` says which epoch that is."""
 
+    test_time_flip = False  # never chosen on this path: flip_check stays None
+
     def __init__(self, spec: BackboneSpec, head: HeadModel, train: list[tuple[Path, int]],
                  val: list[tuple[Path, int]], n_classes: int, config: FineTuneConfig, seed: int, device: str,
                  weights_path=None, dropout: float = 0.5, class_weighting: bool = True,
@@ -180,7 +182,7 @@ class FineTuner:
         self.class_weights = weights
         self.stopping = EarlyStopping(config.patience)
         self._best_state = None
-        self.test_time_flip, self.flip_check = False, None  # not measured on this path: plain images only
+        self.flip_check = None  # mirror averaging is not measured on this path: plain images only
 
     def epochs(self) -> Iterator[Progress | Notice | EpochEnded]:
         import torch

@@ -66,8 +66,7 @@ class StagedFineTuner:
         self.class_weighting = class_weighting
         self.stopping = EarlyStopping(config.patience)
         self.plan: StagePlan | None = None
-        # Whether the kept model averages each image with its mirror image, as validation decided (and why).
-        self.test_time_flip = False
+        # The figures validation decided mirror averaging on, and the choice ("chosen"); None: not measured.
         self.flip_check: dict | None = None
         self._best_state = None
         self._failed: dict[Path, str] = {}
@@ -246,8 +245,8 @@ class StagedFineTuner:
     def _choose_test_time_flip(self, model, suffix, val_rows, val_mirrored) -> None:
         """Whether the best epoch's model should classify each image as the mean of its and its mirror
         image's probabilities: only when that is more accurate on the validation images, at no higher loss,
-        since it runs the network twice per image (classifying at half the speed). Sets .test_time_flip and
-        .flip_check (the figures it was decided on)."""
+        since it runs the network twice per image (classifying at half the speed). Sets .flip_check (the
+        figures it was decided on, and the choice)."""
         import torch
 
         x_val, y_val = val_rows
@@ -263,9 +262,13 @@ class StagedFineTuner:
             return float((probabilities.argmax(1) == target).float().mean()), float(-picked.log().mean())
 
         (plain_acc, plain_loss), (both_acc, both_loss) = scores(plain), scores(both)
-        self.test_time_flip = both_acc > plain_acc and both_loss <= plain_loss
         self.flip_check = {"val_acc": plain_acc, "val_acc_with_flip": both_acc, "val_loss": plain_loss,
-                           "val_loss_with_flip": both_loss, "chosen": self.test_time_flip}
+                           "val_loss_with_flip": both_loss, "chosen": both_acc > plain_acc and both_loss <= plain_loss}
+
+    @property
+    def test_time_flip(self) -> bool:
+        """Whether the kept model averages each image with its mirror image, as validation decided."""
+        return bool(self.flip_check and self.flip_check["chosen"])
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and self._clock() > self.deadline

@@ -226,7 +226,6 @@ def test_validation_refuses_mirror_averaging_where_the_mirror_image_is_another_c
 
 def test_a_mirror_averaging_choice_reaches_the_saved_model(tmp_path, monkeypatch):
     def choose(self, model, suffix, val_rows, val_mirrored):
-        self.test_time_flip = True
         self.flip_check = {"val_acc": 0.5, "val_acc_with_flip": 0.75, "val_loss": 0.7, "val_loss_with_flip": 0.6,
                            "chosen": True}
 
