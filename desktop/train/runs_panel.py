@@ -91,8 +91,8 @@ class RunsPanel(QWidget):
         return [self.model.run(row).id for row in rows]
 
     def select(self, run_ids: list[int]) -> None:
-        """Select these runs, in one change (clearing first, then adding row by row, told the view three
-        times, and each time it redrew the charts)."""
+        """Select these runs in one change: clearing, then adding row by row, told the view of each step,
+        and it redrew the charts each time."""
         wanted = QItemSelection()
         for run_id in run_ids:
             row = self.model.row_of(run_id)

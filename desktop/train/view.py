@@ -91,7 +91,9 @@ class TrainView(QWidget):
         self._live: list[EpochEnded] = []  # the running run's epochs, shown while it is selected
         self._live_run: int | None = None
         self._estimating = None
-        self._estimate_due = False  # the settings or the labels changed while the view was hidden
+        # An estimate is wanted once the view is seen (things changed while it was hidden) or once the
+        # running one ends (they changed meanwhile).
+        self._estimate_due = False
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
         self._estimate_timer.setInterval(ESTIMATE_DELAY_MS)
