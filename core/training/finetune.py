@@ -40,12 +40,16 @@ CPU_UPSCALE = 4
 # each epoch.
 CACHE_BYTES = 1_500_000_000
 WARMUP_FRACTION = 0.1
+# Every block from the first trains: low, so that the pretrained features are adjusted, not overwritten.
+WHOLE_NETWORK_LR = 1e-4
 
 
 @dataclass(frozen=True)
 class FineTuneConfig:
     epochs: int = 10
-    lr: float = 1e-4  # backbone: low, so that the pretrained features are adjusted, not overwritten
+    # The backbone's learning rate; None: the method's own (WHOLE_NETWORK_LR here, on a GPU; on a CPU
+    # core.training.staged_finetune.STAGED_LR).
+    lr: float | None = None
     # The head, too, starts trained (from the quick head). Its input is the raw features (the standardisation
     # is folded into it), 2,560 of them for EfficientNet-Lite: Adam moves every weight by about the learning
     # rate each step, so 1e-3 shifted the logits by O(1) a step and undid the head in the first epoch.
@@ -192,7 +196,8 @@ class FineTuner:
         model = self._model().to(self.device)
         backbone_params = [p for p in model.backbone.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(
-            [{"params": backbone_params, "lr": cfg.lr}, {"params": model.head.parameters(), "lr": cfg.head_lr}],
+            [{"params": backbone_params, "lr": cfg.lr or WHOLE_NETWORK_LR},
+             {"params": model.head.parameters(), "lr": cfg.head_lr}],
             weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(self.y_train) / cfg.batch_size))
         total_steps = max(1, steps_per_epoch * cfg.epochs)

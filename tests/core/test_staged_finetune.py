@@ -255,3 +255,31 @@ def test_without_flips_no_mirror_image_is_cached_or_tried(tmp_path):
     computed = max(e.total for e in events if isinstance(e, Progress) and e.phase == PREPARE_PHASE and e.total)
     assert computed == outcome.metrics["fine_tune_plan"]["views"] * outcome.metrics["train_images"] + \
         outcome.metrics["val_images"]
+
+
+def test_without_a_learning_rate_the_trained_blocks_move_at_the_staged_rate_and_a_given_one_is_kept(tmp_path):
+    """The last blocks, trained for a few epochs, need a higher rate than the whole network's: at 1e-4 they
+    barely left the pretrained weights (benchmarks/bench_finetune_lr.py)."""
+    from core.models.backbone_nets import build_feature_extractor
+    from core.training.finetune import WHOLE_NETWORK_LR
+
+    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
+    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}")
+             for path in sorted(root.glob("*/*.png"))]
+    base = get_backbone("efficientnet_lite0")
+    spec = with_preprocessing(base, replace(base.preprocessing, input_size=64, resize=64))
+    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
+                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
+    list(head.epochs())
+    pretrained = {k: v.numpy() for k, v in build_feature_extractor(spec).state_dict().items()}
+
+    def largest_change(lr):
+        config = FineTuneConfig(epochs=1, batch_size=4, lr=lr, augment=False, unfreeze_blocks=2)
+        tuner = StagedFineTuner(spec, head.best_model(), items[1:-1], items[:1] + items[-1:], 2, config,
+                                seed=0, store_dir=tmp_path / "store", dropout=0.0)
+        list(tuner.epochs())
+        return max(float(np.abs(v - pretrained[k]).max()) for k, v in tuner.best()[0].items()
+                   if np.issubdtype(v.dtype, np.floating))
+
+    assert FineTuneConfig().lr is None
+    assert largest_change(None) > 5 * largest_change(WHOLE_NETWORK_LR)
