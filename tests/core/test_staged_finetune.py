@@ -42,6 +42,19 @@ def finished(events) -> RunFinished:
     return [e for e in events if isinstance(e, RunFinished)][-1]
 
 
+def pets(tmp_path, input_size: int):
+    """A tiny two-class folder's files and tuner items, the backbone at input_size, and a head to start from."""
+    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
+    files = sorted(root.glob("*/*.png"))
+    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}") for path in files]
+    base = get_backbone("efficientnet_lite0")
+    spec = with_preprocessing(base, replace(base.preprocessing, input_size=input_size, resize=input_size))
+    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
+                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
+    list(head.epochs())
+    return files, items, spec, head.best_model()
+
+
 def test_a_budgeted_run_ends_within_its_budget_and_says_what_it_planned(tmp_path):
     budget = 45.0  # a busy test machine takes seconds for what takes milliseconds
     config = replace(QUICK, fine_tune=FineTuneConfig(epochs=100_000, batch_size=4, time_budget_s=budget))
@@ -98,15 +111,8 @@ def test_the_bundle_predicts_what_the_trained_split_network_computes(tmp_path):
     from core.models.backbone_nets import build_feature_extractor
     from core.training.network_split import Prefix, Suffix, layout
 
-    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
-    files = sorted(root.glob("*/*.png"))
-    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}") for path in files]
-    base = get_backbone("efficientnet_lite0")
-    spec = with_preprocessing(base, replace(base.preprocessing, input_size=64, resize=64))
-    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
-                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
-    list(head.epochs())
-    tuner = StagedFineTuner(spec, head.best_model(), items[1:-1], items[:1] + items[-1:], 2,
+    files, items, spec, head = pets(tmp_path, 64)
+    tuner = StagedFineTuner(spec, head, items[1:-1], items[:1] + items[-1:], 2,
                             FineTuneConfig(epochs=2, batch_size=4, lr=1e-2), seed=0, store_dir=tmp_path / "store")
     assert [e.epoch for e in tuner.epochs() if isinstance(e, EpochEnded)] == [1, 2]
     backbone, tuned_head = tuner.best()
@@ -172,17 +178,10 @@ def test_epochs_slower_than_planned_shrink_the_plan_and_the_run_still_ends_withi
             clock.added += 10.0  # each training step takes 10 s longer than the plan measured
             return super()._step(*args)
 
-    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
-    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}")
-             for path in sorted(root.glob("*/*.png"))]
-    base = get_backbone("efficientnet_lite0")
-    spec = with_preprocessing(base, replace(base.preprocessing, input_size=32, resize=32))
-    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
-                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
-    list(head.epochs())
+    _, items, spec, head = pets(tmp_path, 32)
     budget = 240.0  # seconds of the fake clock: the real time a busy test machine takes counts too
     deadline = clock() + budget
-    tuner = SlowSteps(spec, head.best_model(), items[2:], items[:2], 2, FineTuneConfig(epochs=500, batch_size=4),
+    tuner = SlowSteps(spec, head, items[2:], items[:2], 2, FineTuneConfig(epochs=500, batch_size=4),
                       seed=0, store_dir=tmp_path / "store", deadline=deadline, clock=clock)
     events = list(tuner.epochs())
     epochs = [e for e in events if isinstance(e, EpochEnded)]
@@ -263,19 +262,12 @@ def test_without_a_learning_rate_the_trained_blocks_move_at_the_staged_rate_and_
     from core.models.backbone_nets import build_feature_extractor
     from core.training.finetune import WHOLE_NETWORK_LR
 
-    root = class_folder(tmp_path / "pets", per_class=6, size=(24, 16))
-    items = [(path, int(path.parent.name == "dogs"), f"hash-{path.parent.name}-{path.stem}")
-             for path in sorted(root.glob("*/*.png"))]
-    base = get_backbone("efficientnet_lite0")
-    spec = with_preprocessing(base, replace(base.preprocessing, input_size=64, resize=64))
-    head = HeadTrainer(np.random.default_rng(0).normal(size=(8, spec.feature_dim)).astype(np.float32),
-                       np.arange(8) % 2, 2, HeadConfig(hidden=16, max_epochs=1), 0)
-    list(head.epochs())
+    _, items, spec, head = pets(tmp_path, 64)
     pretrained = {k: v.numpy() for k, v in build_feature_extractor(spec).state_dict().items()}
 
     def largest_change(lr):
         config = FineTuneConfig(epochs=1, batch_size=4, lr=lr, augment=False, unfreeze_blocks=2)
-        tuner = StagedFineTuner(spec, head.best_model(), items[1:-1], items[:1] + items[-1:], 2, config,
+        tuner = StagedFineTuner(spec, head, items[1:-1], items[:1] + items[-1:], 2, config,
                                 seed=0, store_dir=tmp_path / "store", dropout=0.0)
         list(tuner.epochs())
         return max(float(np.abs(v - pretrained[k]).max()) for k, v in tuner.best()[0].items()
