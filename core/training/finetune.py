@@ -196,7 +196,7 @@ class FineTuner:
         model = self._model().to(self.device)
         backbone_params = [p for p in model.backbone.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(
-            [{"params": backbone_params, "lr": cfg.lr or WHOLE_NETWORK_LR},
+            [{"params": backbone_params, "lr": WHOLE_NETWORK_LR if cfg.lr is None else cfg.lr},
              {"params": model.head.parameters(), "lr": cfg.head_lr}],
             weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(self.y_train) / cfg.batch_size))

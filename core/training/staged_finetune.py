@@ -117,7 +117,7 @@ class StagedFineTuner:
         for index in range(plan.cut.block + 1, len(model.backbone.blocks)):
             model.backbone.blocks[index].requires_grad_(True)
         optimiser = torch.optim.AdamW(
-            [{"params": suffix.trainable(), "lr": cfg.lr or STAGED_LR},
+            [{"params": suffix.trainable(), "lr": STAGED_LR if cfg.lr is None else cfg.lr},
              {"params": model.head.parameters(), "lr": cfg.head_lr}],
             weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(y_train) / cfg.batch_size))

@@ -256,7 +256,7 @@ def test_without_flips_no_mirror_image_is_cached_or_tried(tmp_path):
         outcome.metrics["val_images"]
 
 
-def test_without_a_learning_rate_the_trained_blocks_move_at_the_staged_rate_and_a_given_one_is_kept(tmp_path):
+def test_without_a_learning_rate_the_trained_blocks_move_further_than_at_the_whole_networks_rate(tmp_path):
     """The last blocks, trained for a few epochs, need a higher rate than the whole network's: at 1e-4 they
     barely left the pretrained weights (benchmarks/bench_finetune_lr.py)."""
     from core.models.backbone_nets import build_feature_extractor
