@@ -2,20 +2,17 @@
 blocks and the head train on what they output.
 
 A whole-network step spends most of its time in the early, high-resolution blocks, whose weights fine-tuning
-barely moves. So the network is cut (core.training.network_split): the frozen prefix runs in ONNX Runtime
-(several times faster than torch eager here) over K views of each training image (the plain one and K-1
-random crops, turns, flips and contrast changes, decided by the image's content and the view number), its
-outputs are kept in the project store (core.training.activation_cache: reused by the next run), and every
-epoch trains only the suffix on them, in channels_last memory order. With a deadline the cut, K and the epochs
+barely moves. So the network is cut (core.training.network_split): the frozen prefix runs once over K views of
+each training image (the plain one and K-1 random crops, turns, flips and contrast changes), its outputs are
+kept in the project store (core.training.prefix_views), and every epoch trains only the suffix on them, in
+channels_last memory order. With a deadline the cut, K and the epochs
 are planned from costs measured on a handful of images first (core.training.stage_plan); without one the
 last DEFAULT_BLOCKS blocks train for the configured epochs. Same interface as FineTuner (`epochs()`,
 `best()`, `stopping`), plus `plan` once it is made."""
 from __future__ import annotations
 
-import hashlib
 import math
 import time
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
@@ -23,29 +20,24 @@ from typing import Iterator
 import numpy as np
 
 from core.events import Notice, Progress
-from core.images.decode_ahead import decode_ahead
-from core.models.backbones import BackboneSpec, cache_dir, weights_identity
+from core.models.backbones import BackboneSpec
 from core.models.early_stopping import EarlyStopping
 from core.models.heads import EpochEnded, HeadModel, class_weights, epoch_seed
 from core.models.preprocessing import preprocessed_or_reason
-from core.training.activation_cache import ActivationCache
-from core.training.finetune import (CACHE_BYTES, FINE_TUNE_PHASE, PROGRESS_PHASE, FineTuneConfig, augment, best_parts,
+from core.training.finetune import (CACHE_BYTES, FINE_TUNE_PHASE, PROGRESS_PHASE, FineTuneConfig, best_parts,
                                     lr_factor, train_mode)
-from core.training.network_split import (Cut, Layout, Prefix, Suffix, all_pieces, candidate_cuts, layout,
-                                         rows_at_every_cut, trained_pieces)
+from core.training.network_split import Cut, Suffix, all_pieces, candidate_cuts, rows_at_every_cut, trained_pieces
+from core.training.prefix_views import PREPARE_PHASE, PrefixViews
 from core.training.stage_plan import CutCost, StagePlan, choose
 
-PREPARE_PHASE = "Preparing fine-tuning"
 DEFAULT_BLOCKS = 3  # without a budget: for EfficientNet-Lite0 its last two stages and the head convolution
 # Images the plan's steps are timed on: a realistic batch (the default batch size), as a step's cost per image
 # falls with the batch; steps on 4 images made the plan swing from the last block to 12 of 18 on a busy machine.
 _SAMPLE = 32
 _TIMED_STEPS = 3  # the median of these, after one that warms up
-# The view of a validation image that decides whether classifying averages each image with its mirror image.
-MIRRORED = -1
 _GROW_MARGIN = 0.15  # re-planned to more epochs only when they fit this much faster than measured
 _RETIMINGS = 2  # steps timed at a newly chosen cut before the plan is taken as it stands
-_BATCH = 32  # images a prefix run takes
+_EVAL_BATCH = 64  # cached rows a validation forward pass takes
 # The trained blocks' learning rate, ten times the whole network's (finetune.WHOLE_NETWORK_LR): only the last,
 # low-resolution blocks train, for the few epochs a budget leaves, and at 1e-4 they barely left the pretrained
 # weights. The last 5 of 9 blocks trained for 10 epochs on cached views, test accuracy by learning rate
@@ -75,9 +67,7 @@ class StagedFineTuner:
         # The figures validation decided mirror averaging on, and the choice ("chosen"); None: not measured.
         self.flip_check: dict | None = None
         self._best_state = None
-        self._failed: dict[Path, str] = {}
-        self._sessions: dict[Cut, object] = {}  # ONNX Runtime sessions of the prefix, by cut
-        self._layouts: Layout | None = None
+        self._views: PrefixViews | None = None  # made with the network, in epochs()
         self._sample_rows = None  # the prefix's rows of the timing sample, at every cut
 
     # -- the run ---------------------------------------------------------------------------------------------
@@ -92,6 +82,8 @@ class StagedFineTuner:
         extractor = build_feature_extractor(self.spec, self.weights_path)
         model = Classifier(extractor, self.head.to_module(dropout=self.dropout))
         model.to(memory_format=torch.channels_last)
+        self._views = PrefixViews(self.spec, self.config, self.store_dir, self.weights_path, extractor,
+                                  self.train_items, self.val_items)
         yield Progress(PREPARE_PHASE, 0, None, "timing a few steps" if self.deadline else "")
         plan = self._plan(extractor, model)
         if plan is None:
@@ -99,9 +91,9 @@ class StagedFineTuner:
             return
         self.plan = plan
         yield Notice(f"Fine-tuning {plan.describe()}.")
-        suffix = Suffix(extractor, plan.cut, self._layout(extractor).shapes[plan.cut])
-        train_rows, val_rows, val_mirrored = yield from self._cached_rows(extractor, plan)
-        yield from self._report_failures()
+        suffix = Suffix(extractor, plan.cut, self._views.layout.shapes[plan.cut])
+        train_rows, val_rows, val_mirrored = yield from self._views.rows(plan.cut, plan.views)
+        yield from self._views.failures()
         if train_rows is None:
             return
         yield from self._train(model, suffix, plan, train_rows, val_rows)
@@ -244,8 +236,8 @@ class StagedFineTuner:
         model.eval()
         out = []
         with torch.no_grad():
-            for start in range(0, len(rows), 2 * _BATCH):
-                batch = torch.from_numpy(rows[start:start + 2 * _BATCH].astype(np.float32))
+            for start in range(0, len(rows), _EVAL_BATCH):
+                batch = torch.from_numpy(rows[start:start + _EVAL_BATCH].astype(np.float32))
                 out.append(model.head(suffix(batch, channels_last=True)))
         return torch.cat(out)
 
@@ -290,7 +282,7 @@ class StagedFineTuner:
         """Without a deadline: the configured (or default) blocks. With one: step costs at every cut scaled
         by multiply-adds from one timed step, prefix costs from the embedding pace (or, unknown, a timed run
         of the prefix in ONNX Runtime); then the chosen cut's own step timed, and chosen again with that."""
-        lay = self._layout(extractor)
+        lay = self._views.layout
         n_train, n_val = len(self.train_items), len(self.val_items)
         fixed = self.config.unfreeze_blocks is not None or self.deadline is None
         if fixed:
@@ -298,7 +290,7 @@ class StagedFineTuner:
         else:
             first = max(1, min(index for index, _ in extractor.taps))
             cuts = list(reversed(candidate_cuts(extractor, first)))  # shallowest (cheapest) first
-        costs = [CutCost(c, trained_pieces(extractor, c), 0.0, 0.0, lay.rows[c], self._cached_share(c))
+        costs = [CutCost(c, trained_pieces(extractor, c), 0.0, 0.0, lay.rows[c], self._views.cached_share(c))
                  for c in cuts]
 
         def plan_for(options):
@@ -320,7 +312,7 @@ class StagedFineTuner:
             first_plan = plan_for(costs)
             if first_plan is not None:
                 at = next(c for c in costs if c.cut == first_plan.cut)
-                factor = self._timed_prefix(extractor, at.cut, sample) / max(at.view_s, 1e-12)
+                factor = self._timed_prefix(at.cut, sample) / max(at.view_s, 1e-12)
                 costs = [replace(c, view_s=c.view_s * factor) for c in costs]
         timed: set[Cut] = {reference}
         plan = plan_for(costs)
@@ -334,11 +326,11 @@ class StagedFineTuner:
             plan = plan_for(costs)
         return plan
 
-    def _timed_prefix(self, extractor, cut: Cut, sample: np.ndarray) -> float:
+    def _timed_prefix(self, cut: Cut, sample: np.ndarray) -> float:
         """Seconds per image of the prefix in ONNX Runtime (the second of two runs: the first warms up)."""
-        self._prefix_rows(extractor, cut, sample)
+        self._views.prefix_rows(cut, sample)
         started = self._clock()
-        self._prefix_rows(extractor, cut, sample)
+        self._views.prefix_rows(cut, sample)
         return (self._clock() - started) / len(sample)
 
     def _timed_step(self, extractor, model, cut: Cut, sample: np.ndarray) -> float:
@@ -348,7 +340,7 @@ class StagedFineTuner:
 
         if self._sample_rows is None:
             self._sample_rows = rows_at_every_cut(extractor, torch.from_numpy(sample))
-        suffix = Suffix(extractor, cut, self._layout(extractor).shapes[cut])
+        suffix = Suffix(extractor, cut, self._views.layout.shapes[cut])
         params = suffix.trainable() + list(model.head.parameters())
         saved = [p.requires_grad for p in params]
         for p in params:
@@ -368,117 +360,3 @@ class StagedFineTuner:
             if len(arrays) == min(_SAMPLE, self.config.batch_size):
                 break
         return np.stack(arrays) if arrays else None
-
-    # -- the cache -------------------------------------------------------------------------------------------
-
-    def _key(self, cut: Cut) -> str:
-        from core.features.cache import model_key
-
-        c = self.config
-        views = f"aug{int(c.augment)}-f{int(c.flip)}-r{c.max_rotation}-z{c.max_zoom}-c{c.contrast}"
-        return f"{model_key(self.spec, self.weights_path)}|cut{cut.block}.{cut.unit}|{views}|v1"
-
-    def _layout(self, extractor) -> Layout:
-        if self._layouts is None:
-            self._layouts = layout(extractor, self.spec.preprocessing.input_size)
-        return self._layouts
-
-    def _cache(self, cut: Cut) -> ActivationCache:
-        return ActivationCache(self.store_dir, self._key(cut), self._layouts.rows[cut])
-
-    def _cached_share(self, cut: Cut) -> float:
-        cache = self._cache(cut)
-        pairs = [(h, 0) for _, _, h in self.train_items + self.val_items]
-        return sum(cache.has(h, v) for h, v in pairs) / max(1, len(pairs))
-
-    def _cached_rows(self, extractor, plan: StagePlan):
-        """Generator: computes the missing views (Progress), then returns ((train rows [N, K, row], labels),
-        (validation rows [M, row], labels), the validation images' mirror images' rows or None when mirroring
-        is not allowed); (None, ..) when no training image could be read."""
-        cache = self._cache(plan.cut)
-        mirror = self.config.flip and self.config.test_time_flip
-        val_views = [0, MIRRORED] if mirror else [0]
-        wanted = [(i, list(range(plan.views))) for i in range(len(self.train_items))]
-        wanted += [(len(self.train_items) + i, val_views) for i in range(len(self.val_items))]
-        items = self.train_items + self.val_items
-        todo = [(i, [v for v in views if not cache.has(items[i][2], v)]) for i, views in wanted]
-        todo = [(i, views) for i, views in todo if views]
-        total = sum(len(views) for _, views in todo)
-        if todo:
-            session = self._session(extractor, plan.cut)
-            done = 0
-            yield Progress(PREPARE_PHASE, 0, total, f"{plan.views} view(s) per image", unit="views")
-            pending_pairs, pending_arrays = [], []
-            stream = decode_ahead(lambda item: self._views(items[item[0]], item[1]), todo, 2 * _BATCH,
-                                  "finetune-decode")
-            with closing(stream):
-                for position, ((i, views), arrays) in enumerate(stream):
-                    if isinstance(arrays, str):
-                        self._failed[items[i][0]] = arrays
-                    else:
-                        pending_pairs += [(items[i][2], v) for v in views]
-                        pending_arrays += arrays
-                    if len(pending_arrays) >= _BATCH or (position == len(todo) - 1 and pending_arrays):
-                        rows = session.run(None, {session.get_inputs()[0].name: np.stack(pending_arrays)})[0]
-                        cache.add(pending_pairs, rows)
-                        done += len(pending_arrays)
-                        pending_pairs, pending_arrays = [], []
-                        yield Progress(PREPARE_PHASE, done, total, f"{plan.views} view(s) per image", unit="views")
-        keep_train = [i for i, (p, _, h) in enumerate(self.train_items) if p not in self._failed and cache.has(h, 0)]
-        keep_val = [i for i, (p, _, h) in enumerate(self.val_items)
-                    if p not in self._failed and all(cache.has(h, v) for v in val_views)]
-        if not keep_train:
-            return None, None, None
-        x_train = np.empty((len(keep_train), plan.views, cache.row_size), np.float16)
-        for view in range(plan.views):
-            cache.read([(self.train_items[i][2], view) for i in keep_train], x_train[:, view])
-        x_val = cache.read([(self.val_items[i][2], 0) for i in keep_val])
-        y_train = np.array([self.train_items[i][1] for i in keep_train], np.int64)
-        y_val = np.array([self.val_items[i][1] for i in keep_val], np.int64)
-        x_mirrored = cache.read([(self.val_items[i][2], MIRRORED) for i in keep_val]) if mirror else None
-        return (x_train, y_train), (x_val, y_val), x_mirrored
-
-    def _views(self, item: tuple[Path, int, str], views: list[int]) -> list[np.ndarray] | str:
-        """In a decoding thread: the inputs of the wanted views of one image, or why it cannot be read."""
-        path, _, content_hash = item
-        loaded = preprocessed_or_reason(path, self.spec.preprocessing)
-        if isinstance(loaded, str):
-            return loaded
-        return [view_input(loaded[0], content_hash, view, self.config) for view in views]
-
-    def _prefix_rows(self, extractor, cut: Cut, images: np.ndarray) -> np.ndarray:
-        session = self._session(extractor, cut)
-        return session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(images, np.float32)})[0]
-
-    def _session(self, extractor, cut: Cut):
-        if cut not in self._sessions:
-            from core.features.embedder import onnx_session
-            from core.models.onnx_export import export_onnx
-
-            size = self.spec.preprocessing.input_size
-            ident = weights_identity(self.spec, self.weights_path)
-            path = cache_dir() / "onnx" / f"{self.spec.name}-prefix-b{cut.block}u{cut.unit}-s{size}-{ident}.onnx"
-            if not path.exists():
-                export_onnx(Prefix(extractor, cut).eval(), size, path, "rows")
-            self._sessions[cut] = onnx_session(str(path))
-        return self._sessions[cut]
-
-    def _report_failures(self) -> Iterator[Notice]:
-        for path, reason in self._failed.items():
-            yield Notice(f"{path}: {reason} (skipped)")
-
-
-def view_input(plain: np.ndarray, content_hash: str, view: int, config: FineTuneConfig) -> np.ndarray:
-    """View 0: the plain image; MIRRORED: its mirror image; others: a random crop, turn, flip and contrast
-    change decided by the image's content and the view number alone, so that every run (any seed) finds the
-    same views in the cache."""
-    if view == 0:
-        return plain
-    if view == MIRRORED:
-        return np.ascontiguousarray(plain[..., ::-1])
-    import torch
-
-    seed = int.from_bytes(hashlib.blake2b(f"{content_hash}:{view}".encode(), digest_size=8).digest(), "little")
-    with torch.no_grad():
-        out = augment(torch.from_numpy(plain[None]), np.random.default_rng(seed), config)
-    return out[0].numpy()
