@@ -22,7 +22,11 @@ class ClassMetricsTable(QTableWidget):
         self.setHorizontalHeaderLabels(COLUMNS)
         for column, tip in enumerate(TIPS):
             self.horizontalHeaderItem(column).setToolTip(tip)
-        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # The figures as wide as they need, the class names the rest: sized by hand after each fill, a second
+        # fill (another run) pushed the last column out of sight behind a scroll bar.
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -41,7 +45,6 @@ class ClassMetricsTable(QTableWidget):
             macro = metrics.macro
             self._fill(len(rows), ["Average (macro)", f"{macro.precision:.0%}", f"{macro.recall:.0%}",
                                    f"{macro.f1:.2f}", f"{metrics.n_images:,}"], bold=True)
-        self.resizeColumnsToContents()
 
     def _fill(self, row: int, values: list[str], bold: bool = False) -> None:
         for column, value in enumerate(values):

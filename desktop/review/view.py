@@ -7,7 +7,7 @@ this run", and the matrix counts the changes per cell until the next run."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from core.evaluation.comparison import confusion_changes
 from core.evaluation.review import ReviewData, ReviewLoaded, current_labels, review_job
@@ -25,6 +25,7 @@ from desktop.review.mistakes import MistakesModel, MistakesQueue
 from desktop.review.retrain import RetrainController
 from desktop.review.retrain_bar import RetrainBar
 from desktop.review.roc_plot import RocPlot
+from desktop.review.run_box import RunBox
 from desktop.tasks.jobs import in_project
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
 
@@ -56,9 +57,8 @@ class ReviewView(QWidget):
         self._large: LargeImage | None = None
         self._hashes: dict[int, str | None] = {}  # the suspects' content hashes, for their thumbnails
 
-        self.run_box = QComboBox()
-        self.run_box.setToolTip("The run whose out-of-fold predictions are shown")
-        self.run_box.activated.connect(self._run_chosen)
+        self.run_box = RunBox()
+        self.run_box.run_chosen.connect(self._run_chosen)
         self.summary = QLabel("Train a model to see where it goes wrong.")
         self.summary.setObjectName("reviewSummary")
         self.summary.setWordWrap(True)
@@ -135,16 +135,12 @@ class ReviewView(QWidget):
         if reset:
             self._chosen_run = None
         elif self.data is not None and self._chosen_run is None and self._context.project is not None:
-            if self._context.read(_latest_run_id) == self.data.run.id and not self._run_box_outdated():
+            if (self._context.read(_latest_run_id) == self.data.run.id
+                    and not self.run_box.outdated(self._context.read(runs.list_runs))):
                 return  # a run started (or was renamed): what this view shows has not changed
         self._stale = True
         if self.isVisible():
             self.reload()
-
-    def _run_box_outdated(self) -> bool:
-        listed = {self.run_box.itemData(i) for i in range(1, self.run_box.count())}
-        return listed != {run.id for run in self._context.read(runs.list_runs)
-                          if run.model_path and run.status in ("finished", "cancelled")}
 
     def reload(self) -> None:
         """Read the chosen (or latest) run's review data in the background and show it."""
@@ -152,7 +148,7 @@ class ReviewView(QWidget):
         if project is None:
             return
         self._stale = False
-        self._fill_run_box()
+        self.run_box.fill(self._context.read(runs.list_runs), self._chosen_run)
         run_id = self._chosen_run or self._context.read(_latest_run_id)
         if run_id is None:
             self._show_nothing("No trained model yet: train one (Train view, or 'dovecote train FOLDER'), then "
@@ -237,19 +233,8 @@ class ReviewView(QWidget):
         self.bar.set_estimate(None)
         self._stale = True
 
-    def _fill_run_box(self) -> None:
-        self.run_box.blockSignals(True)
-        self.run_box.clear()
-        self.run_box.addItem("Latest", None)
-        for run in self._context.read(runs.list_runs):
-            if run.model_path and run.status in ("finished", "cancelled"):
-                kind = "fine-tuned" if run.metrics.get("fine_tuned") else "quick"
-                self.run_box.addItem(f"Run {run.id} ({kind}, {run.started_at:%d %b %H:%M})", run.id)
-        self.run_box.setCurrentIndex(max(0, self.run_box.findData(self._chosen_run)))
-        self.run_box.blockSignals(False)
-
-    def _run_chosen(self, index: int) -> None:
-        self._chosen_run = self.run_box.itemData(index)
+    def _run_chosen(self, run_id: int | None) -> None:
+        self._chosen_run = run_id
         self.reload()
 
     # -- the matrix and the cell's images ----------------------------------------------------------------

@@ -213,3 +213,31 @@ def test_a_model_trained_elsewhere_predicts_the_unlabelled_images_once_the_windo
     with Project.open(root) as project, project.session() as session:
         stored = predictions.load_predictions(session, run_id, "model")
     assert [p.image_id for p in stored] == [window.model.image_id(row)]  # stored with the run
+
+
+def test_the_run_box_shows_an_older_run_and_latest_follows_new_runs_again(qtbot, window, open_folder, tmp_path):
+    from core.models.heads import HeadConfig
+    from core.training.runner import RunFinished, TrainConfig, train
+
+    project, first = trained_project(tmp_path / "pets", max_epochs=5)
+    config = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=5, patience=None), device="cpu", int8=False)
+    second = next(e.run_id for e in train(project, config) if isinstance(e, RunFinished))
+    project.close()
+    open_folder(window, tmp_path / "pets")
+    with qtbot.waitSignal(window.review.loaded, timeout=30_000):
+        window.views.setCurrentWidget(window.review)
+    review, box = window.review, window.review.run_box
+    assert review.data.run.id == second
+    assert [box.itemText(i).split(" (")[0] for i in range(box.count())] == ["Latest", f"Run {second}", f"Run {first}"]
+
+    def choose(text: str) -> None:
+        index = next(i for i in range(box.count()) if box.itemText(i).startswith(text))
+        box.setCurrentIndex(index)
+        box.activated.emit(index)  # what picking it from the open list does
+
+    with qtbot.waitSignal(review.loaded, timeout=30_000, check_params_cb=lambda shown: shown == first):
+        choose(f"Run {first}")
+    assert f"Run {first}, quick" in review.summary.text()
+    with qtbot.waitSignal(review.loaded, timeout=30_000, check_params_cb=lambda shown: shown == second):
+        choose("Latest")
+    assert f"Run {second}, quick" in review.summary.text()
