@@ -131,8 +131,8 @@ def _print_suspects(ev, top: int) -> None:
         print("No suspected label errors: the out-of-fold predictions agree with the labels where they are confident.")
         return
     shown = ev.suspects[: max(top, 0)]
-    print(f"Suspected label errors: {len(ev.suspects)} (the {len(shown)} most suspicious below; "
-          "relabel with 'dovecote label FOLDER --class NAME PATH…')")
+    print(f"Suspected label errors: {len(ev.suspects)} (the {len(shown)} most suspicious below, score = 1 - the "
+          "model's probability for the given label; relabel with 'dovecote label FOLDER --class NAME PATH…')")
     if not shown:
         return
     given = max([len(s.given) for s in shown] + [len("given")])

@@ -13,9 +13,9 @@ def logistic(X, y):
     return LogisticRegression(max_iter=500, C=0.5).fit(X, y)
 
 
-def blobs(n_per_class=100, n_classes=3, seed=0):
+def blobs(n_per_class=100, n_classes=3, seed=0, spread=3.0):
     rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3.0, size=(n_classes, 8))
+    centres = rng.normal(0, spread, size=(n_classes, 8))
     X = np.concatenate([c + rng.normal(0, 1.0, size=(n_per_class, 8)) for c in centres])
     y = np.repeat(np.arange(n_classes), n_per_class)
     return X, y
@@ -57,7 +57,25 @@ def test_suggested_class_and_confidence_from_probabilities():
     proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8], [0.1, 0.9], [0.3, 0.7]])
     (suspect,) = find_label_errors(labels, proba)
     assert (suspect.index, suspect.given, suspect.suggested) == (2, 0, 1)
-    assert suspect.score == pytest.approx(0.8) and suspect.confidence == pytest.approx(0.9)
+    assert suspect.score == pytest.approx(0.9) and suspect.confidence == pytest.approx(0.9)  # 1 - p(given)
+    (by_margin,) = find_label_errors(labels, proba, "margin")
+    assert by_margin.score == pytest.approx(0.8)  # p(suggested) - p(given)
+
+
+def test_where_the_model_often_errs_the_most_doubtful_labels_come_first_not_the_loudest_disagreements():
+    # Six overlapping classes: the model is wrong about a fifth of the images itself, and those compete with
+    # the 5 % flipped labels for the top of the list (the owner's set A is in this regime).
+    X, y = blobs(n_per_class=150, n_classes=6, seed=1, spread=1.0)
+    noisy, flipped = flip(y, 0.05, 6)
+    proba = out_of_fold_proba(X, noisy, 6, logistic, k=5, seed=0)
+    assert 0.7 < (proba.argmax(1) == y).mean() < 0.85
+    k = len(flipped)
+
+    def recall_at_k(suspects):
+        return len({s.index for s in suspects[:k]} & flipped) / k
+
+    default, margin = recall_at_k(find_label_errors(noisy, proba)), recall_at_k(find_label_errors(noisy, proba, "margin"))
+    assert default >= 0.65 and default >= margin + 0.1
 
 
 def test_every_prediction_comes_from_a_model_that_did_not_see_the_image():
