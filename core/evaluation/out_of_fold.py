@@ -50,19 +50,44 @@ def fold_count(labels: np.ndarray, k: int = DEFAULT_FOLDS) -> int:
 
 
 def out_of_fold(
-    X: np.ndarray, y: np.ndarray, n_classes: int, fit: FitFunction, k: int = DEFAULT_FOLDS, seed: int = 0
+    X: np.ndarray, y: np.ndarray, n_classes: int, fit: FitFunction, k: int = DEFAULT_FOLDS, seed: int = 0,
+    workers: int = 1,
 ) -> Iterator[Progress | OutOfFold]:
-    """Yields Progress after each fold, then one OutOfFold. The same seed gives the same folds."""
+    """Yields Progress after each fold, then one OutOfFold. The same seed gives the same folds.
+    `workers` > 1: that many folds fit at once, in threads (numpy lets go of the GIL in its matrix products);
+    only for a `fit` that is safe to call from several threads at once."""
     y = np.asarray(y, dtype=int)
     folds = fold_count(y, k)
     proba = np.zeros((len(y), n_classes), dtype=np.float32)
     yield Progress(PHASE, 0, folds, f"{len(y)} images, {folds} folds", unit="folds")
     assigned = stratified_folds(y, folds, seed)
-    for done in range(1, folds + 1):
-        train, test = np.flatnonzero(assigned != done - 1), np.flatnonzero(assigned == done - 1)
+
+    def one(fold: int) -> None:
+        train, test = np.flatnonzero(assigned != fold), np.flatnonzero(assigned == fold)
         model = fit(X[train], y[train])
         proba[test] = _full_width(model, model.predict_proba(X[test]), n_classes)
-        yield Progress(PHASE, done, folds, f"fold {done} of {folds}", unit="folds")
+
+    if workers <= 1:
+        for done in range(1, folds + 1):
+            one(done - 1)
+            yield Progress(PHASE, done, folds, f"fold {done} of {folds}", unit="folds")
+    else:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread per fold, set for the whole stretch (across the yields): set and reset inside each
+        # fold, one fold's reset would hand the others several BLAS threads in the middle of their fits.
+        limits = threadpool_limits(1)
+        pool = ThreadPoolExecutor(min(workers, folds), thread_name_prefix="out-of-fold")
+        try:
+            pending = [pool.submit(one, fold) for fold in range(folds)]
+            for done, future in enumerate(as_completed(pending), start=1):
+                future.result()
+                yield Progress(PHASE, done, folds, f"fold {done} of {folds}", unit="folds")
+        finally:  # closed early (cancelled): the folds not started are dropped, the running ones end
+            pool.shutdown(wait=True, cancel_futures=True)
+            limits.restore_original_limits()
     yield OutOfFold(proba, folds)
 
 

@@ -141,3 +141,11 @@ def test_folds_hold_every_class_in_proportion():
     for label, size in ((0, 10), (1, 2)):
         assert (np.bincount(folds[y == label], minlength=5) == size).all()
     assert len(set(folds[y == 2])) == 3  # a class smaller than k: in as many folds as it has images
+
+
+def test_folds_fitted_at_once_in_threads_give_exactly_the_probabilities_of_one_at_a_time():
+    X, y = blobs(n_per_class=60, n_classes=3, seed=2, spread=1.5)
+    one_at_a_time = list(out_of_fold(X, y, 3, logistic, k=5, seed=4))
+    at_once = list(out_of_fold(X, y, 3, logistic, k=5, seed=4, workers=3))
+    assert np.array_equal(one_at_a_time[-1].proba, at_once[-1].proba)
+    assert [e.done for e in at_once if isinstance(e, Progress)] == [0, 1, 2, 3, 4, 5]
