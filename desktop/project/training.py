@@ -41,6 +41,11 @@ class TrainingService(QObject):
     def running(self) -> bool:
         return self.task is not None
 
+    def evaluates(self, run_id: int) -> bool:
+        """Whether the run going now is `run_id`: its child stores the run's out-of-fold evaluation itself,
+        after the run's model (a view that evaluated it as well would take the cores from that child)."""
+        return self.task is not None and self.run_id == run_id
+
     @property
     def fine_tuning(self) -> bool:
         return self.task is not None and self.config is not None and self.config.fine_tune is not None

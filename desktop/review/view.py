@@ -40,7 +40,7 @@ class ReviewView(QWidget):
                  settings: AppSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("reviewView")
-        self._context, self._thumbnails = context, thumbnails
+        self._context, self._thumbnails, self._training = context, thumbnails, training
         self.data: ReviewData | None = None
         self.now: dict[int, int | None] = {}  # image id -> label now, for images relabelled since the run
         self.cell: tuple[int | None, int | None] | None = None
@@ -51,7 +51,6 @@ class ReviewView(QWidget):
         self._stale = True  # the shown data is older than the store's runs
         self.loading = None  # the Task loading review data
         self._loading_run: tuple[str, int] | None = None  # the project and run it reads
-        self._read_again = False  # the store changed while that run was being read: read it again after
         self.retrainer = RetrainController(context, training, settings, self)
         self.retrainer.run_stored.connect(lambda _run_id: self._invalidate())
         self._large: LargeImage | None = None
@@ -154,9 +153,16 @@ class ReviewView(QWidget):
             self._show_nothing("No trained model yet: train one (Train view, or 'dovecote train FOLDER'), then "
                                "its mistakes show here.")
             return
+        if self._training.evaluates(run_id) and not is_evaluated(project, run_id):
+            # Its training computes the evaluation now (its model is stored first): read it once it is stored,
+            # rather than compute it a second time beside it (that took 2 s of a 5 s re-train on 2 cores).
+            self.summary.setText(f"Run {run_id} is being evaluated out of fold…")
+            return
         if self.loading is not None:
-            if self._loading_run == (str(project.root), run_id):  # a run ends: stored, done, then predicted
-                self._read_again = True  # show this read at once, then the newer one: no restart from zero
+            # A run ends in steps (stored, done, its predictions made), each a change of the store; what this
+            # view reads of a run is final once its evaluation is stored, so the read under way is kept, and not
+            # made again after it either (a second read took the window's cores while it drew the first).
+            if self._loading_run == (str(project.root), run_id):
                 return
             self.loading.cancel()
         # Reading a stored evaluation is light numpy work: a thread. Computing one trains k heads: a child.
@@ -164,16 +170,11 @@ class ReviewView(QWidget):
         self.summary.setText(f"Loading run {run_id}…" if not child else f"Evaluating run {run_id} out of fold…")
         task = self._context.tasks.run(f"Reading run {run_id}", in_project, str(project.root),
                                        str(project.store_dir), review_job, run_id, child=child)
-        self.loading, self._loading_run, self._read_again = task, (str(project.root), run_id), False
+        self.loading, self._loading_run = task, (str(project.root), run_id)
         task.event.connect(lambda event: isinstance(event, ReviewLoaded) and task is self.loading
                            and self._context.project is project and self._show(event.data))  # not after a close
         task.failed.connect(lambda error: task is self.loading and self._show_nothing(str(error)))
-        task.done.connect(lambda: task is self.loading and self._loaded())
-
-    def _loaded(self) -> None:
-        self.loading = None
-        if self._read_again:
-            self.reload()
+        task.done.connect(lambda: task is self.loading and setattr(self, "loading", None))
 
     def _show(self, data: ReviewData) -> None:
         previous = self.data

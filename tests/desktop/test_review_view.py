@@ -241,3 +241,34 @@ def test_the_run_box_shows_an_older_run_and_latest_follows_new_runs_again(qtbot,
     with qtbot.waitSignal(review.loaded, timeout=30_000, check_params_cb=lambda shown: shown == second):
         choose("Latest")
     assert f"Run {second}, quick" in review.summary.text()
+
+
+def test_a_run_its_training_still_evaluates_is_read_once_stored_not_evaluated_a_second_time(
+        qtbot, window, open_folder, tmp_path):
+    from core.models.heads import HeadConfig
+    from core.training.plan import EVALUATE, PhaseStarted
+    from core.training.runner import TrainConfig, train
+
+    project, first = trained_project(tmp_path / "pets", max_epochs=5)
+    config = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=5, patience=None), device="cpu", int8=False)
+    run = train(project, config)
+    for event in run:  # the run's model is stored; its evaluation is where its training child would be now
+        if isinstance(event, PhaseStarted) and event.key == EVALUATE:
+            break
+    run.close()
+    second = first + 1
+    project.close()
+    open_folder(window, tmp_path / "pets")
+    window.training.task, window.training.run_id = object(), second  # a training going that evaluates it
+    started = []
+    original = window.context.tasks.run
+    window.context.tasks.run = lambda title, *args, **kwargs: started.append(title) or original(title, *args, **kwargs)
+    window.views.setCurrentWidget(window.review)
+    review = window.review
+    qtbot.waitUntil(lambda: f"Run {second} is being evaluated" in review.summary.text(), timeout=10_000)
+    qtbot.wait(300)
+    assert f"Reading run {second}" not in started  # nothing evaluates it beside its training
+    window.training.task = None  # it ended (its evaluation would be stored now): the view evaluates it itself
+    with qtbot.waitSignal(review.loaded, timeout=60_000, check_params_cb=lambda shown: shown == second):
+        window.context.runs_changed.emit()
+    assert started.count(f"Reading run {second}") == 1
