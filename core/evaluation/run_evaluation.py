@@ -95,8 +95,9 @@ def _run_classes(session, run: runs.RunInfo, at_run: dict[int, int | None], imag
     return ids
 
 
-def _labels_at_run(session, run: runs.RunInfo) -> tuple[list, dict[int, int | None]]:
-    images = catalog.all_images(session)
+def _labels_at_run(session, run: runs.RunInfo, images: list | None = None) -> tuple[list, dict[int, int | None]]:
+    """(the images, or every image of the catalogue; image id -> its class id when the run started)."""
+    images = catalog.all_images(session) if images is None else images
     current = {image.id: image.class_id for image in images}
     return images, labels_at(current, labels.changed_since(session, run.last_batch_id))
 
@@ -235,7 +236,7 @@ def load_evaluation(project, run_id: int) -> Evaluation:
         if not stored:
             raise NotEvaluated(f"Run {run.id} has no out-of-fold predictions yet; "
                                f"run 'dovecote evaluate FOLDER --run {run.id}' to compute them.")
-        images, at_run = _labels_at_run(session, run)
+        images, at_run = _labels_at_run(session, run, catalog.image_facts(session))
         class_ids = _run_classes(session, run, at_run, images)
         every_name = predictions.class_names(session)
     names = [every_name.get(i, "?") for i in class_ids]

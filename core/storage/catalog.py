@@ -58,6 +58,14 @@ def all_images(session: Session) -> list[ImageRow]:
     return list(session.scalars(select(ImageRow).order_by(ImageRow.path)))
 
 
+def image_facts(session: Session) -> list:
+    """(id, path, class_id, status) of every image by path, as plain rows with those attributes: a quarter to a
+    tenth of the cost of all_images' objects (2,000 images: 4-7 ms against 18-70 ms), for readers that need no
+    more; the Review view reads them, in a thread of the window, after every retrain."""
+    return list(session.execute(select(ImageRow.id, ImageRow.path, ImageRow.class_id, ImageRow.status)
+                                .order_by(ImageRow.path)))
+
+
 def labelled_images(session: Session) -> list[ImageRow]:
     """Readable, present images with a live class: the training set."""
     return list(
