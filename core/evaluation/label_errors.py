@@ -18,9 +18,9 @@ Confident learning (Northcutt, Jiang & Chuang, 2021), as used here:
    is; "margin", p(suggested) - p(given), how strongly the model disagrees; "normalised margin", max over
    j != given of p_j minus p(given) (confident learning's two rules, and ours). The default is the rule that
    puts most flipped labels first on benchmarks/bench_label_errors.py (5 % flipped; recall@k, k = the number
-   flipped, on the calibrated out-of-fold probabilities a run stores). Where the head is 95-99 % accurate
-   (digits, photo textures, animal silhouettes) the rules tie. Where the model's own mistakes compete with the
-   flips (28 px jittered animal silhouettes and grey textures, the head ~0.79 accurate) self-confidence finds
+   flipped, on the calibrated out-of-fold probabilities a run stores). Where the out-of-fold predictions are
+   96-99 % right (digits, photo textures, animal silhouettes) the rules tie. Where the model's own mistakes compete with the
+   flips (28 px jittered animal silhouettes and grey textures, 0.78-0.79 right) self-confidence finds
    0.757 and 0.714, margin 0.607 and 0.593: an image the model doubts is worth a look whether or not the
    model is sure of another class."""
 from __future__ import annotations

@@ -5,10 +5,10 @@ A whole-network step spends most of its time in the early, high-resolution block
 barely moves. So the network is cut (core.training.network_split): the frozen prefix runs once over K views of
 each training image (the plain one and K-1 random crops, turns, flips and contrast changes), its outputs are
 kept in the project store (core.training.prefix_views), and every epoch trains only the suffix on them, in
-channels_last memory order. With a deadline the cut, K and the epochs
-are planned from costs measured on a handful of images first (core.training.stage_plan); without one the
-last DEFAULT_BLOCKS blocks train for the configured epochs. Same interface as FineTuner (`epochs()`,
-`best()`, `stopping`), plus `plan` once it is made."""
+channels_last memory order. With a deadline the cut, K and the epochs are planned from costs measured on a
+handful of images first (core.training.stage_plan); without one the last DEFAULT_BLOCKS blocks train for the
+configured epochs. Same interface as FineTuner (`epochs()`, `best()`, `stopping`), plus `plan` once it is
+made."""
 from __future__ import annotations
 
 import math
@@ -82,9 +82,10 @@ class StagedFineTuner:
         extractor = build_feature_extractor(self.spec, self.weights_path)
         model = Classifier(extractor, self.head.to_module(dropout=self.dropout))
         model.to(memory_format=torch.channels_last)
+        yield Progress(PREPARE_PHASE, 0, None, "timing a few steps" if self.deadline else "")
+        # Its layout runs the network once: after the Progress, which the window shows at once.
         self._views = PrefixViews(self.spec, self.config, self.store_dir, self.weights_path, extractor,
                                   self.train_items, self.val_items)
-        yield Progress(PREPARE_PHASE, 0, None, "timing a few steps" if self.deadline else "")
         plan = self._plan(extractor, model)
         if plan is None:
             yield Notice("No time is left in the budget for fine-tuning; the head's model is kept.")

@@ -153,11 +153,6 @@ class ReviewView(QWidget):
             self._show_nothing("No trained model yet: train one (Train view, or 'dovecote train FOLDER'), then "
                                "its mistakes show here.")
             return
-        if self._training.evaluates(run_id) and not is_evaluated(project, run_id):
-            # Its training computes the evaluation now (its model is stored first): read it once it is stored,
-            # rather than compute it a second time beside it (that took 2 s of a 5 s re-train on 2 cores).
-            self.summary.setText(f"Run {run_id} is being evaluated out of fold…")
-            return
         if self.loading is not None:
             # A run ends in steps (stored, done, its predictions made), each a change of the store; what this
             # view reads of a run is final once its evaluation is stored, so the read under way is kept, and not
@@ -165,8 +160,16 @@ class ReviewView(QWidget):
             if self._loading_run == (str(project.root), run_id):
                 return
             self.loading.cancel()
+            self.loading = None  # what it still sends is not shown
+        evaluated = is_evaluated(project, run_id)
+        if not evaluated and self._training.evaluates(run_id):
+            # Its training computes the evaluation now (its model is stored first): read it once it is stored,
+            # rather than compute it a second time beside it, on the same 2 cores: waiting took Retrain -> new
+            # matrix from 4.9-5.5 s to 2.0-2.5 s (folds one at a time; a timeline of bench_review_loop.py).
+            self.summary.setText(f"Run {run_id} is being evaluated out of fold…")
+            return
         # Reading a stored evaluation is light numpy work: a thread. Computing one trains k heads: a child.
-        child = not is_evaluated(project, run_id)
+        child = not evaluated
         self.summary.setText(f"Loading run {run_id}…" if not child else f"Evaluating run {run_id} out of fold…")
         task = self._context.tasks.run(f"Reading run {run_id}", in_project, str(project.root),
                                        str(project.store_dir), review_job, run_id, child=child)
