@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from core.models.backbones import DEFAULT_BACKBONE, fit_to_images, get_backbone, with_preprocessing
+from core.durations import elapsed_text
 from core.errors import DovecoteError, InvalidRequest
 from core.events import Notice, Progress
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings, resolve_device
@@ -35,6 +36,8 @@ _EVALUATE_RESERVE = 1.5
 # 28 px at 128 px took ~40 s here with the evaluation (every image embedded in fp32 and int8), more than
 # 20 % of a 150 s budget.
 _MOST_RESERVED = 0.35
+# A run this much longer than its budget says so at its end (a few seconds over is the plan's noise).
+_OVERRUN_TOLD = 1.1
 
 __all__ = ["EpochEnded", "FineTuneConfig", "HeadConfig", "Notice", "Progress", "RunFinished", "RunStarted",
            "TrainConfig", "train"]
@@ -143,9 +146,35 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     yield from evaluate_run(project, run_id)
     run.calibrate()
     if config.int8:  # like evaluating: closing the generator here keeps the run finished (its model fp32)
-        yield phase_started(INT8)
-        yield from check_int8(project, run_id)
+        yield from _int8_within_budget(run)
+    budget = config.fine_tune.time_budget_s if config.fine_tune else None
+    wall = time.perf_counter() - run.started
+    if budget is not None and wall > budget * _OVERRUN_TOLD:
+        yield Notice(f"The run took {elapsed_text(wall)}, over its time budget of {elapsed_text(budget)}: this "
+                     "computer ran slower than when the run was planned (other programs busy?).")
     yield RunFinished(run_id, status, run.metrics, run.model_path)
+
+
+def _int8_within_budget(run: RunRecord) -> Iterator[object]:
+    """The int8 check, which only makes classifying on a CPU faster: with a time budget, left out when its
+    expected time no longer fits what the budget leaves, and stopped when it runs past the budget's end. Either
+    way the model stays fp32, as accurate."""
+    budget = run.config.fine_tune.time_budget_s if run.config.fine_tune else None
+    end = None if budget is None else run.started + budget
+    planned = run.plan.phase(INT8) if run.plan is not None else None
+    expected = planned.seconds * _slowdown(run) if planned is not None else 0.0
+    told = "to keep within the time budget: classifying on a CPU will use fp32 (as accurate, slower)"
+    if end is not None and time.perf_counter() + expected > end:
+        yield Notice(f"The int8 check was left out {told}.")
+        return
+    yield phase_started(INT8)
+    check = check_int8(run.project, run.run_id)
+    for event in check:
+        yield event
+        if end is not None and time.perf_counter() > end:
+            check.close()
+            yield Notice(f"The int8 check was stopped {told}.")
+            return
 
 
 def _device(config: TrainConfig, uncached: int) -> str:
@@ -323,12 +352,17 @@ def _evaluation_reserve(run: RunRecord) -> float:
     plan = run.plan
     if plan is None or (plan.phase(EVALUATE) is None and plan.phase(INT8) is None):
         return 0.0
-    planned = sum(p.seconds for p in plan.phases if p.key in (FEATURES, HEAD))
-    spent = sum(run.metrics["phase_seconds"].get(k, 0.0) for k in ("embeddings", "head"))
-    slowdown = min(spent / planned if planned > 1.0 else 1.0, 10.0)
+    slowdown = _slowdown(run)
     evaluate, int8 = (plan.phase(key).seconds if plan.phase(key) else 0.0 for key in (EVALUATE, INT8))
     reserve = evaluate * max(_EVALUATE_RESERVE, slowdown) + int8 * max(1.0, slowdown)
     return min(reserve, _MOST_RESERVED * run.config.fine_tune.time_budget_s)
+
+
+def _slowdown(run: RunRecord) -> float:
+    """How many times slower than planned the run's first phases ran (1 when too short to tell), at most 10."""
+    planned = sum(p.seconds for p in run.plan.phases if p.key in (FEATURES, HEAD))
+    spent = sum(run.metrics["phase_seconds"].get(k, 0.0) for k in ("embeddings", "head"))
+    return min(spent / planned if planned > 1.0 else 1.0, 10.0)
 
 
 def _check_counts(classes: list[str], y: np.ndarray) -> None:
