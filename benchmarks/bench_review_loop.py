@@ -87,6 +87,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2_000)
     parser.add_argument("--relabel", type=int, default=20)
+    parser.add_argument("--where", action="store_true", help="say which lines of ours the long stalls were in")
     args = parser.parse_args()
 
     from PySide6.QtCore import Qt
@@ -131,7 +132,7 @@ def main() -> int:
         moments: dict[str, float] = {}  # the run stored as started / as finished (the child's own work between)
         window.training.run_started.connect(lambda _id: moments.setdefault("started", time.perf_counter()))
         review.retrainer.run_stored.connect(lambda _id: moments.setdefault("stored", time.perf_counter()))
-        meter = StallMeter()
+        meter = StallMeter(where=args.where)
         meter.start()
         started = time.perf_counter()
         for given, predicted, image_id in plan:
@@ -168,6 +169,10 @@ def main() -> int:
               f"{retrain / headless:.2f}x the headless retrain)")
         print(f"event-loop stalls meanwhile: {describe(stalls)}   (goal: none over 100 ms -> "
               f"{'met' if max(stalls, default=0) <= 100 else 'NOT met'})")
+        if args.where:
+            print(f"  the longest, since the first relabel: {meter.worst(stalls)}; Retrain pressed at "
+                  f"{clicked - started:.1f} s, the run stored at {moments.get('stored', clicked) - started:.1f} s")
+            print("  where the GUI thread was while stalled:\n" + meter.culprits())
         print(f"shown after the retrain: {changed}")
         window.close()
         return 0

@@ -13,6 +13,7 @@ from desktop.gallery.view import MAX_SIDE, MIN_SIDE
 from desktop.widgets.icons import icon
 from desktop.widgets.text import elide_words
 from desktop.project.context import ProjectContext
+from desktop.widgets.when_shown import WhenShown
 
 SEARCH_DELAY_MS = 250
 MAX_SHOW_WIDTH = 280  # pixels; longer class names are elided in the closed box
@@ -90,7 +91,9 @@ class FilterBar(QWidget):
         self._entries_for: tuple | None = None  # what the entries were built from (classes, run)
         self._prediction_run: int | None = None  # the run whose held-out predictions the filters read
         context.classes_changed.connect(self._update_show_box)  # also after every label change and import: counts
-        context.runs_changed.connect(self._fill_show_box)  # a new run brings (or changes) prediction filters
+        # A new run brings (or changes) prediction filters: read when the bar is next seen.
+        self._refill = WhenShown(self, self._fill_show_box)
+        context.runs_changed.connect(self._refill)
         context.opened.connect(lambda _project: self._forget_chosen())
         context.closed.connect(self._fill_show_box)
         self._fill_show_box()
@@ -113,6 +116,7 @@ class FilterBar(QWidget):
         self._fill_show_box()
 
     def show_only(self, show: str, class_id: int | None = None) -> None:
+        self._refill.flush()
         index = self.show_box.findData(_show_key(show, class_id))
         if index >= 0:
             self.show_box.setCurrentIndex(index)

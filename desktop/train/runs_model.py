@@ -39,8 +39,7 @@ class RunsModel(QAbstractTableModel):
         self._context = context
         self._runs: list[RunInfo] = []
         context.opened.connect(lambda _project: self.refresh())
-        context.closed.connect(self.refresh)
-        context.runs_changed.connect(self.refresh)
+        context.closed.connect(self.refresh)  # runs_changed: the panel showing it refreshes it when seen
 
     def refresh(self) -> None:
         self.beginResetModel()

@@ -28,6 +28,7 @@ from desktop.widgets.error_dialog import show_error, show_failure
 from desktop.tasks.jobs import in_project
 from desktop.train.runs_model import RunsModel
 from desktop.widgets.icons import icon
+from desktop.widgets.when_shown import WhenShown
 
 EXPORTS = (("onnx", "ONNX network (.onnx)…"), ("torchscript", "TorchScript network (.pt)…"),
            ("bundle", "Dovecote model (.safetensors)…"))
@@ -41,6 +42,8 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self._context = context
         self.model = RunsModel(context, self)
+        self._refresh = WhenShown(self, self.model.refresh)
+        context.runs_changed.connect(self._refresh)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -93,6 +96,7 @@ class RunsPanel(QWidget):
     def select(self, run_ids: list[int]) -> None:
         """Select these runs in one change: clearing, then adding row by row, told the view of each step,
         and it redrew the charts each time."""
+        self._refresh.flush()  # a run that started while the list was out of sight
         wanted = QItemSelection()
         for run_id in run_ids:
             row = self.model.row_of(run_id)

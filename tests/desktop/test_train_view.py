@@ -67,8 +67,10 @@ def test_a_quick_run_finishes_with_one_chart_point_per_epoch(qtbot, window, open
     assert window.status.currentMessage().startswith("Model 1 ready: ")
     assert window.status.currentMessage().endswith(" % on all labelled images")
     assert "✓ Evaluating every image" in view.progress.phases.text()
-    # The grid's prediction filters follow the new run without reopening the project.
+    # The grid's prediction filters follow the new run without reopening the project, read when seen.
     box = window.filter_bar.show_box
+    assert "Model disagrees with label" not in [box.itemText(i) for i in range(box.count())]
+    assert window.show_view("images")
     assert "Model disagrees with label" in [box.itemText(i) for i in range(box.count())]
     # The settings are remembered for this project.
     assert window.settings.train_settings(colours.resolve())["epochs"] == 7
@@ -183,6 +185,22 @@ def test_a_run_from_the_terminal_shows_up_in_the_list(qtbot, window, open_folder
     view.runs.selection_changed.connect(told.append)
     window.context.runs_changed.emit()  # the list is read again: the same run stays selected, said once
     assert told == [[1]] and view.runs.selected_ids() == [1]
+
+
+def test_a_run_made_while_the_train_view_is_hidden_is_listed_when_it_is_shown(qtbot, window, open_folder,
+                                                                             colours):
+    """The runs list is read when it can be seen: after a retrain every view hears of it at once, on the
+    window's thread, and the hidden ones' reads stalled the one in front."""
+    view = open_train_view(window, open_folder, colours)
+    assert window.show_view("images")
+    with Project.open(colours) as project:
+        for _ in train(project, TrainConfig(head=HeadConfig(kind="mlp", max_epochs=3, patience=None), device="cpu",
+                                            input_size=64, int8=False)):
+            pass
+    window.run_watcher.check()  # what its poll does every 2 s
+    assert view.runs.model.rowCount() == 0  # heard of, not yet read
+    assert window.show_view("train")
+    assert view.runs.model.rowCount() == 1 and view.runs.model.data(view.runs.model.index(0, 1)) == "Finished"
 
 
 def test_rename_note_export_and_delete_a_run(qtbot, window, open_folder, colours, tmp_path, monkeypatch):
