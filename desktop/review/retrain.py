@@ -122,7 +122,7 @@ class RetrainController(QObject):
 
     def _failed(self, error: BaseException) -> None:
         if self._ours:
-            self.failed.emit(str(error) if str(error) else type(error).__name__)
+            self.failed.emit(_error_text(error))
             self.state_changed.emit("The model could not be updated")
 
     def catch_up(self) -> None:
@@ -148,8 +148,13 @@ class RetrainController(QObject):
                                        str(project.store_dir), predict_unlabelled, run_id)
         self.predicting = task
         task.succeeded.connect(lambda: self._predicted(run_id))
-        task.failed.connect(lambda error: self.failed.emit(str(error)))
+        task.failed.connect(self._predict_failed)
         task.done.connect(lambda: setattr(self, "predicting", None))
+
+    def _predict_failed(self, error: BaseException) -> None:
+        self.failed.emit(_error_text(error))
+        # Not "Predicting…" for ever: the status bar's message fades, this line stays.
+        self.state_changed.emit("The unlabelled images could not be predicted (the log says why)")
 
     def _predicted(self, run_id: int) -> None:
         self.state_changed.emit(f"Model {run_id} is up to date")
@@ -161,3 +166,7 @@ class RetrainController(QObject):
         self._pending = False
         self._tried.clear()
         self.state_changed.emit("")
+
+
+def _error_text(error: BaseException) -> str:
+    return str(error) or type(error).__name__

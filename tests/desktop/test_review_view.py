@@ -215,6 +215,14 @@ def test_a_model_trained_elsewhere_predicts_the_unlabelled_images_once_the_windo
     assert [p.image_id for p in stored] == [window.model.image_id(row)]  # stored with the run
 
 
+def test_predictions_that_fail_say_so_where_the_model_state_is_shown(qtbot, window, open_folder, project_folder):
+    root, _run_id = project_folder  # its model's head fits made-up 32-number embeddings, not the network's
+    Image.new("RGB", (24, 16), (200, 30, 30)).save(root / "new.png")  # unlabelled: the model is asked about it
+    open_folder(window, root)
+    qtbot.waitUntil(lambda: "could not be predicted" in window.model_state.text(), timeout=60_000)
+    assert window.review.retrainer.predicting is None
+
+
 def test_the_run_box_shows_an_older_run_and_latest_follows_new_runs_again(qtbot, window, open_folder, tmp_path):
     from core.models.heads import HeadConfig
     from core.training.runner import RunFinished, TrainConfig, train
