@@ -147,7 +147,7 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
     run.calibrate()
     if config.int8:  # like evaluating: closing the generator here keeps the run finished (its model fp32)
         yield from _int8_within_budget(run)
-    budget = config.fine_tune.time_budget_s if config.fine_tune else None
+    budget = _time_budget(config)
     wall = time.perf_counter() - run.started
     if budget is not None and wall > budget * _OVERRUN_TOLD:
         yield Notice(f"The run took {elapsed_text(wall)}, over its time budget of {elapsed_text(budget)}: this "
@@ -159,7 +159,7 @@ def _int8_within_budget(run: RunRecord) -> Iterator[object]:
     """The int8 check, which only makes classifying on a CPU faster: with a time budget, left out when its
     expected time no longer fits what the budget leaves, and stopped when it runs past the budget's end. Either
     way the model stays fp32, as accurate."""
-    budget = run.config.fine_tune.time_budget_s if run.config.fine_tune else None
+    budget = _time_budget(run.config)
     end = None if budget is None else run.started + budget
     planned = run.plan.phase(INT8) if run.plan is not None else None
     expected = planned.seconds * _slowdown(run) if planned is not None else 0.0
@@ -175,6 +175,11 @@ def _int8_within_budget(run: RunRecord) -> Iterator[object]:
             check.close()
             yield Notice(f"The int8 check was stopped {told}.")
             return
+
+
+def _time_budget(config: TrainConfig) -> float | None:
+    """The run's whole time budget in seconds (a budget is given with fine-tuning); None: no budget."""
+    return config.fine_tune.time_budget_s if config.fine_tune is not None else None
 
 
 def _device(config: TrainConfig, uncached: int) -> str:
