@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SIZE = (4032, 3024)
 
 
-def make_folder(root: Path, count: int) -> list[Path]:
+def make_folder(root: Path, count: int, size: tuple[int, int] = SIZE) -> list[Path]:
     import numpy as np
     from PIL import Image
     from sklearn.datasets import load_sample_images
@@ -46,10 +46,10 @@ def make_folder(root: Path, count: int) -> list[Path]:
         photo = photos[i % len(photos)]
         w, h = photo.size
         dx, dy = (i * 7) % 40, (i * 5) % 30
-        cropped = photo.crop((dx, dy, w - 40 + dx, h - 30 + dy)).resize(SIZE, Image.Resampling.BICUBIC)
+        cropped = photo.crop((dx, dy, w - 40 + dx, h - 30 + dy)).resize(size, Image.Resampling.BICUBIC)
         if i % 4 >= 2:
             cropped = cropped.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        noise = np.random.default_rng(i).integers(0, 8, (SIZE[1], SIZE[0], 3), dtype=np.uint8)
+        noise = np.random.default_rng(i).integers(0, 8, (size[1], size[0], 3), dtype=np.uint8)
         image = Image.fromarray(np.asarray(cropped) | noise)  # camera-like grain: realistic JPEG sizes
         path = root / f"IMG_{i:04d}.jpg"
         image.save(path, quality=92)
@@ -57,14 +57,14 @@ def make_folder(root: Path, count: int) -> list[Path]:
     return paths
 
 
-def random_bundle(n_classes: int = 5):
+def random_bundle(n_classes: int = 5, backbone: str | None = None):
     import numpy as np
 
     from core.models.backbones import DEFAULT_BACKBONE, get_backbone
     from core.models.bundles import ModelBundle
     from core.models.heads import HeadModel
 
-    spec = get_backbone(DEFAULT_BACKBONE)
+    spec = get_backbone(backbone or DEFAULT_BACKBONE)
     rng = np.random.default_rng(0)
     head = HeadModel({
         "fc1.weight": rng.normal(0, 0.05, (256, spec.feature_dim)).astype(np.float32),
