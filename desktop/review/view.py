@@ -28,6 +28,7 @@ from desktop.review.roc_plot import RocPlot
 from desktop.review.run_box import RunBox
 from desktop.tasks.jobs import in_project
 from desktop.widgets.thumbnail_loader import ThumbnailLoader
+from desktop.widgets.when_shown import WhenShown
 
 TITLE = "Review"
 
@@ -48,7 +49,7 @@ class ReviewView(QWidget):
         self._cell_of: dict[int, tuple[int, int]] = {}
         self._active = None  # the grid or the queue: whose selection the label keys use
         self._chosen_run: int | None = None  # None: follow the latest run
-        self._stale = True  # the shown data is older than the store's runs
+        self._reload = WhenShown(self, self.reload)  # call when what is shown is older than the store's runs
         self.loading = None  # the Task loading review data
         self._loading_run: tuple[str, int] | None = None  # the project and run it reads
         self.retrainer = RetrainController(context, training, settings, self)
@@ -114,6 +115,7 @@ class ReviewView(QWidget):
         context.labels_changed.connect(self._labels_changed)
         context.classes_changed.connect(self._classes_changed)
         self._clear()
+        self._reload()  # a project opened before this view was made is read when the view is first shown
 
     # -- for the window's label actions ----------------------------------------------------------------
     def selected_ids(self) -> list[int]:
@@ -125,11 +127,6 @@ class ReviewView(QWidget):
         if self.data is not None:
             self._size_columns()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.reload()
-
     def _invalidate(self, reset: bool = False) -> None:
         if reset:
             self._chosen_run = None
@@ -137,16 +134,13 @@ class ReviewView(QWidget):
             if (self._context.read(_latest_run_id) == self.data.run.id
                     and not self.run_box.outdated(self._context.read(runs.list_runs))):
                 return  # a run started (or was renamed): what this view shows has not changed
-        self._stale = True
-        if self.isVisible():
-            self.reload()
+        self._reload()
 
     def reload(self) -> None:
         """Read the chosen (or latest) run's review data in the background and show it."""
         project = self._context.project
         if project is None:
             return
-        self._stale = False
         self.run_box.fill(self._context.read(runs.list_runs), self._chosen_run)
         run_id = self._chosen_run or self._context.read(_latest_run_id)
         if run_id is None:
@@ -235,7 +229,6 @@ class ReviewView(QWidget):
         self._show_nothing("Open a folder and train a model to see where it goes wrong.")
         self.bar.changes.clear()
         self.bar.set_estimate(None)
-        self._stale = True
 
     def _run_chosen(self, run_id: int | None) -> None:
         self._chosen_run = run_id

@@ -280,3 +280,26 @@ def test_a_run_its_training_still_evaluates_is_read_once_stored_not_evaluated_a_
     with qtbot.waitSignal(review.loaded, timeout=60_000, check_params_cb=lambda shown: shown == second):
         window.context.runs_changed.emit()
     assert started.count(f"Reading run {second}") == 1
+
+
+def test_a_run_made_while_the_review_view_is_hidden_is_shown_when_it_is_shown(qtbot, window, review,
+                                                                            project_folder):
+    """The review data is read when it can be seen, once, however many store changes came in between."""
+    from core.models.heads import HeadConfig
+    from core.training.runner import RunFinished, TrainConfig, train
+
+    root, first = project_folder
+    assert window.show_view("images")
+    with Project.open(root) as project:
+        config = TrainConfig(head=HeadConfig(kind="mlp", max_epochs=5, patience=None), device="cpu", int8=False)
+        second = next(e.run_id for e in train(project, config) if isinstance(e, RunFinished))
+    started = []
+    original = window.context.tasks.run
+    window.context.tasks.run = lambda title, *args, **kwargs: started.append(title) or original(title, *args, **kwargs)
+    for _ in range(3):
+        window.context.runs_changed.emit()
+    assert review.data.run.id == first and review.loading is None and started == []  # heard of, not yet read
+    with qtbot.waitSignal(review.loaded, timeout=30_000, check_params_cb=lambda shown: shown == second):
+        assert window.show_view("review")
+    assert started == [f"Reading run {second}"]
+    assert f"Run {second}, quick" in review.summary.text()
