@@ -24,7 +24,6 @@ DELAY_MS = 3000  # after the last label change: a burst of keys makes one run
 class RetrainController(QObject):
     state_changed = Signal(str)  # a short line for the status bar ("" when there is nothing to say)
     run_stored = Signal(int)  # a retrain started here has stored its run (model and evaluation)
-    predictions_ready = Signal(int)  # run id whose predictions of the unlabelled images are stored
     failed = Signal(str)
 
     def __init__(self, context: ProjectContext, training: TrainingService, settings: AppSettings,
@@ -113,7 +112,10 @@ class RetrainController(QObject):
     def _finished(self, result: RunFinished | None) -> None:
         ours, self._ours = self._ours, False
         if result is not None and result.status == "finished":
-            self._predict(result.run_id)
+            if self._context.read(gallery.unpredicted_unlabelled, result.run_id):
+                self._predict(result.run_id)
+            else:  # every image is labelled: loading the model to predict none, and a store change, for nothing
+                self._up_to_date(result.run_id)
         elif ours:
             self.state_changed.emit("The model update stopped before the end")
         if self._pending:
@@ -157,9 +159,11 @@ class RetrainController(QObject):
         self.state_changed.emit("The unlabelled images could not be predicted (the log says why)")
 
     def _predicted(self, run_id: int) -> None:
-        self.state_changed.emit(f"Model {run_id} is up to date")
-        self.predictions_ready.emit(run_id)
+        self._up_to_date(run_id)
         self._context.runs_changed.emit()  # the grid shows the new predictions
+
+    def _up_to_date(self, run_id: int) -> None:
+        self.state_changed.emit(f"Model {run_id} is up to date")
 
     def _stop(self) -> None:
         self.timer.stop()

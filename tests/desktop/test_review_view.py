@@ -303,3 +303,17 @@ def test_a_run_made_while_the_review_view_is_hidden_is_shown_when_it_is_shown(qt
         assert window.show_view("review")
     assert started == [f"Reading run {second}"]
     assert f"Run {second}, quick" in review.summary.text()
+
+
+def test_a_retrain_with_every_image_labelled_predicts_nothing_and_says_the_model_is_up_to_date(
+        qtbot, window, review, project_folder):
+    root, first = project_folder  # every image of it is labelled
+    started = []
+    original = window.context.tasks.run
+    window.context.tasks.run = lambda title, *args, **kwargs: started.append(title) or original(title, *args, **kwargs)
+    with qtbot.waitSignal(review.loaded, timeout=120_000, check_params_cb=lambda shown: shown != first):
+        qtbot.mouseClick(review.bar.button, Qt.MouseButton.LeftButton)
+    second = review.data.run.id
+    qtbot.waitUntil(lambda: f"Model {second} is up to date" in window.model_state.text(), timeout=30_000)
+    assert "Predicting unlabelled images" not in started
+    assert "could not be predicted" not in window.model_state.text()
