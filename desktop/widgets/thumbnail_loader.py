@@ -5,7 +5,9 @@ beyond a bound are dropped: a thumbnail scrolled past long ago is asked for agai
 Worker threads only build QImages (never QPixmaps, never widgets), at the size asked, so painting a cell is one
 copy; the GUI thread turns them into pixmaps. Workers never paint on them: QPainter holds the interpreter lock for
 its whole call, and the window would wait for it (rounding corners there made a re-sort of 100,000 images stall
-the window for 0.8 s)."""
+the window for 0.8 s). Each size asked is cached on its own: the Review view shows an image in its cell's grid
+and, smaller, in the list of suspects, and with one size per image the two asked for theirs in turn for ever
+(a whole core, with the window idle)."""
 from __future__ import annotations
 
 import threading
@@ -39,10 +41,12 @@ class ThumbnailLoader(QObject):
 
     def __init__(self, threads: int = 2, parent: QObject | None = None):
         super().__init__(parent)
-        self._cache: OrderedDict[int, tuple[QPixmap, int]] = OrderedDict()  # id → (pixmap, side asked)
+        self._cache: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()  # (id, side asked) → pixmap
+        self._sides: dict[int, set[int]] = {}  # id → the sides cached of it
         self._bytes = 0
         self._failed: dict[int, str] = {}
-        self._pending: OrderedDict[int, _Request] = OrderedDict()
+        self._pending: OrderedDict[tuple[int, int], _Request] = OrderedDict()
+        self._loading: set[tuple[int, int]] = set()  # taken by a worker, not yet stored (under _wake)
         self._wake = threading.Condition()
         self._stop = False
         self._generation = 0
@@ -60,9 +64,11 @@ class ThumbnailLoader(QObject):
         with self._wake:
             self._generation += 1
             self._pending.clear()
+            self._loading.clear()
             self._root = root
             self._thumbs = ThumbnailCache(thumbnails_dir) if thumbnails_dir else None
         self._cache.clear()
+        self._sides.clear()
         self._failed.clear()
         self._bytes = 0
 
@@ -70,12 +76,14 @@ class ThumbnailLoader(QObject):
         """The cached thumbnail (possibly of another size while the right one loads), or None.
         Asks for a load when nothing of about `side` pixels is cached."""
         side = min(side, THUMB_SIZE)  # the store keeps nothing larger
-        cached = self._cache.get(image_id)
-        if cached is not None:
-            self._cache.move_to_end(image_id)
-        if content_hash and image_id not in self._failed and (cached is None or cached[1] != side):
+        exact = self._cache.get((image_id, side))
+        if exact is not None:
+            self._cache.move_to_end((image_id, side))
+            return exact
+        if content_hash and image_id not in self._failed:
             self._request(image_id, content_hash, path, side)
-        return cached[0] if cached is not None else None
+        other = max(self._sides.get(image_id, ()), default=None)  # the sharpest stand-in
+        return self._cache[(image_id, other)] if other is not None else None
 
     def failure(self, image_id: int) -> str | None:
         return self._failed.get(image_id)
@@ -93,8 +101,11 @@ class ThumbnailLoader(QObject):
         with self._wake:
             if self._root is None:
                 return
-            self._pending[image_id] = _Request(self._generation, image_id, content_hash, self._root / path, side)
-            self._pending.move_to_end(image_id)
+            key = (image_id, side)
+            if key in self._loading:  # a paint while it loads would load it twice
+                return
+            self._pending[key] = _Request(self._generation, image_id, content_hash, self._root / path, side)
+            self._pending.move_to_end(key)
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)
         if not self._wake_due:
@@ -109,18 +120,25 @@ class ThumbnailLoader(QObject):
             self._wake.notify_all()
 
     def _store(self, generation: int, image_id: int, result: object, side: int) -> None:
+        with self._wake:
+            self._loading.discard((image_id, side))
         if generation != self._generation:
             return
         if isinstance(result, QImage):
-            old = self._cache.pop(image_id, None)
+            old = self._cache.pop((image_id, side), None)
             if old is not None:
-                self._bytes -= _size(old[0])
+                self._bytes -= _size(old)
             pixmap = QPixmap.fromImage(result)
-            self._cache[image_id] = (pixmap, side)
+            self._cache[(image_id, side)] = pixmap
+            self._sides.setdefault(image_id, set()).add(side)
             self._bytes += _size(pixmap)
             while self._bytes > CACHE_BYTES and len(self._cache) > 1:
-                _, (evicted, _side) = self._cache.popitem(last=False)
+                (evicted_id, evicted_side), evicted = self._cache.popitem(last=False)
                 self._bytes -= _size(evicted)
+                sides = self._sides[evicted_id]
+                sides.discard(evicted_side)
+                if not sides:
+                    del self._sides[evicted_id]
         else:
             self._failed[image_id] = str(result)
         self.loaded.emit(image_id)
@@ -133,8 +151,10 @@ class ThumbnailLoader(QObject):
                     self._wake.wait()
                 if self._stop:
                     return
-                _, request = self._pending.popitem(last=True)
+                key, request = self._pending.popitem(last=True)
                 thumbs = self._thumbs
+                if thumbs is not None:  # it will be delivered
+                    self._loading.add(key)
             if thumbs is not None:
                 self._delivered.emit(request.generation, request.image_id, _load(thumbs, request), request.side)
 

@@ -28,6 +28,26 @@ def test_thumbnails_arrive_from_the_background_at_the_size_asked(qtbot, window, 
     assert loader.pixmap(card.id, card.content_hash, card.path, 96).height() == 64  # enlarged to fill its cell
 
 
+def test_one_image_shown_at_two_sizes_at_once_is_loaded_once_per_size(qtbot, window, open_folder, folder, loader):
+    """The Review view shows an image in its cell's grid and, smaller, among the suspects: each paint asking
+    for its own size must not push out the other's, or the two load it in turn for ever with the window idle."""
+    open_folder(window, folder)
+    project, card = window.context.project, window.model.card(1)
+    loader.set_project(project.root, project.thumbnails_dir)
+    arrived = []
+    loader.loaded.connect(arrived.append)
+
+    def both():  # the two views painting, as they do after each other's thumbnail arrived
+        return [loader.pixmap(card.id, card.content_hash, card.path, side) for side in (40, 96)]
+
+    qtbot.waitUntil(lambda: [p.width() if p else 0 for p in both()] == [40, 96], timeout=10_000)
+    settled = len(arrived)
+    for _ in range(5):
+        both()
+        qtbot.wait(50)
+    assert len(arrived) == settled <= 2  # nothing asked again
+
+
 def test_thumbnail_workers_start_after_the_paint_that_asked(qtbot, window, open_folder, folder, monkeypatch):
     """Loading beside a paint, the workers took the interpreter lock from it at each Qt call: a grid of 25
     cells painted several times slower. They are woken when the GUI thread is next idle."""
