@@ -36,9 +36,11 @@ DEFAULT_BLOCKS = 3  # without a budget: for EfficientNet-Lite0 its last two stag
 _SAMPLE = 32
 _TIMED_STEPS = 3  # the median of these, after one that warms up
 _GROW_MARGIN = 0.15  # re-planned to more epochs only when they fit this much faster than measured
-# A re-plan is told when the epochs changed this much since the last one told (the bar's end follows every
-# one): on tiny projects the count moved by one nearly every epoch, 177 lines for a 30 s run.
+# A re-plan is told when the epochs changed this much since the last one told, and not again before this share
+# of the time left has passed (the bar's end follows every one): on tiny projects the count moved by one nearly
+# every epoch, 177 lines for a 30 s run; on a busy machine it swung by 10 % every few seconds, 14 lines in 45 s.
 _TOLD_CHANGE = 0.1
+_TOLD_EVERY = 0.1
 _RETIMINGS = 2  # steps timed at a newly chosen cut before the plan is taken as it stands
 _EVAL_BATCH = 64  # cached rows a validation forward pass takes
 # The trained blocks' learning rate, ten times the whole network's (finetune.WHOLE_NETWORK_LR): only the last,
@@ -128,7 +130,8 @@ class StagedFineTuner:
         loss_fn = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(weights))
         offsets = np.random.default_rng([self.seed, 0]).integers(0, plan.views, len(y_train))
         stopping, durations, starts, n = self.stopping, [], [], len(y_train)
-        epoch, announced = 0, plan.epochs
+        epoch, announced, told_at = 0, plan.epochs, self._clock()
+        quiet_s = (self.deadline - told_at) * _TOLD_EVERY if self.deadline is not None else 0.0
         while epoch < plan.epochs:
             epoch += 1
             starts.append(self._clock())
@@ -161,10 +164,11 @@ class StagedFineTuner:
                 if fit != plan.epochs:
                     plan = replace(plan, epochs=fit, first_epochs=plan.first_epochs or plan.epochs)
                     total_steps[0] = steps_per_epoch * fit
-                    if abs(fit - announced) >= max(1.0, _TOLD_CHANGE * announced):
+                    if (abs(fit - announced) >= max(1.0, _TOLD_CHANGE * announced)
+                            and self._clock() - told_at >= quiet_s):
                         yield Notice(f"Fine-tuning re-planned at the pace of its epochs so far: {fit} epochs fit "
                                      f"the time budget, not {announced}.")
-                        announced = fit
+                        announced, told_at = fit, self._clock()
                     yield Progress(PROGRESS_PHASE, epoch * n, fit * n, f"epoch {epoch}/{fit}")  # the bar's new end
             plan = self.plan = replace(plan, epochs_run=epoch)
             mean = float(np.mean(durations))
