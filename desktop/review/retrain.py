@@ -112,7 +112,7 @@ class RetrainController(QObject):
     def _finished(self, result: RunFinished | None) -> None:
         ours, self._ours = self._ours, False
         if result is not None and result.status == "finished":
-            if self._context.read(gallery.unpredicted_unlabelled, result.run_id):
+            if self._context.counts().unlabelled:  # the shared counts: no query on the window's thread
                 self._predict(result.run_id)
             else:  # every image is labelled: loading the model to predict none, and a store change, for nothing
                 self._up_to_date(result.run_id)
