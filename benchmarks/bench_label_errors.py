@@ -1,9 +1,12 @@
 """Finding flipped labels: real images with a share of labels flipped on purpose, out-of-fold predictions
-from Dovecote's default head (core.models.heads.fit_head, 5 folds, the run's own path), then ranking rules
-compared in the same run: confident learning's list (prune by noise rate) ordered by each rule of Northcutt et
-al. (self-confidence, normalised margin) and by Dovecote's margin p(suggested) - p(given), on one set of
-folds and on an ensemble of two (folds drawn with two seeds, probabilities averaged); with two baselines:
-every disagreement ranked by margin (no per-class thresholds), and random order.
+from Dovecote's default head (core.models.heads.fit_head, 5 folds, the run's own path), then Dovecote's list
+(core.evaluation.label_errors: confident learning's count of wrong labels, filled with the lowest
+self-confidence among the images the model puts elsewhere) ordered by each ranking rule of Northcutt et al.
+(self-confidence, normalised margin), on one set of folds and on an ensemble of two (folds drawn with two seeds,
+probabilities averaged); with three baselines in the same run: confident learning's "prune by noise rate" list
+(each cell's count of wrong labels, by margin, and the confident disagreements: Dovecote's list until
+December 2026), every disagreement ranked by
+margin (no per-class thresholds), and random order.
 
 Data: the frozen EfficientNet-Lite0 embeddings of scikit-learn's digits (1,797) and of the photo textures
 (2,800) of benchmarks/bench_accuracy.py, computed once there and cached (run that first, or this computes them);
@@ -13,9 +16,11 @@ benchmarks/finetune_data.py (2,800 images each), `animals` (0.96), `animals-jitt
 `small-textures` (0.79); `animals*` need `pip install --no-deps animal-mnist`. Each set's line says how often
 its out-of-fold predictions match the true labels.
 "recall@k": the share of the flipped labels among the first k suspects, k = the number flipped (what the issue
-measures on `evaluate --json`); "precision": the share of the whole list that is truly flipped. Which labels
-are flipped moves recall@k by several points (0.707 or 0.757 on animals-jittered, two draws), so each figure
-is the mean over --seeds draws, with the lowest and highest recall@k.
+measures on `evaluate --json`); "precision": the share of the whole list that is truly flipped; "precision@L":
+that share over the first L entries, L = the length of the prune-by-noise-rate list (a longer list that finds
+more can have a lower precision in all and still be right more often at every depth). Which labels are flipped
+moves recall@k by several points (0.707 or 0.757 on animals-jittered, two draws), so each figure is the mean
+over --seeds draws, with the lowest and highest recall@k.
 
     python benchmarks/bench_label_errors.py [--share 0.05] [--seeds 3] [--sets digits,textures,animals-jittered]
 """
@@ -34,7 +39,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_accuracy import POOLS, imported, labelled_embeddings, write_folder  # noqa: E402
 from core.evaluation.calibration import fit_temperature, scaled  # noqa: E402
-from core.evaluation.label_errors import DEFAULT_RANKING, RANKINGS, find_label_errors  # noqa: E402
+from core.evaluation.label_errors import (  # noqa: E402
+    CONFIDENT_DISAGREEMENT, DEFAULT_RANKING, RANKINGS, estimated_label_counts, find_label_errors)
 from core.evaluation.out_of_fold import out_of_fold_proba  # noqa: E402
 from core.models.backbones import DEFAULT_BACKBONE, cache_dir  # noqa: E402
 from core.models.head_fitting import fit_head, fold_config, make_head_trainer  # noqa: E402
@@ -81,19 +87,38 @@ def oof(X, noisy, n_classes, seed: int) -> np.ndarray:
     return out_of_fold_proba(X, noisy, n_classes, lambda a, b: fit_head(a, b, n_classes, config, 0), k=5, seed=seed)
 
 
-def scores(ranked: list[int], truth: set[int]) -> tuple[int, float, float, float]:
-    """(listed, recall@k, recall, precision)."""
+def prune_by_noise_rate(noisy: np.ndarray, proba: np.ndarray) -> list[int]:
+    """The baseline (Dovecote's list until December 2026): for each cell (i, j) of the estimated label counts,
+    that many images labelled i with the largest margin p_j - p_i, and every image put in another class with a
+    probability of CONFIDENT_DISAGREEMENT or more; ranked by self-confidence."""
+    expected = np.rint(estimated_label_counts(noisy, proba)).astype(int)
+    best: dict[int, float] = {}
+    for given, true in zip(*np.nonzero(expected)):
+        if given != true:
+            rows = np.flatnonzero(noisy == given)
+            margin = proba[rows, true] - proba[rows, given]
+            for pick in np.argsort(-margin, kind="stable")[: expected[given, true]]:
+                if margin[pick] > 0:
+                    best[int(rows[pick])] = proba[rows[pick], given]
+    sure = np.flatnonzero((proba.argmax(axis=1) != noisy) & (proba.max(axis=1) >= CONFIDENT_DISAGREEMENT))
+    best.update({int(i): proba[i, noisy[i]] for i in sure})
+    return sorted(best, key=lambda i: (best[i], i))
+
+
+def scores(ranked: list[int], truth: set[int], depth: int) -> tuple[int, float, float, float, float]:
+    """(listed, recall@k, recall, precision, precision over the first `depth`)."""
     k, found = len(truth), len(set(ranked) & truth)
-    return len(ranked), len(set(ranked[:k]) & truth) / k, found / k, found / max(len(ranked), 1)
+    return (len(ranked), len(set(ranked[:k]) & truth) / k, found / k, found / max(len(ranked), 1),
+            len(set(ranked[:depth]) & truth) / max(min(depth, len(ranked)), 1))
 
 
-def report(name: str, rows: list[tuple[int, float, float, float]], note: str = "") -> None:
+def report(name: str, rows: list[tuple[int, float, float, float, float]], note: str = "") -> None:
     """One line per ranking: the mean over the flip draws, and the lowest and highest recall@k."""
-    listed, at_k, found, precision = np.mean(rows, axis=0)
+    listed, at_k, found, precision, at_depth = np.mean(rows, axis=0)
     low, high = min(r[1] for r in rows), max(r[1] for r in rows)
     spread = f" ({low:.3f}-{high:.3f})" if len(rows) > 1 else ""
     print(f"  {name:<44} listed {listed:>6.0f}  recall@k {at_k:.3f}{spread}  recall {found:.3f}  "
-          f"precision {precision:.3f}{note}", flush=True)
+          f"precision {precision:.3f}  precision@L {at_depth:.3f}{note}", flush=True)
 
 
 def main() -> None:
@@ -117,17 +142,20 @@ def main() -> None:
             right.append(np.mean(first.argmax(axis=1) == y))
             second = oof(X, noisy, n_classes, seed=1)
             calibrated = scaled(first, fit_temperature(noisy, first))
+            pruned = prune_by_noise_rate(noisy, calibrated)
+            depth = len(pruned)
             for label, proba in (("one set of folds", first), ("calibrated", calibrated),
                                  ("ensemble of 2 fold seeds", (first + second) / 2)):
                 for rule in RANKINGS:
                     ranked = [s.index for s in find_label_errors(noisy, proba, rule)]
-                    results.setdefault(f"{label}, {rule}", []).append(scores(ranked, truth))
+                    results.setdefault(f"{label}, {rule}", []).append(scores(ranked, truth, depth))
+            results.setdefault("baseline: prune by noise rate, calibrated", []).append(scores(pruned, truth, depth))
             rows = np.arange(len(y))
             margin = first.max(axis=1) - first[rows, noisy]
             wrong = [int(i) for i in np.argsort(-margin, kind="stable") if first[i].argmax() != noisy[i]]
-            results.setdefault("baseline: every disagreement by margin", []).append(scores(wrong, truth))
+            results.setdefault("baseline: every disagreement by margin", []).append(scores(wrong, truth, depth))
             shuffled = np.random.default_rng(seed + 100).permutation(len(y)).tolist()
-            results.setdefault("baseline: random order", []).append(scores(shuffled, truth))
+            results.setdefault("baseline: random order", []).append(scores(shuffled, truth, depth))
         print(f"== {name}: {len(y)} images, {len(truth)} labels flipped ({args.share:.0%}), {args.seeds} draws; "
               f"one OOF pass {np.mean(seconds):.1f} s, right about {np.mean(right):.3f} of the true labels")
         for label, rows in results.items():

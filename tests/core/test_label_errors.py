@@ -38,7 +38,8 @@ def test_flipped_labels_dominate_the_top_of_the_list():
     ranked = [s.index for s in suspects]
     assert len(set(ranked[:50]) & flipped) / 50 >= 0.95
     k = len(flipped)
-    assert len(set(ranked[:k]) & flipped) / k >= 0.8
+    # 0.93 here; confident learning's "prune by noise rate" list, Dovecote's until December 2026, found 0.85
+    assert len(set(ranked[:k]) & flipped) / k >= 0.9
     # The suggested class is the true one for the flipped images found.
     found = [s for s in suspects if s.index in flipped]
     assert sum(s.suggested == y[s.index] for s in found) / len(found) >= 0.9
@@ -58,7 +59,7 @@ def test_suggested_class_and_confidence_from_probabilities():
     (suspect,) = find_label_errors(labels, proba)
     assert (suspect.index, suspect.given, suspect.suggested) == (2, 0, 1)
     assert suspect.score == pytest.approx(0.9) and suspect.confidence == pytest.approx(0.9)  # 1 - p(given)
-    (by_margin,) = find_label_errors(labels, proba, "margin")
+    (by_margin,) = find_label_errors(labels, proba, "normalised margin")
     assert by_margin.score == pytest.approx(0.8)  # p(suggested) - p(given)
 
 
@@ -74,7 +75,8 @@ def test_where_the_model_often_errs_the_most_doubtful_labels_come_first_not_the_
     def recall_at_k(suspects):
         return len({s.index for s in suspects[:k]} & flipped) / k
 
-    default, margin = recall_at_k(find_label_errors(noisy, proba)), recall_at_k(find_label_errors(noisy, proba, "margin"))
+    default = recall_at_k(find_label_errors(noisy, proba))
+    margin = recall_at_k(find_label_errors(noisy, proba, "normalised margin"))
     assert default >= 0.65 and default >= margin + 0.1
 
 
@@ -126,7 +128,7 @@ def test_every_ranking_rule_lists_the_same_suspects_most_doubtful_first():
     labels = np.array([0, 0, 0, 1, 1, 1])
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.45, 0.55], [0.1, 0.9], [0.95, 0.05], [0.2, 0.8]])
     lists = {rule: [s.index for s in find_label_errors(labels, proba, rule)] for rule in RANKINGS}
-    assert all(set(found) == set(lists["margin"]) for found in lists.values())
+    assert all(set(found) == set(lists["normalised margin"]) for found in lists.values())
     assert lists["self-confidence"][0] == 4  # p(given) 0.05: the most doubtful label
     with pytest.raises(ValueError):
         find_label_errors(labels, proba, "loudest")
