@@ -12,6 +12,7 @@ from desktop.review.confusion_delegate import ConfusionDelegate
 from desktop.review.confusion_model import ConfusionModel
 
 CELL = 58  # pixels: square-ish cells that fit a four-digit count
+MIN_WIDTH = 300  # pixels: about four classes' columns
 
 
 class ConfusionMatrixWidget(QWidget):
@@ -64,7 +65,8 @@ class ConfusionMatrixWidget(QWidget):
         self.show_only(None)
         self.table.resizeColumnsToContents()
         self.table.verticalHeader().setMinimumWidth(0)
-        self.table.setMinimumWidth(min(self.needed_width(), 640))
+        # Scrolls when narrower: many classes must not squeeze the images and the suspects beside it to nothing
+        self.table.setMinimumWidth(min(self.needed_width(), MIN_WIDTH))
         header = self.table.horizontalHeader().sizeHint().height()
         rows = sum(self.table.rowHeight(r) for r in range(self.model.rowCount()))
         self.table.setMinimumHeight(min(header + rows + 2 * self.table.frameWidth() + 4, 480))

@@ -16,7 +16,7 @@ from core.storage import gallery, labels, runs
 from desktop.project.context import ProjectContext
 from desktop.project.settings import AppSettings
 from desktop.project.training import TrainingService
-from desktop.review.confusion_widget import ConfusionMatrixWidget
+from desktop.review.confusion_widget import MIN_WIDTH, ConfusionMatrixWidget
 from desktop.review.images_grid import ReviewImagesGrid
 from desktop.review.images_model import ReviewImagesModel, ReviewItem
 from desktop.review.large_image import LargeImage
@@ -31,6 +31,7 @@ from desktop.widgets.thumbnail_loader import ThumbnailLoader
 from desktop.widgets.when_shown import WhenShown
 
 TITLE = "Review"
+_READABLE = 220  # pixels: about the narrowest the cell's images or the list of suspects are of use at
 
 
 class ReviewView(QWidget):
@@ -202,13 +203,14 @@ class ReviewView(QWidget):
         self.loaded.emit(data.run.id)
 
     def _size_columns(self) -> None:
-        """First time: the matrix as wide as it needs, the queue a readable column, the images the rest."""
+        """First time: the queue a readable column, the matrix as wide as it needs where the images keep a
+        readable column too (else it scrolls), the images the rest."""
         if self._sized or self.split.width() < 600:
             return
         total = self.split.width()
-        left = max(300, self.matrix.needed_width())
-        right = max(300, total // 4)
-        self.split.setSizes([left, max(240, total - left - right), right])
+        right = max(_READABLE, total // 4)
+        left = max(MIN_WIDTH, min(self.matrix.needed_width(), total - right - _READABLE))
+        self.split.setSizes([left, max(_READABLE, total - left - right), right])
         self._sized = True
 
     def _show_nothing(self, note: str) -> None:

@@ -317,3 +317,18 @@ def test_a_retrain_with_every_image_labelled_predicts_nothing_and_says_the_model
     qtbot.waitUntil(lambda: f"Model {second} is up to date" in window.model_state.text(), timeout=30_000)
     assert "Predicting unlabelled images" not in started
     assert "could not be predicted" not in window.model_state.text()
+
+
+def test_with_ten_classes_the_cells_images_and_the_suspects_keep_a_usable_width(qtbot, window, open_folder, tmp_path):
+    # Ten classes' matrix is wider than a window of the size Dovecote first opens at leaves it: the matrix
+    # scrolls, and the chosen cell's images and the suspects beside it stay wide enough to work in.
+    root = tmp_path / "ten"
+    project, _ = trained_project(root, max_epochs=5, classes=tuple(f"class {k}" for k in range(10)))
+    project.close()
+    window.resize(1280, 800)
+    open_folder(window, root)
+    with qtbot.waitSignal(window.review.loaded, timeout=30_000):
+        window.views.setCurrentWidget(window.review)
+    matrix, images, suspects = window.review.split.sizes()
+    assert images >= 200 and suspects >= 200, (matrix, images, suspects)
+    assert window.review.matrix.table.horizontalScrollBar().maximum() > 0  # the rest of the matrix: scrolled to
