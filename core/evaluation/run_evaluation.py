@@ -48,7 +48,7 @@ class SuspectRow:
     path: str  # relative to the project folder
     given: str
     suggested: str
-    score: float  # p(suggested) - p(given): how strongly the out-of-fold model disagrees
+    score: float  # 1 - p(given) (label_errors.DEFAULT_RANKING): how doubtful the label is, out of fold
     confidence: float  # p(suggested)
 
 
