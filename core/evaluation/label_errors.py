@@ -48,8 +48,8 @@ CONFIDENT_DISAGREEMENT = 0.8  # on calibrated probabilities (the stored out-of-f
 class SuspectedError:
     index: int  # row in the arrays given
     given: int  # class index
-    suggested: int  # class index the model finds instead
-    score: float  # in (0, 1], by the list's ranking rule: higher is more suspicious; the list is in its order
+    suggested: int  # class index: the most probable one, never the given one
+    score: float  # in [0, 1], by the list's ranking rule: higher is more suspicious; the list is in its order
     confidence: float  # p(suggested)
 
 
