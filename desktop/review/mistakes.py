@@ -14,7 +14,9 @@ from desktop.widgets.thumbnail_loader import ThumbnailLoader
 
 ICON = 40
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
-COLUMNS = ("Image", "Labelled", "Suggested", "Sure")
+COLUMNS = ("Image", "Label", "Model", "Sure")  # short: the list is often a narrow column
+HEADER_TIPS = ("", "The class the image is labelled", "The class the model suggests instead",
+               "How sure the model is of its suggestion (calibrated: 90 % is right about 90 % of the time)")
 
 
 class MistakesModel(QAbstractTableModel):
@@ -51,6 +53,8 @@ class MistakesModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS[section] or None
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -93,18 +97,20 @@ class MistakesQueue(QTableView):
         self.setIconSize(QSize(ICON, ICON))
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(ICON + 6)
-        # Sized once per fill (model_reset), not per change: sizing to contents visits every row each time.
-        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        model.modelReset.connect(self._size_columns)
+        # The thumbnail keeps its width and the two class names share the rest (elided when long), so a narrow
+        # column still shows every image. "Sure" is sized once per fill (model_reset), not per change: sizing
+        # to contents visits every row each time.
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(0, ICON + 12)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        model.modelReset.connect(lambda: self.resizeColumnToContents(len(COLUMNS) - 1))
         self.setShowGrid(False)
         self.setAlternatingRowColors(True)
         self.setToolTip("Enter: relabel as suggested · K: keep the label · Space: show large")
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
         self.selectionModel().currentChanged.connect(lambda *_: self.selection_changed.emit())
-
-    def _size_columns(self) -> None:
-        for column in range(1, len(COLUMNS)):
-            self.resizeColumnToContents(column)
 
     def selected_rows(self) -> list[SuspectRow]:
         rows = sorted({index.row() for index in self.selectionModel().selectedRows()})

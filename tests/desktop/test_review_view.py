@@ -332,3 +332,7 @@ def test_with_ten_classes_the_cells_images_and_the_suspects_keep_a_usable_width(
     matrix, images, suspects = window.review.split.sizes()
     assert images >= 200 and suspects >= 200, (matrix, images, suspects)
     assert window.review.matrix.table.horizontalScrollBar().maximum() > 0  # the rest of the matrix: scrolled to
+    from desktop.review.mistakes import ICON
+    window.review.split.setSizes([matrix, images + suspects - 150, 150])  # the user narrows the suspects
+    qtbot.wait(50)
+    assert window.review.queue.columnWidth(0) >= ICON + 8  # each thumbnail still whole, with its cell margins
