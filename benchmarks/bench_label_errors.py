@@ -5,17 +5,16 @@ self-confidence among the images the model puts elsewhere) ordered by each ranki
 (self-confidence, normalised margin), on one set of folds and on an ensemble of two (folds drawn with two seeds,
 probabilities averaged); with three baselines in the same run: confident learning's "prune by noise rate" list
 (each cell's count of wrong labels, by margin, and the confident disagreements: Dovecote's list until
-December 2026), every disagreement ranked by
-margin (no per-class thresholds), and random order.
+December 2026), every disagreement ranked by margin (no per-class thresholds), and random order.
 
 Data: the frozen EfficientNet-Lite0 embeddings of scikit-learn's digits (1,797) and of the photo textures
 (2,800) of benchmarks/bench_accuracy.py, computed once there and cached (run that first, or this computes them);
 on both the out-of-fold predictions are 98-99 % right, so that nearly every disagreement is a flipped label.
 Harder, where the model's own errors compete with the flips (the owner's set A: ~0.89): the 28 px sets of
 benchmarks/finetune_data.py (2,800 images each), `animals` (0.96), `animals-jittered` (0.78) and
-`small-textures` (0.79), and `animals-mixed` (0.90, set A's regime: 30 % of the silhouettes replaced by jittered ones);
-`animals*` need `pip install --no-deps animal-mnist`. Each set's line says how often
-its out-of-fold predictions match the true labels.
+`small-textures` (0.79), and `animals-mixed` (0.90, set A's regime: 30 % of the silhouettes replaced by
+jittered ones); `animals*` need `pip install --no-deps animal-mnist`. Each set's line says how often its
+out-of-fold predictions match the true labels.
 "recall@k": the share of the flipped labels among the first k suspects, k = the number flipped (what the issue
 measures on `evaluate --json`); "precision": the share of the whole list that is truly flipped; "precision@L":
 that share over the first L entries, L = the length of the prune-by-noise-rate list (a longer list that finds

@@ -2,7 +2,8 @@
 under a wrong class on purpose, then `dovecote import --labels-from-subfolders`, `dovecote train` (the
 default quick run) and `dovecote evaluate --json`, each a new process as a user runs them. Prints, per draw of
 misfiled images, recall@k (the share of the misfiled among the first k suspects, k = the number misfiled) and
-the list's precision; and the baseline in the same run, on the same stored out-of-fold probabilities:
+the list's precision (in all, and over its first L entries, L = the length of the baseline's list); and the
+baseline in the same run, on the same stored out-of-fold probabilities:
 confident learning's prune-by-noise-rate list (benchmarks/bench_label_errors.py; Dovecote's until December 2026).
 
 The images: the 2,800 grey animal silhouettes of benchmarks/finetune_data.py with --jittered of them (30 %)
@@ -29,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
-from bench_label_errors import prune_by_noise_rate  # noqa: E402
+from bench_label_errors import prune_by_noise_rate, report, scores  # noqa: E402
 from core.evaluation.run_evaluation import load_evaluation  # noqa: E402
 from core.models.backbones import cache_dir  # noqa: E402
 from core.project import Project  # noqa: E402
@@ -71,12 +72,6 @@ def dovecote(*args: str) -> str:
     return done.stdout
 
 
-def scores(ranked: list[str], truth: set[str]) -> tuple[float, float, int]:
-    """(recall@k, precision, listed)."""
-    k = len(truth)
-    return len(set(ranked[:k]) & truth) / k, len(set(ranked) & truth) / max(len(ranked), 1), len(ranked)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--draws", type=int, default=3)
@@ -96,31 +91,27 @@ def main() -> None:
         started = time.perf_counter()
         dovecote("import", str(folder), "--labels-from-subfolders")
         dovecote("train", str(folder))
-        report = json.loads(dovecote("evaluate", str(folder), "--json"))
+        evaluation = json.loads(dovecote("evaluate", str(folder), "--json"))
         seconds = time.perf_counter() - started
-        rows["dovecote evaluate --json"].append(scores([s["path"] for s in report["suspected_errors"]], truth))
         with Project.open(folder) as project:
-            stored = load_evaluation(project, report["run"])
+            stored = load_evaluation(project, evaluation["run"])
         paths = [stored.paths[i] for i in stored.image_ids]
         baseline = [paths[i] for i in prune_by_noise_rate(stored.labels, stored.proba)]
-        rows["baseline: prune by noise rate"].append(scores(baseline, truth))
-        print(f"draw {draw}: {report['images']} images, {len(truth)} misfiled; import + train + evaluate "
-              f"{seconds:.0f} s; out-of-fold predictions match {report['metrics']['accuracy']:.3f} of the given "
+        listed = [s["path"] for s in evaluation["suspected_errors"]]
+        rows["dovecote evaluate --json"].append(scores(listed, truth, len(baseline)))
+        rows["baseline: prune by noise rate"].append(scores(baseline, truth, len(baseline)))
+        print(f"draw {draw}: {evaluation['images']} images, {len(truth)} misfiled; import + train + evaluate "
+              f"{seconds:.0f} s; out-of-fold predictions match {evaluation['metrics']['accuracy']:.3f} of the given "
               f"labels", flush=True)
         for name, found in rows.items():
-            at_k, precision, listed = found[-1]
-            print(f"  {name:<30} listed {listed:>4}  recall@k {at_k:.3f}  precision {precision:.3f}", flush=True)
-    print(f"mean over {args.draws} draws:")
+            report(name, found[-1:])
+    print(f"mean over {args.draws} draws (precision@L: over the first entries, as many as the baseline lists):")
     for name, found in rows.items():
-        at_k, precision, listed = np.mean(found, axis=0)
-        low, high = min(f[0] for f in found), max(f[0] for f in found)
-        print(f"  {name:<30} listed {listed:>4.0f}  recall@k {at_k:.3f} ({low:.3f}-{high:.3f})  "
-              f"precision {precision:.3f}")
-    at_k = [f[0] for f in rows["dovecote evaluate --json"]]
-    base = [f[0] for f in rows["baseline: prune by noise rate"]]
+        report(name, found)
+    at_k = [f[1] for f in rows["dovecote evaluate --json"]]
+    base = [f[1] for f in rows["baseline: prune by noise rate"]]
     print(f"ratio of recall@k to the baseline's: {np.mean(at_k) / np.mean(base):.2f}   goal recall@k >= 0.80 -> "
           f"{'met' if np.mean(at_k) >= 0.80 else 'not met'}")
-
 
 if __name__ == "__main__":
     main()
