@@ -32,6 +32,9 @@ def review(qtbot, window, open_folder, project_folder):
     open_folder(window, root)
     with qtbot.waitSignal(window.review.loaded, timeout=30_000):
         window.views.setCurrentWidget(window.review)
+    # The read's task ends just after its data is shown; a test that blocks the event loop (training in
+    # process) would otherwise still find it under way.
+    qtbot.waitUntil(lambda: window.review.loading is None, timeout=10_000)
     return window.review
 
 
