@@ -6,12 +6,11 @@ the list's precision (in all, and over its first L entries, L = the length of th
 baseline in the same run, on the same stored out-of-fold probabilities:
 confident learning's prune-by-noise-rate list (benchmarks/bench_label_errors.py; Dovecote's until December 2026).
 
-The images: the 2,800 grey animal silhouettes of benchmarks/finetune_data.py with --jittered of them (30 %)
-replaced by jittered silhouettes of the same class, which puts the out-of-fold predictions near 0.84 of the
-given labels, the regime of the owner's set A (10 classes, quick head 0.889). Needs
-`pip install --no-deps animal-mnist` (its wheel holds the images).
+The images: the 2,800 grey animal silhouettes of benchmarks/finetune_data.py's `animals-mixed` (30 % of them
+jittered), which puts the out-of-fold predictions near 0.83 of the given labels, the regime of the owner's
+set A (10 classes, quick head 0.889). Needs `pip install --no-deps animal-mnist` (its wheel holds the images).
 
-    python benchmarks/bench_mistakes_cli.py [--draws 3] [--share 0.05] [--jittered 0.3] [--workdir DIR]
+    python benchmarks/bench_mistakes_cli.py [--draws 3] [--share 0.05] [--workdir DIR]
 """
 from __future__ import annotations
 
@@ -44,17 +43,13 @@ def by_class(root: Path) -> dict[str, list[Path]]:
     return images
 
 
-def make_folder(folder: Path, plain: dict, jittered: dict, share_jittered: float, share_misfiled: float,
-                seed: int) -> set[str]:
+def make_folder(folder: Path, images: dict[str, list[Path]], share_misfiled: float, seed: int) -> set[str]:
     """The folder of class subfolders; returns the relative paths of the misfiled images."""
     rng = random.Random(seed)
-    spare = {name: rng.sample(paths, len(paths)) for name, paths in jittered.items()}
-    classes = sorted(plain)
+    classes = sorted(images)
     misfiled = set()
     for name in classes:
-        for number, source in enumerate(plain[name]):
-            if rng.random() < share_jittered and spare[name]:
-                source = spare[name].pop()
+        for number, source in enumerate(images[name]):
             filed = name
             if rng.random() < share_misfiled:
                 filed = rng.choice([other for other in classes if other != name])
@@ -76,18 +71,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--share", type=float, default=0.05, help="of the images filed under a wrong class")
-    parser.add_argument("--jittered", type=float, default=0.3, help="of the silhouettes replaced by jittered ones")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     cache = cache_dir() / "bench-accuracy"
-    plain = by_class(finetune_data(cache / "animals", "animals")[0])
-    jittered = by_class(finetune_data(cache / "animals-jittered", "animals-jittered")[0])
+    images = by_class(finetune_data(cache / "animals-mixed", "animals-mixed")[0])
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dovecote-mistakes-"))
     rows = {"dovecote evaluate --json": [], "baseline: prune by noise rate": []}
     for draw in range(1, args.draws + 1):
         folder = workdir / f"draw-{draw}"
         shutil.rmtree(folder, ignore_errors=True)
-        truth = make_folder(folder, plain, jittered, args.jittered, args.share, seed=draw)
+        truth = make_folder(folder, images, args.share, seed=draw)
         started = time.perf_counter()
         dovecote("import", str(folder), "--labels-from-subfolders")
         dovecote("train", str(folder))

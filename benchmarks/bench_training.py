@@ -16,7 +16,8 @@
              animal-mnist`: its declared TensorFlow is only for its own loaders), duplicates left out, 2,000
              training and 800 test images drawn at random per class: white objects on black at 28 px, the
              closest to the owner's set A (small grey object images, 10 classes) that installs offline;
-   animals-jittered  the same, each image shrunk, moved, turned, dimmed and noised: harder (see _jittered).
+   animals-jittered  the same, each image shrunk, moved, turned, dimmed and noised: harder (see _jittered);
+   animals-mixed  the same with 30 % of the images jittered: the head alone near 0.88, set A's regime.
    Head alone, then `train --fine-tune --time-budget B` from an empty store (embeddings included); with
    --baseline REPO the same fine-tuning run by another checkout's code (e.g. main's) in a child process on the
    same images, in the same benchmark run; and the old whole-network fine-tuning timed on a subset for one
@@ -25,7 +26,8 @@
    the head alone run's probabilities with the fine-tuned model's would score at a few weights.
 
 Usage: python benchmarks/bench_training.py [--part retrain|digits|finetune|all] [--fine-tune-epochs N]
-       [--budget SECONDS] [--data textures|digits] [--baseline REPO] [--keep DIR]
+       [--budget SECONDS] [--data textures|digits|animals|animals-jittered|animals-mixed] [--baseline REPO]
+       [--keep DIR]
 """
 from __future__ import annotations
 
