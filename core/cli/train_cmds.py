@@ -29,7 +29,8 @@ def register(subparsers) -> None:
                    "(default 10); without, a Dense(256) head trained for at most N epochs instead of the default "
                    "logistic-regression head; training stops earlier when the validation loss stops improving")
     p.add_argument("--fine-tune", action="store_true",
-                   help="after the head, train the whole network on augmented images (slower, usually better)")
+                   help="after the head, adapt the network to your images, on augmented views (slower, usually "
+                        "better): on a CPU its last blocks, as many as the time budget allows; on a GPU all of it")
     p.add_argument("--time-budget", type=_duration_arg, metavar="TIME",
                    help="fine-tune within this much wall time for the whole run, e.g. 5m, 90s, 1h30m (implies "
                         f"--fine-tune; --fine-tune without --epochs plans for {_duration(DEFAULT_TIME_BUDGET_S)}); on a CPU it chooses "
