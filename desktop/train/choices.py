@@ -15,6 +15,7 @@ class TrainChoices:
     backbone: str = DEFAULT_BACKBONE
     weights_path: str = ""  # a weights file for a backbone that would otherwise need a download
     fine_tune: bool = False
+    fine_tune_minutes: int = round(DEFAULT_TIME_BUDGET_S / 60)  # the whole run's time limit when fine-tuning
     device: str = "auto"
     epochs: int = AUTOMATIC  # the head's most epochs, or fine-tuning's epochs
     val_fraction: float = 0.2
@@ -27,8 +28,8 @@ class TrainChoices:
     def config(self) -> TrainConfig:
         head, fine = HeadConfig(), None
         if self.fine_tune:
-            fine = FineTuneConfig(augment=self.augment, flip=self.flip, time_budget_s=DEFAULT_TIME_BUDGET_S)
-            if self.epochs:  # the user's number of epochs, with no budget: as the CLI's --epochs
+            fine = FineTuneConfig(augment=self.augment, flip=self.flip, time_budget_s=60.0 * self.fine_tune_minutes)
+            if self.epochs:  # the user's number of epochs, with no time limit: as the CLI's --epochs
                 fine = replace(fine, epochs=self.epochs, time_budget_s=None)
             if self.batch_size:
                 fine = replace(fine, batch_size=self.batch_size)

@@ -1,6 +1,6 @@
-"""The Train view's left column: what will happen in plain words, the simple choices (network, fine-tuning,
-device), the details folded under Advanced, and the Train button (disabled with the reason when a run
-cannot start)."""
+"""The Train view's left column: what will happen in plain words, the simple choices (network, fine-tuning
+and its time limit, device), the details folded under Advanced, and the Train button (disabled with the
+reason when a run cannot start)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,12 +58,16 @@ class TrainSettingsPanel(QWidget):
                                        "of downloading them")
         self.weights_button.clicked.connect(self._choose_weights)
         self._weights = ""
-        self.fine_tune = QCheckBox("Fine-tune the whole network")
-        self.fine_tune_note = _wrapping_label("Slower, often better: after the quick training, every layer "
-                                              "learns from varied copies of your images.")
+        self.fine_tune = QCheckBox("Fine-tune the network")
+        self.fine_tune_note = _wrapping_label("Slower, often better: after the quick training, the network "
+                                              "itself learns from varied copies of your images.")
         self.fine_tune_note.setStyleSheet("color: gray;")
-        self.fine_tune.setToolTip("After the quick training, train the whole network on varied copies of "
-                                  "your images. Minutes instead of seconds on a CPU; faster on a GPU.")
+        self.fine_tune.setToolTip("After the quick training, train the network on varied copies of your "
+                                  "images: on a CPU its last layers, as many as fit the time limit; on a GPU "
+                                  "all of them. Kept only if it does better than the quick training.")
+        self.fine_tune_minutes = _spin(1, 24 * 60, "", "")
+        self.fine_tune_minutes.setSuffix(" min")
+        self.fine_tune_minutes.setPrefix("up to ")
         self.device = QComboBox()
         for box in (self.backbone, self.device):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -122,6 +126,7 @@ class TrainSettingsPanel(QWidget):
         choices.addRow("", weights_row)
         choices.addRow("", self.fine_tune)
         choices.addRow("", self.fine_tune_note)
+        choices.addRow("Time", self.fine_tune_minutes)
         choices.addRow("Device", self.device)
         choices.addRow("", self.device_note)
         column = QVBoxLayout(self)
@@ -137,7 +142,7 @@ class TrainSettingsPanel(QWidget):
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
         for box in (self.device, self.input_size):
             box.currentIndexChanged.connect(lambda _i: self._changed())
-        for spin in (self.epochs, self.val_percent, self.seed, self.batch_size):
+        for spin in (self.fine_tune_minutes, self.epochs, self.val_percent, self.seed, self.batch_size):
             spin.valueChanged.connect(lambda _v: self._changed())
         for check in (self.fine_tune, self.augment, self.flip):
             check.toggled.connect(lambda _on: self._changed())
@@ -148,7 +153,7 @@ class TrainSettingsPanel(QWidget):
     def choices(self) -> TrainChoices:
         return TrainChoices(
             backbone=self.backbone.currentData(), weights_path=self._weights, fine_tune=self.fine_tune.isChecked(),
-            device=self.device.currentData() or "auto", epochs=self.epochs.value(),
+            fine_tune_minutes=self.fine_tune_minutes.value(), device=self.device.currentData() or "auto", epochs=self.epochs.value(),
             val_fraction=self.val_percent.value() / 100, seed=self.seed.value(), augment=self.augment.isChecked(),
             flip=self.flip.isChecked(), batch_size=self.batch_size.value(), input_size=self.input_size.currentData())
 
@@ -158,6 +163,7 @@ class TrainSettingsPanel(QWidget):
             self.backbone.setCurrentIndex(max(0, self.backbone.findData(choices.backbone)))
             self._weights = choices.weights_path if choices.weights_path and Path(choices.weights_path).is_file() else ""
             self.fine_tune.setChecked(choices.fine_tune)
+            self.fine_tune_minutes.setValue(choices.fine_tune_minutes)
             self._wanted_device = choices.device
             self._select_device(choices.device)
             self.epochs.setValue(choices.epochs)
@@ -216,11 +222,14 @@ class TrainSettingsPanel(QWidget):
         self.problem.setStyleSheet(f"color: {colour};")
 
     def set_running(self, running: bool) -> None:
-        for widget in (self.backbone, self.weights_button, self.fine_tune, self.device, self.advanced):
+        for widget in (self.backbone, self.weights_button, self.fine_tune, self.fine_tune_minutes, self.device,
+                       self.advanced):
             widget.setEnabled(not running)
         if running:
             self.train_button.setEnabled(False)
             self.train_button.setToolTip("A run is going; wait for it or stop it")
+        else:
+            self._update_dependents()  # the time limit stays off without fine-tuning
 
     # -- reactions ------------------------------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -239,6 +248,12 @@ class TrainSettingsPanel(QWidget):
             self.download_note.setText("Downloads its weights on first use (needs the internet).")
         self.download_note.setVisible(needs_download or bool(self._weights))
         self.weights_button.setVisible(needs_download or bool(self._weights))
+        timed = self.fine_tune.isChecked() and self.epochs.value() == AUTOMATIC
+        self.fine_tune_minutes.setEnabled(timed)
+        self.fine_tune_minutes.setToolTip(
+            "The most the whole run may take; fine-tuning is planned to fit and re-planned as it goes" if timed else
+            "Fine-tuning runs the epochs set under Advanced, without a time limit" if self.fine_tune.isChecked()
+            else "The time limit of fine-tuning")
         self.augment.setEnabled(self.fine_tune.isChecked())
         self.flip.setEnabled(self.fine_tune.isChecked() and self.augment.isChecked())
 

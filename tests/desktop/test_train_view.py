@@ -1,6 +1,6 @@
 """The Train view driven through its real widgets: a quick run to its end, a cancelled run that keeps its
-model, Train disabled with the reason, the runs list (CLI runs too, rename, note, export, delete), two runs
-compared, and `dovecote gui --view train`."""
+model, the fine-tuning time limit, Train disabled with the reason, the runs list (CLI runs too, rename, note,
+export, delete), two runs compared, and `dovecote gui --view train`."""
 from __future__ import annotations
 
 
@@ -134,6 +134,29 @@ def test_cancel_keeps_the_best_model_and_lists_the_run_as_cancelled(qtbot, windo
     bundle = load_model(colours, run.id)
     assert bundle.classes == ["blue", "red"]
     assert view.settings_panel.train_button.isEnabled()  # a new run can start
+
+
+def test_the_fine_tuning_time_limit_is_the_runs_budget_and_is_remembered(window, open_folder, colours, tmp_path):
+    view = open_train_view(window, open_folder, colours)
+    panel = view.settings_panel
+    minutes = panel.fine_tune_minutes
+    assert not minutes.isEnabled() and panel.choices().config().fine_tune is None
+    panel.fine_tune.setChecked(True)
+    assert minutes.isEnabled() and minutes.text() == "up to 5 min"  # the command line's default
+    minutes.setValue(12)
+    assert panel.choices().config().fine_tune.time_budget_s == 720
+    panel.advanced_button.click()
+    panel.epochs.setValue(3)  # a number of epochs instead: no time limit, as `train --epochs`
+    assert not minutes.isEnabled() and "without a time limit" in minutes.toolTip()
+    assert panel.choices().config().fine_tune.time_budget_s is None
+    panel.epochs.setValue(0)
+    assert minutes.isEnabled()
+
+    open_folder(window, class_folder(tmp_path / "other", classes=("cats", "dogs"), per_class=6),
+                subfolders_as_classes=True)
+    assert not panel.fine_tune.isChecked() and minutes.value() == 5
+    open_folder(window, colours)
+    assert panel.fine_tune.isChecked() and minutes.value() == 12
 
 
 def test_train_is_disabled_with_the_reason(qtbot, window, open_folder, tmp_path):
