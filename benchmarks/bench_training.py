@@ -189,9 +189,13 @@ def print_test_time_choices(head_model: Path, tuned_model: Path, metrics: dict, 
     plain_p, truth = test_probabilities(replace(tuned, metadata={**tuned.metadata, "test_time_flip": False}), test)
     flip_p, _ = test_probabilities(with_flip, test)
     if check:
-        print(f"mirror averaging: validation {check['val_acc']:.4f} -> {check['val_acc_with_flip']:.4f} "
-              f"(chosen: {check['chosen']}); test {(plain_p.argmax(1) == truth).mean():.4f} -> "
-              f"{(flip_p.argmax(1) == truth).mean():.4f}")
+        def loss(p) -> float:
+            return float(-np.log(np.clip(p[np.arange(len(truth)), truth], 1e-12, None)).mean())
+
+        print(f"mirror averaging: validation {check['val_acc']:.4f} -> {check['val_acc_with_flip']:.4f}, loss "
+              f"{check['val_loss']:.4f} -> {check['val_loss_with_flip']:.4f} (chosen: {check['chosen']}); test "
+              f"{(plain_p.argmax(1) == truth).mean():.4f} -> {(flip_p.argmax(1) == truth).mean():.4f}, loss "
+              f"{loss(plain_p):.4f} -> {loss(flip_p):.4f}")
     head_p, head_truth = test_probabilities(load_model(head_model), test)
     assert (head_truth == truth).all()
     tuned_p = flip_p if tuned.flip_average else plain_p

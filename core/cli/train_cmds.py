@@ -10,6 +10,7 @@ from tqdm import tqdm
 from core.models.backbones import DEFAULT_BACKBONE, list_backbones
 from core.models.int8 import verdict
 from core.training.finetune import DEFAULT_TIME_BUDGET_S
+from core.training.mirror_check import mirror_check_text
 from core.cli.output import follow, is_terminal, print_json
 from core.cli.project_cmds import add_project_args, default_output, open_project
 from core.durations import elapsed_text
@@ -218,10 +219,7 @@ def _fine_tune_text(m: dict) -> str:
                      f"{m.get('val_images', 0)} validation images; fine-tuned model {verdict}).")
     flip = m.get("test_time_flip")
     if flip and m.get("fine_tuned"):
-        choice = ("each image is classified with its mirror image (twice the work)" if flip["chosen"] else
-                  "not used (classifying would take twice the work)")
-        lines.append(f"Averaging with the mirror image: {flip['val_acc']:.1%} -> {flip['val_acc_with_flip']:.1%} "
-                     f"on the validation images; {choice}.")
+        lines.append(mirror_check_text(flip))
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ from core.models.heads import MLP, EpochEnded, HeadConfig
 from core.storage import catalog, labels, runs
 from core.training import speeds
 from core.training.lock import TrainingLock
+from core.training.mirror_check import mirror_check_text
 from core.training.run_record import RunRecord
 from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
 from core.training.int8_check import check_int8, pending_work
@@ -337,10 +338,7 @@ def _fine_tune(run: RunRecord, spec, device, images, y, train_idx, val_idx) -> I
         check = run.metrics["test_time_flip"] = tuner.flip_check
         run.save_fine_tuned()  # the kept model again, with the choice made after its last epoch
         if run.metrics.get("fine_tuned"):
-            verdict = ("each image is classified with its mirror image (twice the work)" if check["chosen"] else
-                       "not worth classifying each image twice")
-            yield Notice(f"Averaging with the mirror image: validation accuracy {check['val_acc']:.1%} -> "
-                         f"{check['val_acc_with_flip']:.1%}, {verdict}.")
+            yield Notice(mirror_check_text(check))
     best = tuner.stopping
     if best.best_val_acc is not None and run.metrics.get("head_val_acc") is not None:
         run.metrics.update(fine_tune_val_acc=best.best_val_acc,

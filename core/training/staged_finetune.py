@@ -28,6 +28,7 @@ from core.training.finetune import (CACHE_BYTES, FINE_TUNE_PHASE, PROGRESS_PHASE
                                     lr_factor, train_mode)
 from core.training.network_split import Cut, Suffix, all_pieces, candidate_cuts, rows_at_every_cut, trained_pieces
 from core.training.prefix_views import PREPARE_PHASE, PrefixViews
+from core.training.mirror_check import mirror_averaging_pays
 from core.training.stage_plan import CutCost, StagePlan, choose
 
 DEFAULT_BLOCKS = 3  # without a budget: for EfficientNet-Lite0 its last two stages and the head convolution
@@ -252,9 +253,8 @@ class StagedFineTuner:
 
     def _choose_test_time_flip(self, model, suffix, val_rows, val_mirrored) -> None:
         """Whether the best epoch's model should classify each image as the mean of its and its mirror
-        image's probabilities: only when that is more accurate on the validation images, at no higher loss,
-        since it runs the network twice per image (classifying at half the speed). Sets .flip_check (the
-        figures it was decided on, and the choice)."""
+        image's probabilities (see mirror_averaging_pays). Sets .flip_check (the figures it was decided on, and
+        the choice)."""
         import torch
 
         x_val, y_val = val_rows
@@ -271,7 +271,8 @@ class StagedFineTuner:
 
         (plain_acc, plain_loss), (both_acc, both_loss) = scores(plain), scores(both)
         self.flip_check = {"val_acc": plain_acc, "val_acc_with_flip": both_acc, "val_loss": plain_loss,
-                           "val_loss_with_flip": both_loss, "chosen": both_acc > plain_acc and both_loss <= plain_loss}
+                           "val_loss_with_flip": both_loss,
+                           "chosen": mirror_averaging_pays(plain_acc, plain_loss, both_acc, both_loss)}
 
     @property
     def test_time_flip(self) -> bool:

@@ -17,6 +17,7 @@ from core.storage import runs
 from core.training.network_split import Cut
 from core.training.runner import EpochEnded, FineTuneConfig, RunFinished, TrainConfig, train
 from core.training.stage_plan import CutCost, choose
+from core.training.mirror_check import mirror_averaging_pays
 from core.training.staged_finetune import PREPARE_PHASE, StagedFineTuner
 from imagegen import class_folder
 from test_training import make_project
@@ -240,6 +241,17 @@ def test_validation_refuses_mirror_averaging_where_the_mirror_image_is_another_c
     check = outcome.metrics["test_time_flip"]
     assert not check["chosen"] and check["val_acc_with_flip"] <= check["val_acc"]
     assert not load_model(outcome.model_path).flip_average
+
+
+@pytest.mark.parametrize("both_acc, both_loss, chosen", [
+    (0.930, 0.219, True),   # a tie in accuracy, a lower loss: the animal silhouettes' benchmark case
+    (0.945, 0.230, True),   # better on both
+    (0.940, 0.250, False),  # more accurate but less sure of the right class
+    (0.925, 0.200, False),  # surer, but wrong more often
+    (0.930, 0.240, False),  # no better at all: not worth twice the work
+])
+def test_mirror_averaging_is_chosen_for_a_lower_validation_loss_at_no_lower_accuracy(both_acc, both_loss, chosen):
+    assert mirror_averaging_pays(0.930, 0.240, both_acc, both_loss) is chosen
 
 
 def test_a_mirror_averaging_choice_reaches_the_saved_model(tmp_path, monkeypatch):
