@@ -148,7 +148,8 @@ def _show_epochs(events, config, quiet: bool):
                     head.show(event, most_head_epochs(config.head))
                 else:
                     head.close()
-                    tqdm.write(f"Fine-tuning epoch {event.epoch}/{config.fine_tune.epochs}: {_epoch_text(event)}"
+                    planned = event.planned or config.fine_tune.epochs
+                    tqdm.write(f"Fine-tuning epoch {event.epoch}/{planned}: {_epoch_text(event)}"
                                + (f", about {_duration(event.eta_s)} left" if event.eta_s else ""), file=sys.stderr)
             elif not isinstance(event, EpochEnded):
                 head.close()

@@ -61,6 +61,7 @@ class EpochEnded:
     images_per_s: float
     eta_s: float | None  # upper bound for the phase: early stopping can end it sooner
     seconds: float = 0.0
+    planned: int | None = None  # the epochs the phase plans as of this one (a time budget re-plans them)
 
 
 class HeadModel:

@@ -245,7 +245,8 @@ class FineTuner:
             last = stopping.should_stop or out_of_time
             yield EpochEnded(FINE_TUNE_PHASE, epoch, loss_sum / max(seen, 1), correct / max(seen, 1),
                              val_loss, val_acc, images_per_s=seen / max(seconds, 1e-9),
-                             eta_s=0.0 if last else (cfg.epochs - epoch) * mean, seconds=seconds)
+                             eta_s=0.0 if last else (cfg.epochs - epoch) * mean, seconds=seconds,
+                             planned=epoch if out_of_time else cfg.epochs)
             if out_of_time:
                 yield Notice(f"Fine-tuning stopped after {epoch} of {cfg.epochs} epochs: another would not "
                              "end within the time budget.")

@@ -176,7 +176,8 @@ class StagedFineTuner:
             last = stopping.should_stop or late or epoch >= plan.epochs
             yield EpochEnded(FINE_TUNE_PHASE, epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val_loss,
                              val_acc, images_per_s=seen / max(durations[-1], 1e-9),
-                             eta_s=0.0 if last else (plan.epochs - epoch) * mean, seconds=durations[-1])
+                             eta_s=0.0 if last else (plan.epochs - epoch) * mean, seconds=durations[-1],
+                             planned=plan.epochs)
             if late:
                 yield Notice(f"Fine-tuning stopped during epoch {epoch} of {plan.epochs} to keep within the time "
                              "budget (this computer ran slower than measured).")

@@ -1,5 +1,6 @@
 """dovecote train / runs / export, called in-process as a user would type them."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -124,6 +125,15 @@ def test_time_budget_fine_tunes_within_it_and_says_what_it_gained(capsys, traine
     code, out, _ = run(capsys, "runs", trained, "--json")
     latest = json.loads(out)[0]
     assert latest["config"]["fine_tune"]["time_budget_s"] == 45 and latest["duration_s"] < 45
+
+
+def test_a_budgeted_runs_epoch_lines_count_against_the_epochs_that_fit(capsys, trained):
+    code, _, err = run(capsys, "train", trained, "--time-budget", "15s", "--epochs", "100000", "--no-flip",
+                       "--device", "cpu", "--input-size", "64")
+    assert code == 0
+    plan = json.loads(run(capsys, "runs", trained, "--json")[1])[0]["metrics"]["fine_tune_plan"]
+    lines = re.findall(r"Fine-tuning epoch (\d+)/(\d+):", err)
+    assert plan["epochs"] < 100_000 and lines and lines[-1] == (str(plan["epochs_run"]), str(plan["epochs"]))
 
 
 @pytest.mark.parametrize("text, seconds", [("5m", 300), ("90s", 90), ("1h30m", 5400), ("4m30s", 270), ("45", 45)])
