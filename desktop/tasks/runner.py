@@ -87,6 +87,8 @@ class Task(QObject):
 
     def _deliver(self, name: str, args: tuple) -> None:
         getattr(self, name).emit(*args)
+        if name != "event":  # the outcome, then done in the same turn of the event loop: nothing that runs
+            self.done.emit()  # in between can find a task that has failed (or ended) but is not yet done
 
     # -- in the worker thread ---------------------------------------------------------------------------
     @property
@@ -142,8 +144,7 @@ class Task(QObject):
             if pending is not None and outcome == "succeeded":
                 self._relay.emit("event", (pending,))
             self.error, self._stopped = error, True
-            self._relay.emit(outcome, (error,) if outcome == "failed" else ())
-            self._relay.emit("done", ())
+            self._relay.emit(outcome, (error,) if outcome == "failed" else ())  # and done after it
             self._finished.set()  # last: whoever waited may now delete this object
 
 
