@@ -189,8 +189,10 @@ def print_test_time_choices(head_model: Path, tuned_model: Path, metrics: dict, 
     plain_p, truth = test_probabilities(replace(tuned, metadata={**tuned.metadata, "test_time_flip": False}), test)
     flip_p, _ = test_probabilities(with_flip, test)
     if check:
+        from sklearn.metrics import log_loss
+
         def loss(p) -> float:
-            return float(-np.log(np.clip(p[np.arange(len(truth)), truth], 1e-12, None)).mean())
+            return log_loss(truth, p, labels=range(p.shape[1]))
 
         print(f"mirror averaging: validation {check['val_acc']:.4f} -> {check['val_acc_with_flip']:.4f}, loss "
               f"{check['val_loss']:.4f} -> {check['val_loss_with_flip']:.4f} (chosen: {check['chosen']}); test "

@@ -153,9 +153,10 @@ class TrainSettingsPanel(QWidget):
     def choices(self) -> TrainChoices:
         return TrainChoices(
             backbone=self.backbone.currentData(), weights_path=self._weights, fine_tune=self.fine_tune.isChecked(),
-            fine_tune_minutes=self.fine_tune_minutes.value(), device=self.device.currentData() or "auto", epochs=self.epochs.value(),
-            val_fraction=self.val_percent.value() / 100, seed=self.seed.value(), augment=self.augment.isChecked(),
-            flip=self.flip.isChecked(), batch_size=self.batch_size.value(), input_size=self.input_size.currentData())
+            fine_tune_minutes=self.fine_tune_minutes.value(), device=self.device.currentData() or "auto",
+            epochs=self.epochs.value(), val_fraction=self.val_percent.value() / 100, seed=self.seed.value(),
+            augment=self.augment.isChecked(), flip=self.flip.isChecked(), batch_size=self.batch_size.value(),
+            input_size=self.input_size.currentData())
 
     def set_choices(self, choices: TrainChoices) -> None:
         self._loading = True
