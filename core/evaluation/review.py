@@ -17,7 +17,7 @@ QUICK_RETRAIN_GUESS_S = 10.0  # before any quick run has been timed
 class RunSummary:
     id: int
     backbone: str
-    fine_tuned: bool
+    network: str | None  # how its network differs from the pretrained one (RunInfo.network)
     config: dict  # the run's TrainConfig, as stored
     last_batch_id: int | None
 
@@ -61,7 +61,7 @@ def load_review(project, run_id: int | None = None) -> ReviewData:
                 kept.update(runs.kept_labels(session, earlier.id))
         retrain_s = quick_retrain_seconds(session)
     evaluation = load_evaluation(project, run.id)
-    summary = RunSummary(run.id, run.backbone, bool(run.metrics.get("fine_tuned")), run.config, run.last_batch_id)
+    summary = RunSummary(run.id, run.backbone, run.network, run.config, run.last_batch_id)
     return ReviewData(summary, evaluation, roc_curves(evaluation.labels, evaluation.proba, evaluation.class_names),
                       kept, retrain_s)
 

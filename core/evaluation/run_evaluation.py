@@ -3,7 +3,9 @@ the cached embeddings with the run's own head settings and stored; then metrics,
 suspected label errors read back from them (what the CLI, the report and the GUI show).
 
 A fine-tuned run is evaluated with its head settings on the frozen backbone's embeddings: k fine-tunings
-would cost k times the run, and the frozen-backbone figures are a close, slightly cautious estimate."""
+would cost k times the run, and the frozen-backbone figures are a close, slightly cautious estimate. So is a
+head trained again on a fine-tuned network (core.training.retrain): out-of-fold heads on features the network
+learned from every label, the held-out ones' included, would find fewer of the wrong ones."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -147,8 +149,10 @@ def evaluate_run(project, run_id: int, folds: int = DEFAULT_FOLDS) -> Iterator[o
     y = np.array([index[at_run[image.id]] for image in images], dtype=np.int64)
     hashes = [image.content_hash for image in images]
     X = np.stack([load_embeddings(project, hashes, ready.model_key, view) for view in views], axis=1)
-    # Without a validation split in each fold: what the run's validation chose (L2 strength, or epochs).
-    head = fold_config(HeadConfig.from_dict(run.config.get("head") or {}), run.metrics)
+    # Without a validation split in each fold: what the run's validation chose (L2 strength, or epochs); for a
+    # head on a fine-tuned network, what the fine-tuning run's chose on these embeddings.
+    head = fold_config(HeadConfig.from_dict(run.config.get("head") or {}),
+                       run.metrics.get("evaluation_head") or run.metrics)
     result = None
     fit = _ViewsHead(len(class_ids), head, run.seed)
     for event in out_of_fold(X, y, len(class_ids), fit, folds, run.seed, _fold_workers(head, X)):

@@ -96,8 +96,8 @@ def _settings(run: runs.RunInfo, ev: Evaluation) -> dict[str, str]:
     settings = {"run": str(run.id), "backbone": run.backbone, "device": run.device, "seed": str(run.seed)}
     _flatten("", run.config, settings)
     settings["evaluation"] = f"{ev.folds}-fold out-of-fold, stratified, seed {run.seed}, on cached embeddings"
-    if run.metrics.get("fine_tuned"):
-        settings["evaluation"] += " (frozen backbone: the fine-tuned model is not re-trained per fold)"
+    if run.network:
+        settings["evaluation"] += " (pretrained backbone: the fine-tuned network is not re-trained per fold)"
     return settings
 
 

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from core.training.int8_check import pending_work
 from core.training.plan import TrainingPlan, make_plan, uncached_count
-from core.training.runner import TrainConfig, _input_for, _training_set
+from core.training.runner import TrainConfig, _training_set, run_network
 from core.models.backbones import get_backbone
 
 
@@ -14,7 +14,8 @@ def estimate_run(project, config: TrainConfig, device: str) -> Iterator[Training
     """Yields the plan of a run of `config` on `device` (a resolved device: "cpu", "cuda:0", "mps").
     Raises InvalidRequest, as training would, when the project cannot be trained yet."""
     classes, images, _ = _training_set(project)
-    spec = _input_for(get_backbone(config.backbone), images, config, device == "cpu")
-    uncached = uncached_count(project, spec, images, config.views, config.weights_path)
-    int8_work = pending_work(project, spec, images, config)
+    network = run_network(project, get_backbone(config.backbone), images, config, device == "cpu")
+    spec = network.spec
+    uncached = uncached_count(project, spec, images, config.views, network.weights_path)
+    int8_work = pending_work(project, spec, images, config, network.weights_path)
     yield make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)

@@ -92,20 +92,31 @@ def _measure(project, bundle: ModelBundle) -> Iterator[object]:
     return float(np.mean(same)), len(hashes), data
 
 
-def pending_work(project, spec, images: list, config) -> tuple[int, bool]:
-    """What the check of a run of `config` (a TrainConfig) will cost, for its plan: (images the int8 network
-    must still embed, whether it must be calibrated first). Only a stock backbone's stored network and its
-    cached embeddings are known before the run; a fine-tuned or file-weights backbone is new each time."""
+def pending_work(project, spec, images: list, config, weights=None) -> tuple[int, bool]:
+    """What the check of a run of `config` (a TrainConfig) on the backbone `spec` with `weights` (a file, or
+    None for the pretrained ones) will cost, for its plan: (images the int8 network must still embed, whether
+    it must be calibrated first). A backbone fine-tuned by the run itself is new; any other's stored network
+    and its cached embeddings are known before the run."""
     if not config.int8:
         return 0, False
     hashes = {image.content_hash for image in images if image.content_hash}
-    new_backbone = config.fine_tune is not None or config.weights_path is not None
-    network = None if new_backbone else _stored_network(project, spec, None)
+    network = None if config.fine_tune is not None else _stored_network(project, spec, weights)
     if network is None or not network.exists():
         return len(hashes), True
     with project.session() as session:
-        cached = embedding_store.cached_pairs(session, model_key(spec, None, network), list(hashes), (0,))
+        cached = embedding_store.cached_pairs(session, model_key(spec, weights, network), list(hashes), (0,))
     return sum(1 for h in hashes if (h, 0) not in cached), False
+
+
+def adopt_int8_network(project, spec, weights, data: bytes) -> None:
+    """Make `data` (an int8 network another run's check made and passed for this backbone, spec and weights)
+    the one the checks of runs on that backbone use, unless they have one already."""
+    from core.atomic import write_bytes
+
+    path = _stored_network(project, spec, weights)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, data)
 
 
 def _embedded(events) -> Iterator[object]:

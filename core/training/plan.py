@@ -105,9 +105,9 @@ def make_plan(config, spec, device: str, images: int, classes: int, uncached: in
     int8_s = 0.0
     if config.int8:
         # At the fp32 pace (int8's is faster: an upper bound); a retrain's check finds most of it cached. A
-        # fine-tuned or file-weights backbone is new: its fp32 embeddings are computed too, to compare with.
+        # backbone fine-tuned by the run is new: its fp32 embeddings are computed too, to compare with.
         to_embed, calibrate = int8_work
-        passes = 2 if config.fine_tune is not None or config.weights_path is not None else 1
+        passes = 2 if config.fine_tune is not None else 1
         int8_s = passes * to_embed / rate("embed") + (_QUANTIZE_S + CALIBRATION_IMAGES / rate("embed")
                                                        if calibrate else 0.0)
     fine = config.fine_tune

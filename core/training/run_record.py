@@ -14,6 +14,7 @@ from core.storage import runs
 from core.training import speeds
 from core.training.finetune import FINE_TUNE_PHASE, FineTuner
 from core.training.plan import FINE_TUNE, HEAD
+from core.training.network import Network
 
 if TYPE_CHECKING:
     from core.training.staged_finetune import StagedFineTuner
@@ -22,12 +23,14 @@ if TYPE_CHECKING:
 class RunRecord:
     """The stored run and the best model so far, so that a cancel at any moment still saves it."""
 
-    def __init__(self, project, run_id: int, config, classes: list[str], spec):  # config: a TrainConfig
+    def __init__(self, project, run_id: int, config, classes: list[str], network: Network):  # a TrainConfig
         self.project, self.run_id, self.config, self.classes = project, run_id, config, classes
-        self.spec = spec  # the backbone as this run feeds it (with the fine-tuning input size, if any)
+        self.network = network
+        self.spec = network.spec  # the backbone as this run feeds it (with the fine-tuning input size, if any)
         # The preprocessing the run's embeddings and model use (fine-tuning may pick a smaller input size).
         self.metrics: dict = {"classes": list(classes), "phase_seconds": {}, "fine_tuned": False,
-                              "preprocessing": spec.preprocessing.to_dict()}
+                              "preprocessing": self.spec.preprocessing.to_dict()}
+        self.metrics.update(network.metrics())
         self.started = time.perf_counter()  # what a time budget counts from
         self.plan = None  # the TrainingPlan
         self.head_trainer: HeadTrainer | None = None
@@ -58,25 +61,27 @@ class RunRecord:
         best = trainer.stopping
         self.metrics.update(model="head", val_loss=best.best_val_loss, val_acc=best.best_val_acc,
                             best_epoch=best.best_epoch)
-        self._write(spec.name, spec.preprocessing, trainer.best_model(), self._custom_backbone(spec), False)
+        self._write(spec.name, spec.preprocessing, trainer.best_model(), self._custom_backbone(spec), False,
+                    self.network.flip)
         self._saved = ("head", best.best_epoch)
 
     def calibrate(self) -> None:
-        """Divide the saved head's logits by the temperature the out-of-fold evaluation fitted. A fine-tuned
-        model is left as it is: those predictions came from heads on the frozen backbone, not from it."""
+        """Divide the saved head's logits by the temperature the out-of-fold evaluation fitted. A model on a
+        fine-tuned network is left as it is: those predictions came from heads on the pretrained one."""
         with self.project.session() as session:
             calibration = runs.get_run(session, self.run_id).metrics.get("calibration")
         if not calibration:
             return
         self.metrics["calibration"] = calibration  # what RunFinished reports
-        if calibration["temperature"] == 1.0 or self.metrics.get("fine_tuned") or self.head_trainer is None:
+        if (calibration["temperature"] == 1.0 or self.metrics.get("fine_tuned") or self.network.of_run is not None
+                or self.head_trainer is None):
             return
         best = self.head_trainer.best_model()
         if best is None:
             return
         self.metrics["calibration"] = calibration | {"applied_to_model": True}
         self._write(self.spec.name, self.spec.preprocessing, best.with_temperature(calibration["temperature"]),
-                    self._custom_backbone(self.spec), False)
+                    self._custom_backbone(self.spec), False, self.network.flip)
 
     def save_fine_tuned(self) -> None:
         """After a fine-tuning epoch: write its weights if they are the best of the run."""
@@ -96,11 +101,11 @@ class RunRecord:
 
     def _custom_backbone(self, spec) -> dict | None:
         """A backbone loaded from a weights file travels inside the bundle (stock weights need not)."""
-        if self.config.weights_path is None:
-            return None
+        if self.network.state is not None or self.network.weights_path is None:
+            return self.network.state
         from core.models.backbone_nets import build_feature_extractor
 
-        extractor = build_feature_extractor(spec, self.config.weights_path)
+        extractor = build_feature_extractor(spec, self.network.weights_path)
         return {k: v.numpy() for k, v in extractor.state_dict().items()}
 
     def _write(self, backbone: str, prep, head, backbone_state, fine_tuned: bool, flip: bool = False) -> None:

@@ -29,6 +29,7 @@ from core.training.run_record import RunRecord
 from core.training.readiness import MIN_IMAGES_PER_CLASS, blocking_reason
 from core.training.int8_check import check_int8, pending_work
 from core.training.plan import EVALUATE, FEATURES, FINE_TUNE, HEAD, INT8, make_plan, phase_started, uncached_count
+from core.training.network import Network, network_of_run
 
 # With a time budget, fine-tuning leaves this many times the evaluation's expected time for it (the int8
 # check's estimate is at the fp32 pace, an upper bound already: it gets its estimate).
@@ -55,6 +56,9 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     views: tuple[int, ...] = (0,)  # cached embedding views used as training samples (0: the plain image)
     weights_path: str | None = None  # backbone weights from a file instead of the pretrained ones
+    # The head alone on this earlier run's network (fine-tuned), frozen, at that run's input size: how a
+    # retrain keeps what fine-tuning gained (core.training.retrain, core.training.network).
+    network_of_run: int | None = None
     # Network input size for both phases (so the head trained first suits the network fine-tuned after it).
     # None: the backbone's own for quick training; with fine-tuning, smaller for small images.
     input_size: int | None = None
@@ -74,8 +78,8 @@ class TrainConfig:
                    fine_tune=FineTuneConfig.from_dict(fine) if fine is not None else None,
                    val_fraction=float(data.get("val_fraction", 0.2)), seed=int(data.get("seed", 0)),
                    device=data.get("device", "auto"), views=tuple(data.get("views", (0,))),
-                   weights_path=data.get("weights_path"), input_size=data.get("input_size"),
-                   int8=bool(data.get("int8", True)))
+                   weights_path=data.get("weights_path"), network_of_run=data.get("network_of_run"),
+                   input_size=data.get("input_size"), int8=bool(data.get("int8", True)))
 
 
 @dataclass(frozen=True)
@@ -112,17 +116,18 @@ def _train(project, config: TrainConfig, lock: TrainingLock) -> Iterator[object]
         raise InvalidRequest("The validation fraction must be between 0 and 0.5 (e.g. 0.2 for 20%).")
     classes, images, y = _training_set(project)
     on_cpu = config.fine_tune is not None and resolve_device(config.device) == "cpu"
-    spec = _input_for(spec, images, config, on_cpu)
-    uncached = uncached_count(project, spec, images, config.views, config.weights_path)
+    network = run_network(project, spec, images, config, on_cpu)
+    spec = network.spec
+    uncached = uncached_count(project, spec, images, config.views, network.weights_path)
     device = _device(config, uncached)
     with project.session() as session:
         run_id = runs.start_run(session, spec.name, config.to_dict(), config.seed, device)
     lock.describe(run_id)
-    run = RunRecord(project, run_id, config, classes, spec)
+    run = RunRecord(project, run_id, config, classes, network)
     status, error = "failed", None
     try:
         yield RunStarted(run_id, tuple(classes), len(images), device)
-        int8_work = pending_work(project, spec, images, config)
+        int8_work = pending_work(project, spec, images, config, network.weights_path)
         run.plan = make_plan(config, spec, device, len(images), len(classes), uncached, int8_work)
         yield run.plan
         yield from _execute(run, spec, device, images, y)
@@ -191,6 +196,15 @@ def _device(config: TrainConfig, uncached: int) -> str:
     return resolve_device(config.device)
 
 
+def run_network(project, spec, images: list, config: TrainConfig, on_cpu: bool) -> Network:
+    """The network a run of `config` computes its embeddings with, `spec` fed as it will be."""
+    if config.network_of_run is not None:
+        if config.fine_tune is not None or config.weights_path is not None:
+            raise InvalidRequest("A head on an earlier run's network cannot also fine-tune or load weights.")
+        return network_of_run(project, config.network_of_run)
+    return Network(_input_for(spec, images, config, on_cpu), config.weights_path)
+
+
 def _input_for(spec, images: list, config: TrainConfig, on_cpu: bool):
     """Quick training feeds the backbone its own input size (the best features, computed once and cached);
     fine-tuning small images uses a smaller one, which keeps it affordable (on a CPU smaller still)."""
@@ -246,7 +260,7 @@ def _execute(run: RunRecord, spec, device: str, images: list, y: np.ndarray) -> 
     yield phase_started(FEATURES)
     computed, loading, load_s = 0, None, 0.0  # for the speeds remembered at the end
     for event in ensure_embeddings(project, images, spec, device, views=config.views,
-                                   weights_path=config.weights_path):
+                                   weights_path=run.network.weights_path):
         if isinstance(event, EmbeddingsReady):
             ready = event
             continue

@@ -1,17 +1,16 @@
 """Retraining from the Review view: the head alone on the cached embeddings, with the last run's settings
-(never fine-tuning), by hand or by itself a few seconds after the last label change ("Keep the model up to
-date while I label"), one run at a time through the window's TrainingService, never while another run (a
-fine-tuning one, say) is going. After every finished run the unlabelled images get the new model's
+(never fine-tuning; after a fine-tuned run, on its network: core.training.retrain), by hand or by itself a few
+seconds after the last label change ("Keep the model up to date while I label"), one run at a time through the
+window's TrainingService, never while another run (a fine-tuning one, say) is going. After every finished run the unlabelled images get the new model's
 predictions, in the background; so do those a run made elsewhere (`dovecote train`) or before a rescan did not
 predict, once the window sees them."""
 from __future__ import annotations
-
-import dataclasses
 
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from core.evaluation.unlabelled import predict_unlabelled
 from core.storage import gallery, runs
+from core.training.retrain import retrain_config
 from core.training.runner import RunFinished, TrainConfig
 from desktop.project.context import ProjectContext
 from desktop.project.settings import AppSettings
@@ -67,9 +66,8 @@ class RetrainController(QObject):
         """A label changed: retrain a few seconds after the last change, when that is wanted and possible."""
         if not self.auto or self._context.project is None:
             return
-        base = self.base_run()
-        if base is None or base.metrics.get("fine_tuned"):
-            return  # no model yet, or a fine-tuned one a head-only run must not replace behind the user's back
+        if self.base_run() is None:
+            return
         if self._training.running:
             self._pending = True
             self.state_changed.emit("Labels changed: the model updates after the current run")
@@ -88,7 +86,7 @@ class RetrainController(QObject):
             self.state_changed.emit(f"A {what} is going: the model updates after it")
             return False
         base = self.base_run()
-        config = dataclasses.replace(TrainConfig.from_dict(base.config), fine_tune=None) if base else TrainConfig()
+        config = retrain_config(base) if base else TrainConfig()
         self._pending = False
         task = self._training.start(config, "Updating the model")
         if task is None:

@@ -14,11 +14,12 @@ class RetrainBar(QWidget):
         super().__init__(parent)
         self.button = QPushButton("Retrain")
         self.button.setObjectName("retrain")
-        self.button.setToolTip("Train the head again on the cached embeddings with the last run's settings "
-                               "(no fine-tuning), then show the new matrix")
+        self.button.setToolTip("Train the head again on the cached embeddings with the last run's settings, "
+                               "then show the new matrix (no fine-tuning: after a fine-tuned run, on its "
+                               "fine-tuned network, kept as it is)")
         self.auto = QCheckBox("Keep the model up to date while I label")
-        self.auto.setToolTip("Retrain by itself a few seconds after the last label change (quick runs only; "
-                             "never during or instead of a fine-tuning run)")
+        self.auto.setToolTip("Retrain by itself a few seconds after the last label change (the head alone; "
+                             "never during a fine-tuning run)")
         self.changes = QLabel()
         self.changes.setObjectName("retrainChanges")
         self.changes.setWordWrap(True)

@@ -19,7 +19,7 @@ class RunBox(QComboBox):
         self.clear()
         self.addItem("Latest", None)
         for run in reviewable(runs):
-            kind = "fine-tuned" if run.metrics.get("fine_tuned") else "quick"
+            kind = run.network or "quick"
             self.addItem(f"Run {run.id} ({kind}, {run.started_at:%d %b %H:%M})", run.id)
         self.setCurrentIndex(max(0, self.findData(chosen)))
         self.blockSignals(False)

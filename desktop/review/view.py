@@ -182,7 +182,7 @@ class ReviewView(QWidget):
         self._cell_of = {c.image_id: cell for cell, images in evaluation.confusion.cells.items() for c in images}
         if previous is None or previous.run.id != data.run.id:
             self._selections.clear()
-        kind = "fine-tuned" if data.run.fine_tuned else "quick (head on cached embeddings)"
+        kind = data.run.network or "quick (head on cached embeddings)"
         self.summary.setText(
             f"Run {data.run.id}, {kind}: all {len(evaluation.image_ids):,} labelled images, each predicted by a "
             f"model that never saw it ({evaluation.folds}-fold out of fold). Accuracy "

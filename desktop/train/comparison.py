@@ -36,7 +36,7 @@ def _figures(run: RunInfo) -> list[tuple[str, str]]:
     images = (m.get("train_images") or 0) + (m.get("val_images") or 0)
     return [
         ("Status", status_text(run)),
-        ("Network", run.backbone + (" + fine-tuned" if m.get("fine_tuned") else "")),
+        ("Network", run.backbone + (f" + {run.network}" if run.network else "")),
         ("Device", run.device),
         ("Duration", elapsed_text(run.duration_s)),
         ("Images", f"{images:,}" if images else ""),

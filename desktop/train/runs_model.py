@@ -95,7 +95,7 @@ class RunsModel(QAbstractTableModel):
         if column == "Started":
             return run.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
         if column == "Network":
-            return run.backbone + (" + fine-tuned" if m.get("fine_tuned") else "")
+            return run.backbone + (f" + {run.network}" if run.network else "")
         if column == "Device":
             return run.device
         if column == "Duration":

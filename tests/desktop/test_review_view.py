@@ -3,6 +3,8 @@ its images, relabelling there reaches the store and the cell's "changed" count, 
 (and, in the main grid, a prediction) with its history source, and the model retrains once per burst."""
 from __future__ import annotations
 
+import dataclasses
+
 import colourproject
 import pytest
 from evalproject import trained_project
@@ -185,6 +187,28 @@ def test_automatic_retrain_happens_once_after_a_burst_of_labels(qtbot, window, r
     qtbot.waitUntil(lambda: len(started) == 2, timeout=5_000)
 
 
+def test_after_fine_tuning_the_model_keeps_up_to_date_on_the_fine_tuned_network(qtbot, window, review, monkeypatch):
+    started = []
+
+    class FakeTask(QObject):
+        event = Signal(object)
+
+    def start(config, title="Training"):
+        started.append(config)
+        window.training.task = FakeTask()
+        return window.training.task
+
+    monkeypatch.setattr(window.training, "start", start)
+    retrainer = review.retrainer
+    tuned = dataclasses.replace(retrainer.base_run(), metrics={"fine_tuned": True})
+    monkeypatch.setattr(retrainer, "base_run", lambda: tuned)
+    retrainer.timer.setInterval(200)
+    click_cell(qtbot, review, 0, 0)
+    window.context.set_labels(review.images.ids()[:1], window.context.classes[1].id)
+    qtbot.waitUntil(lambda: bool(started), timeout=5_000)
+    assert started[0].fine_tune is None and started[0].network_of_run == tuned.id
+
+
 def test_retrain_shows_the_new_matrix_and_what_changed(qtbot, window, review, project_folder):
     """The real thing: relabel a suspected mistake, press Retrain, and the matrix of the new run appears with
     the mistake cells that moved."""
@@ -196,7 +220,7 @@ def test_retrain_shows_the_new_matrix_and_what_changed(qtbot, window, review, pr
     assert review.bar.button.text().startswith("Retrain (about ")
     with qtbot.waitSignal(review.loaded, timeout=120_000, check_params_cb=lambda shown: shown != run_id):
         qtbot.mouseClick(review.bar.button, Qt.MouseButton.LeftButton)
-    assert review.data.run.id > run_id and not review.data.run.fine_tuned
+    assert review.data.run.id > run_id and review.data.run.network is None
     assert f"Run {review.data.run.id} against run {run_id}" in review.bar.changes.text()
     assert f"{suspect.given}→{suspect.suggested}" in review.bar.changes.text()  # that mistake cell shrank
 
