@@ -21,7 +21,10 @@ from core.errors import InvalidRequest
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a classifier on the labelled images of a project")
     add_project_args(p)
-    p.add_argument("--backbone", default=DEFAULT_BACKBONE, metavar="NAME",
+    p.add_argument("--retrain", action="store_true",
+                   help="train the head again with the latest model's settings, after changing labels (seconds: "
+                        "the embeddings are cached); after fine-tuning, on its fine-tuned network, kept as it is")
+    p.add_argument("--backbone", metavar="NAME",
                    help=f"pretrained network to start from: {', '.join(b.name for b in list_backbones())} "
                         f"(default {DEFAULT_BACKBONE})")
     p.add_argument("--weights", metavar="FILE", help="backbone weights from a file (.safetensors or .pth) "
@@ -67,10 +70,12 @@ def register(subparsers) -> None:
     p.set_defaults(handler=cmd_export)
 
 
-def _config(args):
+def _config(args, project):
     from core.models.heads import MLP
     from core.training.runner import FineTuneConfig, HeadConfig, TrainConfig
 
+    if args.retrain:
+        return _retrain_config(args, project)
     if args.epochs is not None and args.epochs < 1:
         raise InvalidRequest("--epochs must be at least 1.")
     head, fine = HeadConfig(), None
@@ -83,9 +88,26 @@ def _config(args):
         fine = fine if args.epochs is None else replace(fine, epochs=args.epochs)
     elif args.epochs is not None:  # epochs are the Dense head's: the default linear head has none
         head = replace(head, kind=MLP, max_epochs=args.epochs)
-    return TrainConfig(backbone=args.backbone, head=head, fine_tune=fine, val_fraction=args.val_fraction,
-                       seed=args.seed, device=args.device, weights_path=args.weights, input_size=args.input_size,
-                       int8=not args.no_int8)
+    return TrainConfig(backbone=args.backbone or DEFAULT_BACKBONE, head=head, fine_tune=fine,
+                       val_fraction=args.val_fraction, seed=args.seed, device=args.device, weights_path=args.weights,
+                       input_size=args.input_size, int8=not args.no_int8)
+
+
+def _retrain_config(args, project):
+    from core.storage import runs
+    from core.training.retrain import retrain_config
+
+    given = [flag for flag, value in (("--fine-tune", args.fine_tune), ("--time-budget", args.time_budget),
+                                      ("--backbone", args.backbone), ("--weights", args.weights),
+                                      ("--epochs", args.epochs), ("--input-size", args.input_size)) if value]
+    if given:
+        raise InvalidRequest(f"--retrain uses the latest model's settings: leave out {', '.join(given)}.")
+    with project.session() as session:
+        base = runs.latest_model_run(session)
+    if base is None:
+        raise InvalidRequest(f"There is no model to retrain yet. Train one first: dovecote train {args.folder}")
+    config = retrain_config(base)
+    return replace(config, device=args.device, int8=config.int8 and not args.no_int8)
 
 
 def _duration_arg(text: str) -> float:
@@ -110,8 +132,8 @@ def cmd_train(args) -> int:
     from core.storage import runs
     from core.training.runner import RunFinished, RunStarted, train
 
-    config = _config(args)
     with open_project(args) as project:
+        config = _config(args, project)
         events = train(project, config)
         started, finished = None, None
         try:
@@ -224,6 +246,12 @@ def _fine_tune_text(m: dict) -> str:
     return "\n".join(lines)
 
 
+def _model_text(run) -> str:
+    if run.metrics.get("fine_tuned"):
+        return "fine-tuned network"
+    return f"head on the network {run.network}" if run.network else "head on the pretrained network"
+
+
 def _epochs_text(plan: dict) -> str:
     """How many epochs ran against how many were planned, and why they differ."""
     planned, ran = plan.get("first_epochs") or plan["epochs"], plan.get("epochs_run")
@@ -250,7 +278,7 @@ def _summary(args, project, run, interrupted: bool = False) -> None:
               f"{m.get('val_images', 0)} validation images, classes {', '.join(m.get('classes', []))}.")
     if m.get("val_acc") is not None:
         print(f"Validation accuracy {m['val_acc']:.1%} (loss {m['val_loss']:.3f}), "
-              f"{'fine-tuned network' if m.get('fine_tuned') else 'head on the pretrained network'}.")
+              f"{_model_text(run)}.")
     if m.get("calibration"):
         from core.cli.eval_cmds import calibration_line
 
@@ -288,12 +316,12 @@ def cmd_runs(args) -> int:
     if not listed:
         print(f"No runs yet. Train one: dovecote train {args.folder}")
         return 0
-    print(f"{'id':>4}  {'status':<11} {'backbone':<20} {'started':<19}  {'duration':>10}  {'val acc':>7}  int8")
+    print(f"{'id':>4}  {'status':<11} {'backbone':<22} {'started':<19}  {'duration':>10}  {'val acc':>7}  int8")
     for run in listed:
         acc = "-" if run.val_acc is None else f"{run.val_acc:.1%}"
         started = run.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        tuned = "+ft" if run.metrics.get("fine_tuned") else ""
-        print(f"{run.id:>4}  {run.status:<11} {run.backbone + tuned:<20} {started:<19}  "
+        tuned = "+ft" if run.network else ""
+        print(f"{run.id:>4}  {run.status:<11} {run.backbone + tuned:<22} {started:<19}  "
               f"{_duration(run.duration_s):>10}  {acc:>7}  {_int8_text(run.metrics.get('int8'))}")
     return 0
 

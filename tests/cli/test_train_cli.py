@@ -145,3 +145,18 @@ def test_a_time_budget_that_is_not_a_duration_is_refused(capsys, trained):
     with pytest.raises(SystemExit):
         main(["train", str(trained), "--time-budget", "soon"])
     assert "not a duration" in capsys.readouterr().err
+
+
+def test_retrain_trains_the_head_again_with_the_latest_models_settings(capsys, tmp_path):
+    root = class_folder(tmp_path / "pets", classes=("cats", "dogs"), per_class=6, size=(24, 16))
+    main(["import", str(root), "--labels-from-subfolders"])
+    capsys.readouterr()
+    code, _, err = run(capsys, "train", root, "--retrain")
+    assert code == 1 and "no model to retrain yet. Train one first: dovecote train " in err
+    assert run(capsys, "train", root, "--epochs", "3", "--seed", "5", "--device", "cpu")[0] == 0
+    code, out, _ = run(capsys, "train", root, "--retrain", "--device", "cpu")
+    assert code == 0 and "head on the pretrained network" in out
+    first, retrained = sorted(json.loads(run(capsys, "runs", root, "--json")[1]), key=lambda r: r["id"])
+    assert retrained["config"] == first["config"] and retrained["metrics"]["head_epochs"] == 3
+    code, _, err = run(capsys, "train", root, "--retrain", "--fine-tune", "--epochs", "2")
+    assert code == 1 and "--retrain uses the latest model's settings: leave out --fine-tune, --epochs" in err
