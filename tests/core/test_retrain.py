@@ -16,8 +16,7 @@ from core.training.int8_check import CALIBRATING
 from core.training.retrain import retrain_config
 from core.training.run_files import delete_run
 from core.training.runner import FineTuneConfig, RunFinished, train
-from core.training.staged_finetune import StagedFineTuner
-from test_staged_finetune import QUICK, speeds_left_as_found  # noqa: F401 (an autouse fixture)
+from test_staged_finetune import KEPT, QUICK, choose_mirror_averaging, speeds_left_as_found  # noqa: F401 (autouse)
 from test_training import make_project
 
 
@@ -36,16 +35,10 @@ def embedded(events) -> int:
 
 @pytest.fixture
 def fine_tuned(tmp_path, monkeypatch):
-    """A project whose latest model is fine-tuned (its head held back by a huge L2 penalty, which fine-tuning
-    soon beats) and classifies each image with its mirror image too."""
-    def choose(self, model, suffix, val_rows, val_mirrored):
-        self.flip_check = {"val_acc": 0.5, "val_acc_with_flip": 0.75, "val_loss": 0.7, "val_loss_with_flip": 0.6,
-                           "chosen": True}
-
-    monkeypatch.setattr(StagedFineTuner, "_choose_test_time_flip", choose)
-    config = replace(QUICK, head=HeadConfig(l2=1e4), fine_tune=FineTuneConfig(epochs=2, batch_size=4, head_lr=1e-3))
+    """A project whose latest model is fine-tuned and classifies each image with its mirror image too."""
+    choose_mirror_averaging(monkeypatch)
     with make_project(tmp_path / "pets") as project:
-        outcome = finished(train(project, config))
+        outcome = finished(train(project, KEPT))
         assert outcome.metrics["fine_tuned"]
         yield project, outcome
 

@@ -254,16 +254,23 @@ def test_mirror_averaging_is_chosen_for_a_lower_validation_loss_at_no_lower_accu
     assert mirror_averaging_pays(0.930, 0.240, both_acc, both_loss) is chosen
 
 
-def test_a_mirror_averaging_choice_reaches_the_saved_model(tmp_path, monkeypatch):
+# A head held back by a huge L2 penalty, which fine-tuning soon beats: the fine-tuned model is kept.
+KEPT = replace(QUICK, head=HeadConfig(l2=1e4), fine_tune=FineTuneConfig(epochs=2, batch_size=4, head_lr=1e-3))
+
+
+def choose_mirror_averaging(monkeypatch) -> None:
+    """Fine-tuning's validation finds that averaging with the mirror image pays."""
     def choose(self, model, suffix, val_rows, val_mirrored):
         self.flip_check = {"val_acc": 0.5, "val_acc_with_flip": 0.75, "val_loss": 0.7, "val_loss_with_flip": 0.6,
                            "chosen": True}
 
     monkeypatch.setattr(StagedFineTuner, "_choose_test_time_flip", choose)
-    # A head held back by a huge L2 penalty, which fine-tuning soon beats: the fine-tuned model is kept.
-    config = replace(QUICK, head=HeadConfig(l2=1e4), fine_tune=FineTuneConfig(epochs=2, batch_size=4, head_lr=1e-3))
+
+
+def test_a_mirror_averaging_choice_reaches_the_saved_model(tmp_path, monkeypatch):
+    choose_mirror_averaging(monkeypatch)
     with make_project(tmp_path / "pets") as project:
-        events = list(train(project, config))
+        events = list(train(project, KEPT))
     outcome = finished(events)
     bundle = load_model(outcome.model_path)
     assert outcome.metrics["fine_tuned"] and bundle.fine_tuned and bundle.flip_average

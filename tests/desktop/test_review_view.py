@@ -156,18 +156,25 @@ def test_enter_in_the_grid_accepts_the_prediction_of_unlabelled_images(qtbot, wi
     assert history(root)[0].source == labels.ACCEPTED_PREDICTION
 
 
-def test_automatic_retrain_happens_once_after_a_burst_of_labels(qtbot, window, review, monkeypatch):
-    started = []
+@pytest.fixture
+def started(window, monkeypatch) -> list:
+    """The configs of the runs the window starts, each held as going (a task that never ends) until the test
+    says it ended."""
+    configs = []
 
     class FakeTask(QObject):
         event = Signal(object)
 
     def start(config, title="Training"):
-        started.append(config)
+        configs.append(config)
         window.training.task = FakeTask()
         return window.training.task
 
     monkeypatch.setattr(window.training, "start", start)
+    return configs
+
+
+def test_automatic_retrain_happens_once_after_a_burst_of_labels(qtbot, window, review, started):
     retrainer = review.retrainer
     assert retrainer.auto  # on by default
     retrainer.timer.setInterval(200)
@@ -187,18 +194,8 @@ def test_automatic_retrain_happens_once_after_a_burst_of_labels(qtbot, window, r
     qtbot.waitUntil(lambda: len(started) == 2, timeout=5_000)
 
 
-def test_after_fine_tuning_the_model_keeps_up_to_date_on_the_fine_tuned_network(qtbot, window, review, monkeypatch):
-    started = []
-
-    class FakeTask(QObject):
-        event = Signal(object)
-
-    def start(config, title="Training"):
-        started.append(config)
-        window.training.task = FakeTask()
-        return window.training.task
-
-    monkeypatch.setattr(window.training, "start", start)
+def test_after_fine_tuning_the_model_keeps_up_to_date_on_the_fine_tuned_network(qtbot, window, review, started,
+                                                                               monkeypatch):
     retrainer = review.retrainer
     tuned = dataclasses.replace(retrainer.base_run(), metrics={"fine_tuned": True})
     monkeypatch.setattr(retrainer, "base_run", lambda: tuned)
