@@ -144,6 +144,7 @@ def main() -> int:
             QTest.keyClick(review.grid, Qt.Key(Qt.Key.Key_1 + predicted))
             app.processEvents()
         relabelled = time.perf_counter() - started
+        said = review.bar.button.text()  # the estimate the user sees before pressing
         clicked = time.perf_counter()
         QTest.mouseClick(review.bar.button, Qt.MouseButton.LeftButton)
         run_until(app, lambda: shown[-1] != first_run, 120)
@@ -167,6 +168,7 @@ def main() -> int:
         retrain = matrix_at - clicked
         print(f"Retrain pressed -> new matrix:    {retrain:5.2f} s   (goal <= 3 s -> {'met' if retrain <= 3 else 'NOT met'}; "
               f"{retrain / headless:.2f}x the headless retrain)")
+        print(f"  the button said {said!r} beforehand")
         print(f"event-loop stalls meanwhile: {describe(stalls)}   (goal: none over 100 ms -> "
               f"{'met' if max(stalls, default=0) <= 100 else 'NOT met'})")
         if args.where:

@@ -1,6 +1,5 @@
 """What the Review view shows for one run, read in one go: its evaluation (out-of-fold metrics, confusion
-matrix with image ids, suspected mistakes), ROC curves, the labels the user chose to keep, and how long a
-quick retrain takes."""
+matrix with image ids, suspected mistakes), ROC curves, and the labels the user chose to keep."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,9 +8,6 @@ from typing import Iterator
 from core.evaluation.metrics import RocCurve, roc_curves
 from core.evaluation.run_evaluation import Evaluation, ensure_evaluated, load_evaluation, pick_run
 from core.storage import labels, runs
-
-QUICK_RETRAIN_GUESS_S = 10.0  # before any quick run has been timed
-
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -28,7 +24,6 @@ class ReviewData:
     evaluation: Evaluation
     roc: list[RocCurve]
     kept: dict[int, int | None]  # image id -> class id the user kept when this run (or its ancestors) doubted it
-    retrain_s: float  # about how long retraining the head takes here
 
     def suspects(self, current: dict[int, int | None]) -> list:
         """The mistake queue: suspects whose label the user has neither changed nor kept as it is."""
@@ -44,14 +39,6 @@ class ReviewLoaded:
     data: ReviewData
 
 
-def quick_retrain_seconds(session) -> float:
-    """The duration of the latest finished head-only run (embeddings cached: about what the next one takes)."""
-    for run in runs.list_runs(session):
-        if run.status == "finished" and not run.config.get("fine_tune") and run.duration_s:
-            return run.duration_s
-    return QUICK_RETRAIN_GUESS_S
-
-
 def load_review(project, run_id: int | None = None) -> ReviewData:
     with project.session() as session:
         run = pick_run(session, run_id)
@@ -59,11 +46,10 @@ def load_review(project, run_id: int | None = None) -> ReviewData:
         for earlier in reversed(runs.list_runs(session)):  # oldest first: later decisions win
             if earlier.id <= run.id:
                 kept.update(runs.kept_labels(session, earlier.id))
-        retrain_s = quick_retrain_seconds(session)
     evaluation = load_evaluation(project, run.id)
     summary = RunSummary(run.id, run.backbone, run.network, run.config, run.last_batch_id)
     return ReviewData(summary, evaluation, roc_curves(evaluation.labels, evaluation.proba, evaluation.class_names),
-                      kept, retrain_s)
+                      kept)
 
 
 def review_job(project, run_id: int | None = None) -> Iterator[object]:

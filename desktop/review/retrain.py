@@ -6,10 +6,11 @@ predictions, in the background; so do those a run made elsewhere (`dovecote trai
 predict, once the window sees them."""
 from __future__ import annotations
 
-from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.evaluation.unlabelled import predict_unlabelled
 from core.storage import gallery, runs
+from core.training.estimate import estimate_run
 from core.training.retrain import retrain_config
 from core.training.runner import RunFinished, TrainConfig
 from desktop.project.context import ProjectContext
@@ -23,6 +24,7 @@ DELAY_MS = 3000  # after the last label change: a burst of keys makes one run
 class RetrainController(QObject):
     state_changed = Signal(str)  # a short line for the status bar ("" when there is nothing to say)
     run_stored = Signal(int)  # a retrain started here has stored its run (model and evaluation)
+    estimated = Signal(float)  # about how many seconds the next retrain takes here, from its plan
     failed = Signal(str)
 
     def __init__(self, context: ProjectContext, training: TrainingService, settings: AppSettings,
@@ -37,9 +39,8 @@ class RetrainController(QObject):
         self._ours = False  # the running run was started here
         self.predicting = None  # the Task predicting unlabelled images
         self.started_runs = 0  # retrains started here (automatic and by hand)
-        self.last_wall_s: float | None = None  # how long the last retrain took here, start to stored run
+        self._estimating = None  # the Task planning the next retrain
         self._tried: set[tuple[int, int]] = set()  # (run, unpredicted images) catch_up has asked predictions for
-        self._clock = QElapsedTimer()
         context.labels_changed.connect(lambda _ids: self.schedule())
         context.opened.connect(lambda _project: self.catch_up())
         context.runs_changed.connect(self.catch_up)
@@ -92,16 +93,25 @@ class RetrainController(QObject):
         if task is None:
             return False
         # The new run is stored before its process exits: show it at once, not when the process is gone.
-        task.event.connect(lambda event: isinstance(event, RunFinished) and self._stored(event.run_id))
-        self._clock.start()
+        task.event.connect(lambda event: isinstance(event, RunFinished) and self.run_stored.emit(event.run_id))
         self._ours = True
         self.started_runs += 1
         self.state_changed.emit("Updating the model…")
         return True
 
-    def _stored(self, run_id: int) -> None:
-        self.last_wall_s = self._clock.elapsed() / 1000  # with the process start: what the user waits
-        self.run_stored.emit(run_id)
+    def estimate(self) -> None:
+        """Plan the next retrain as training would (core.training.estimate: the speeds measured here, what is
+        cached, what the int8 check has left to do), in a child process; `estimated` gives its seconds."""
+        project, base = self._context.project, self.base_run()
+        if project is None or base is None or self._estimating is not None or self._training.running:
+            return
+        # Its embeddings are cached: the head is fitted on the CPU, as training does (runner._device).
+        task = self._estimating = self._context.tasks.run(
+            "Estimating the retrain", in_project, str(project.root), str(project.store_dir), estimate_run,
+            retrain_config(base), "cpu", read_only=True)
+        task.event.connect(lambda plan: self.estimated.emit(plan.seconds))
+        # A failure (the labels cannot be trained on as they are, say) is logged; the retrain itself says why.
+        task.done.connect(lambda: setattr(self, "_estimating", None))
 
     def _auto(self) -> None:
         if self.auto:

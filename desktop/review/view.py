@@ -67,6 +67,7 @@ class ReviewView(QWidget):
         self.bar.auto.setChecked(self.retrainer.auto)
         self.bar.auto.toggled.connect(self.retrainer.set_auto)
         self.bar.button.clicked.connect(self.retrainer.retrain)
+        self.retrainer.estimated.connect(self.bar.set_estimate)
 
         self.matrix = ConfusionMatrixWidget()
         self.matrix.cell_chosen.connect(self.choose_cell)
@@ -192,7 +193,7 @@ class ReviewView(QWidget):
         self.metrics.set_metrics(evaluation.metrics)
         colours = {c.name: c.colour for c in self._context.classes}
         self.roc.set_curves(data.roc, colours)
-        self.bar.set_estimate(self.retrainer.last_wall_s or data.retrain_s)
+        self.retrainer.estimate()
         self.bar.button.setEnabled(True)
         if previous is not None and previous.run.id < data.run.id:
             self.bar.show_changes(previous.run.id, data.run.id,

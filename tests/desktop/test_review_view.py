@@ -13,7 +13,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from core.evaluation.run_evaluation import load_evaluation
 from core.project import Project
-from core.storage import catalog, gallery, labels, predictions
+from core.storage import catalog, gallery, labels, predictions, runs
+from core.training.estimate import estimate_run
+from core.training.retrain import retrain_config
 from core.storage.predictions import StoredPrediction
 from desktop.gallery.model import PREDICTION_ROLE
 from desktop.review.confusion_model import CHANGED_ROLE, COUNT_ROLE
@@ -206,6 +208,17 @@ def test_after_fine_tuning_the_model_keeps_up_to_date_on_the_fine_tuned_network(
     assert started[0].fine_tune is None and started[0].network_of_run == tuned.id
 
 
+def test_the_retrain_button_says_how_long_the_retrains_plan_takes(qtbot, review, project_folder):
+    """The plan training itself makes (the speeds measured here, what is cached), not a past run's duration."""
+    root, _ = project_folder
+    with Project.open(root) as project:
+        with project.session() as session:
+            base = runs.latest_model_run(session)
+        plan = next(estimate_run(project, retrain_config(base), "cpu"))
+    qtbot.waitUntil(lambda: review.bar.button.text() == f"Retrain (about {max(1, round(plan.seconds))} s)",
+                    timeout=30_000)
+
+
 def test_retrain_shows_the_new_matrix_and_what_changed(qtbot, window, review, project_folder):
     """The real thing: relabel a suspected mistake, press Retrain, and the matrix of the new run appears with
     the mistake cells that moved."""
@@ -214,7 +227,6 @@ def test_retrain_shows_the_new_matrix_and_what_changed(qtbot, window, review, pr
     review.queue.select_row(0)
     review.queue.setFocus()
     qtbot.keyClick(review.queue, Qt.Key.Key_Return)
-    assert review.bar.button.text().startswith("Retrain (about ")
     with qtbot.waitSignal(review.loaded, timeout=120_000, check_params_cb=lambda shown: shown != run_id):
         qtbot.mouseClick(review.bar.button, Qt.MouseButton.LeftButton)
     assert review.data.run.id > run_id and review.data.run.network is None
