@@ -77,6 +77,12 @@ def expected_head_epochs(head: HeadConfig) -> int:
     return min(head.max_epochs, 3 * head.patience + 5)
 
 
+def fold_epochs(head: HeadConfig) -> int:
+    """Each out-of-fold head's epochs: the linear head fits once, at the strength the run's validation chose;
+    the MLP runs the epochs its validation chose, about as many as the run's (core.models.head_fitting)."""
+    return 1 if head.kind == LINEAR else expected_head_epochs(head)
+
+
 def make_plan(config, spec, device: str, images: int, classes: int, uncached: int,
               int8_work: tuple[int, bool] = (0, False)) -> TrainingPlan:
     """The plan for a run of `config` (a TrainConfig) on `images` labelled images, `uncached` of them without
@@ -101,7 +107,8 @@ def make_plan(config, spec, device: str, images: int, classes: int, uncached: in
     phases.append(PhasePlan(HEAD, TITLES[HEAD], most_head_epochs(config.head),
                             rate("head-start") + epochs * train * views / head_rate,
                             most_head_epochs(config.head)))
-    evaluate_s = _EVALUATE_FIXED_S + _FOLDS * epochs * images * (_FOLDS - 1) / _FOLDS * views / head_rate
+    evaluate_s = (_EVALUATE_FIXED_S
+                  + _FOLDS * fold_epochs(config.head) * images * (_FOLDS - 1) / _FOLDS * views / head_rate)
     int8_s = 0.0
     if config.int8:
         # At the fp32 pace (int8's is faster: an upper bound); a retrain's check finds most of it cached. A
