@@ -144,16 +144,18 @@ def imported(folder: Path) -> Project:
     return project
 
 
-def labelled_embeddings(project: Project, backbone: str) -> tuple[np.ndarray, list[str]]:
-    """The project's labelled images as (view-0 embeddings, class names): computed once, then cached."""
+def labelled_embeddings(project: Project, backbone: str, view: int = 0) -> tuple[np.ndarray, list[str]]:
+    """The project's labelled images as (embeddings of one view, class names): computed once, then cached
+    (views: core.models.preprocessing.VIEW_NAMES; 0 the plain image, 1 its mirror image)."""
     spec = get_backbone(backbone)
     with project.session() as session:
         images = catalog.labelled_images(session)
         names = {c.id: c.name for c in labels.list_classes(session)}
     ready = None
-    for event in ensure_embeddings(project, images, spec, "cpu"):
+    for event in ensure_embeddings(project, images, spec, "cpu", views=(view,)):
         ready = event
-    return load_embeddings(project, [i.content_hash for i in images], ready.model_key), [names[i.class_id] for i in images]
+    return (load_embeddings(project, [i.content_hash for i in images], ready.model_key, view),
+            [names[i.class_id] for i in images])
 
 
 def scores(truth: list[str], proba: np.ndarray, classes: list[str]) -> tuple[float, float, float]:

@@ -22,7 +22,11 @@ more can have a lower precision in all and still be right more often at every de
 moves recall@k by several points (0.707 or 0.757 on animals-jittered, two draws), so each figure is the mean
 over --seeds draws, with the lowest and highest recall@k.
 
+With --mirror, also the heads with each image's mirror image (confident learning's ensemble across views):
+their probabilities the mean over both, trained on the plain images or on both as samples.
+
     python benchmarks/bench_label_errors.py [--share 0.05] [--seeds 3] [--sets digits,textures,animals-jittered]
+                                            [--mirror]
 """
 from __future__ import annotations
 
@@ -59,7 +63,8 @@ def flip(y: np.ndarray, share: float, n_classes: int, seed: int) -> tuple[np.nda
     return noisy, set(flipped.tolist())
 
 
-def embeddings(name: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+def embeddings(name: str, cache: Path, views: tuple[int, ...] = (0,)) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings [images, views, D], true classes)."""
     if name in SMALL:
         root = finetune_data(cache / name, SMALL[name])[0]
         folders = [root / "train", root / "test"]
@@ -70,22 +75,39 @@ def embeddings(name: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     X, names = [], []
     for folder in folders:
         with imported(folder) as project:
-            vectors, labels = labelled_embeddings(project, DEFAULT_BACKBONE)
-        X.append(vectors)
-        names += labels
+            each = [labelled_embeddings(project, DEFAULT_BACKBONE, view) for view in views]
+        X.append(np.stack([vectors for vectors, _ in each], axis=1))
+        names += each[0][1]
     classes = sorted(set(names))
     return np.concatenate(X), np.array([classes.index(n) for n in names])
 
 
-def oof(X, noisy, n_classes, seed: int) -> np.ndarray:
-    # The run's path: L2 chosen on a validation split (20 %), then the folds refit with it.
+def oof(X, noisy, n_classes, seed: int, trained: tuple[int, ...] = (0,), averaged: tuple[int, ...] = (0,)
+        ) -> np.ndarray:
+    """The run's path: L2 chosen on a validation split (20 %) of the plain images, then the folds refit with
+    it; each head trained on the views `trained` as samples, its probabilities the mean over `averaged`."""
     rng = np.random.default_rng(seed)
     val = rng.random(len(noisy)) < 0.2
-    trainer = make_head_trainer(X[~val], noisy[~val], n_classes, HeadConfig(), 0, X[val], noisy[val])
+    rows = np.concatenate([X[~val, v] for v in trained])
+    trainer = make_head_trainer(rows, np.tile(noisy[~val], len(trained)), n_classes, HeadConfig(), 0, X[val, 0],
+                                noisy[val])
     for _ in trainer.epochs():
         pass
     config = fold_config(HeadConfig(), {"head_l2": trainer.chosen_l2})
-    return out_of_fold_proba(X, noisy, n_classes, lambda a, b: fit_head(a, b, n_classes, config, 0), k=5, seed=seed)
+
+    def fit(A, b):
+        head = fit_head(np.concatenate([A[:, v] for v in trained]), np.tile(b, len(trained)), n_classes, config, 0)
+        return _Averaged(head, averaged)
+
+    return out_of_fold_proba(X, noisy, n_classes, fit, k=5, seed=seed)
+
+
+class _Averaged:
+    def __init__(self, head, views: tuple[int, ...]):
+        self.head, self.views = head, views
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.mean([self.head.predict_proba(X[:, v]) for v in self.views], axis=0)
 
 
 def prune_by_noise_rate(noisy: np.ndarray, proba: np.ndarray) -> list[int]:
@@ -118,7 +140,7 @@ def report(name: str, rows: list[tuple[int, float, float, float, float]], note: 
     listed, at_k, found, precision, at_depth = np.mean(rows, axis=0)
     low, high = min(r[1] for r in rows), max(r[1] for r in rows)
     spread = f" ({low:.3f}-{high:.3f})" if len(rows) > 1 else ""
-    print(f"  {name:<44} listed {listed:>6.0f}  recall@k {at_k:.3f}{spread}  recall {found:.3f}  "
+    print(f"  {name:<62} listed {listed:>6.0f}  recall@k {at_k:.3f}{spread}  recall {found:.3f}  "
           f"precision {precision:.3f}  precision@L {at_depth:.3f}{note}", flush=True)
 
 
@@ -128,10 +150,12 @@ def main() -> None:
     parser.add_argument("--sets", default="digits,textures")
     parser.add_argument("--seeds", type=int, default=3, help="draws of flipped labels; the figures are means")
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--mirror", action="store_true",
+                        help="also with each image's mirror image (embedded once more): averaged, and as samples")
     args = parser.parse_args()
     cache = args.cache or cache_dir() / "bench-accuracy"
     for name in args.sets.split(","):
-        X, y = embeddings(name, cache)
+        X, y = embeddings(name, cache, (0, 1) if args.mirror else (0,))
         n_classes = int(y.max()) + 1
         results: dict[str, list] = {}
         seconds, right = [], []
@@ -150,6 +174,13 @@ def main() -> None:
                 for rule in RANKINGS:
                     ranked = [s.index for s in find_label_errors(noisy, proba, rule)]
                     results.setdefault(f"{label}, {rule}", []).append(scores(ranked, truth, depth))
+            if args.mirror:
+                for label, trained in (("mirror: heads on plain, mean of both", (0,)),
+                                       ("mirror: heads on both, mean of both", (0, 1))):
+                    proba = oof(X, noisy, n_classes, 0, trained, (0, 1))
+                    ranked = [s.index for s in find_label_errors(noisy, scaled(proba, fit_temperature(noisy, proba)))]
+                    results.setdefault(f"{label}, calibrated, {DEFAULT_RANKING}", []).append(
+                        scores(ranked, truth, depth))
             results.setdefault("baseline: prune by noise rate, calibrated", []).append(scores(pruned, truth, depth))
             rows = np.arange(len(y))
             margin = first.max(axis=1) - first[rows, noisy]
