@@ -11,7 +11,7 @@ another; from its start it imports `preload` in a thread (at low priority), so t
 once, while a job given to it at once runs beside that. Between jobs it holds no project, no session and no
 file open: each job opens its own (jobs.py).
 
-Cancelling stays cooperative: cancel() sets an event the child checks between events; the child then closes
+Cancelling stays cooperative: cancel() sets a flag the child checks between events; the child then closes
 its generator (which records its state, e.g. a training run as cancelled) and waits for the next job.
 interrupt() is only for a child that did not stop when asked: on POSIX it raises KeyboardInterrupt in the
 child (which core treats as a cancel: a training run is still stored as cancelled), and the child then ends
@@ -60,7 +60,10 @@ class WorkerProcess:
         context = multiprocessing.get_context("spawn")  # no fork: the GUI process has threads and Qt state
         self._receiver, sender = context.Pipe(duplex=False)
         jobs, self._jobs = context.Pipe(duplex=False)
-        self._cancel = context.Event()
+        # A byte of shared memory, no lock: multiprocessing.Event's is a semaphore, and a child killed while it
+        # held it (checking for a cancel; read-only jobs are killed at once on shutdown) left the next set()
+        # here blocked for ever.
+        self._cancel = context.RawValue("b", 0)
         self._process = context.Process(target=_worker_main, args=(jobs, sender, self._cancel, tuple(preload)),
                                         daemon=True, name="dovecote-worker")
         self._process.start()
@@ -89,7 +92,7 @@ class WorkerProcess:
         return self.ready
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self._cancel.value = 1
 
     def interrupt(self) -> None:
         """Stop the child now: on POSIX SIGTERM, which it turns into KeyboardInterrupt so that its generator
@@ -125,7 +128,7 @@ class WorkerProcess:
         """The job's events in order; None whenever `poll_s` passes without one (so that the caller can
         deliver a held-back progress update). A DovecoteError in the child is raised here with its message.
         The function must be importable by name and its arguments and events picklable."""
-        self._cancel.clear()  # the previous job has ended: its cancel is not this one's
+        self._cancel.value = 0  # the previous job has ended: its cancel is not this one's
         self.jobs_run += 1
         try:
             self._jobs.send((function, args, logging.getLogger().getEffectiveLevel()))
@@ -157,7 +160,7 @@ class WorkerProcess:
                 return
         finally:
             if not finished:
-                self._cancel.set()
+                self._cancel.value = 1
                 self._drain()
 
     def _receive(self) -> tuple[str, object]:
@@ -258,7 +261,7 @@ def _run_job(function, args: tuple, level: int, sender: _Sender, cancel) -> bool
         generator = function(*args)
         try:
             for event in generator:
-                if cancel.is_set():
+                if cancel.value:
                     break
                 sender.send((_EVENT, event))
         finally:
