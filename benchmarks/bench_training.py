@@ -25,13 +25,9 @@
    without averaging each image with its mirror image (and what the run chose on validation), and what mixing
    the head alone run's probabilities with the fine-tuned model's would score at a few weights.
 
-4. Retraining after fine-tuning (--part refit, on --data): fine-tune within --budget from an empty store, change
-   10 labels, then retrain as the Review view's Retrain and `train --retrain` do (the head again on the
-   fine-tuned network: core.training.retrain), twice, beside the baseline in the same run: the head on the
-   pretrained network with the fine-tuned run's other settings (what a retrain did before). Test accuracy and
-   wall time of each.
+Retraining after fine-tuning: benchmarks/bench_retrain_finetuned.py.
 
-Usage: python benchmarks/bench_training.py [--part retrain|digits|finetune|refit|all] [--fine-tune-epochs N]
+Usage: python benchmarks/bench_training.py [--part retrain|digits|finetune|all] [--fine-tune-epochs N]
        [--budget SECONDS] [--data textures|digits|animals|animals-jittered|animals-mixed] [--baseline REPO]
        [--keep DIR]
 """
@@ -44,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +57,7 @@ from core.evaluation.out_of_fold import PHASE as OOF_PHASE  # noqa: E402
 from core.models.preprocessing import load_preprocessed  # noqa: E402
 from core.project import Project  # noqa: E402
 from core.importing.scanning import import_folder  # noqa: E402
-from core.storage import catalog, labels, runs  # noqa: E402
+from core.storage import catalog, labels  # noqa: E402
 from core.training.runner import EpochEnded, RunFinished, TrainConfig, train  # noqa: E402
 from finetune_data import DATA, finetune_data  # noqa: E402
 
@@ -334,47 +329,9 @@ def bench_finetune(workdir: Path, budget: float, old_subset: int, train_images: 
           f"{projected:.0f} s -> the new run took {tuned_s / projected:.3f} of that")
 
 
-def bench_refit(workdir: Path, budget: float, data: str) -> None:
-    from core.training.retrain import retrain_config
-
-    root, flip, what = finetune_data(workdir, data)
-    print(f"== Retraining after fine-tuning within {budget:.0f} s: {what}, 10 classes")
-    with Project.open(root / "train", store=workdir / "store-refit") as project:
-        for _ in import_folder(project, labels_from_subfolders=True):
-            pass
-        config = TrainConfig(device="cpu", fine_tune=FineTuneConfig(flip=flip, time_budget_s=budget))
-        tuned, _, seconds = run_training(project, config)
-        with project.session() as session:
-            base = runs.get_run(session, tuned.run_id)
-        check = base.metrics.get("int8")
-        print(f"fine-tuned run {tuned.run_id}: test acc {test_accuracy(tuned.model_path, root / 'test'):.4f}, "
-              f"wall {seconds:.1f} s, fine-tuned model kept: {base.metrics.get('fine_tuned')}, int8 check: "
-              f"{'left out' if check is None else ('passed' if check['passed'] else 'failed')}")
-        with project.session() as session:
-            images = catalog.labelled_images(session)[:10]
-            other = labels.find_class(session, "0").id
-            labels.set_labels(session, [image.id for image in images], other)
-        old_config = replace(TrainConfig.from_dict(base.config), fine_tune=None)
-        rows = [("before: head on the pretrained network", old_config),
-                ("now: head on the fine-tuned network", retrain_config(base)),
-                ("now, again", None)]
-        times = {}
-        for name, retrain in rows:
-            if retrain is None:  # the retrain of the retrain, as the Review view's next Retrain makes it
-                with project.session() as session:
-                    retrain = retrain_config(runs.latest_model_run(session))
-            outcome, model_s, total_s = run_training(project, retrain)
-            times[name] = total_s
-            print(f"{name:<40} test acc {test_accuracy(outcome.model_path, root / 'test'):.4f}  wall {total_s:6.2f} s "
-                  f"({model_s:.2f} s to the saved model)  embeddings computed by "
-                  f"{outcome.metrics.get('embeddings_device')}", flush=True)
-    before, now, again = times.values()
-    print(f"retrain wall time now / before: {now / before:.3f} (first), {again / before:.3f} (the next)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("retrain", "digits", "finetune", "refit", "all"), default="all")
+    parser.add_argument("--part", choices=("retrain", "digits", "finetune", "all"), default="all")
     parser.add_argument("--budget", type=float, default=150.0, help="finetune: the run's time budget in seconds")
     parser.add_argument("--train-images", type=int, default=600, help="finetune: training images (of 1,347)")
     parser.add_argument("--input-size", type=int, help="finetune: network input size (default: the app's choice)")
@@ -396,8 +353,6 @@ def main() -> None:
         if args.part in ("finetune", "all"):
             bench_finetune(workdir, args.budget, args.old_subset, args.train_images, args.input_size, args.data,
                            args.baseline)
-        if args.part in ("refit", "all"):
-            bench_refit(workdir, args.budget, args.data)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

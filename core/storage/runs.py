@@ -55,14 +55,10 @@ class RunInfo:
     def network(self) -> str | None:
         """How its network differs from the pretrained one, in a few words ("fine-tuned", "fine-tuned in run 3":
         a head trained again on that run's network, core.training.retrain); None: the pretrained one."""
-        m = self.metrics
-        if m.get("fine_tuned"):
+        if self.metrics.get("fine_tuned"):
             return "fine-tuned"
-        if m.get("fine_tuned_in") is not None:
-            return f"fine-tuned in run {m['fine_tuned_in']}"
-        if m.get("network_of_run") is not None:
-            return f"run {m['network_of_run']}'s network"
-        return None
+        earlier = self.metrics.get("fine_tuned_in")
+        return None if earlier is None else f"fine-tuned in run {earlier}"
 
 
 @dataclass(frozen=True)

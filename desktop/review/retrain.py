@@ -1,9 +1,9 @@
 """Retraining from the Review view: the head alone on the cached embeddings, with the last run's settings
 (never fine-tuning; after a fine-tuned run, on its network: core.training.retrain), by hand or by itself a few
-seconds after the last label change ("Keep the model up to date while I label"), one run at a time through the
-window's TrainingService, never while another run (a fine-tuning one, say) is going. After every finished run the unlabelled images get the new model's
-predictions, in the background; so do those a run made elsewhere (`dovecote train`) or before a rescan did not
-predict, once the window sees them."""
+seconds after the last label change ("Keep the model up to date while I label"), one run at a time through
+the window's TrainingService, never while another run (a fine-tuning one, say) is going. After every finished
+run the unlabelled images get the new model's predictions, in the background; so do those a run made
+elsewhere (`dovecote train`) or before a rescan did not predict, once the window sees them."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal

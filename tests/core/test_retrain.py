@@ -92,6 +92,13 @@ def test_a_retrain_after_a_quick_run_is_a_quick_run_with_its_settings(tmp_path):
     assert load_model(outcome.model_path).backbone_state is None
 
 
+def test_a_head_on_an_earlier_network_needs_a_network_fine_tuned_here(tmp_path):
+    with make_project(tmp_path / "pets") as project:
+        quick = finished(train(project, QUICK))
+        with pytest.raises(InvalidRequest, match="was not fine-tuned here"):
+            list(train(project, replace(QUICK, network_of_run=quick.run_id)))
+
+
 def test_a_head_on_an_earlier_network_cannot_also_fine_tune(fine_tuned):
     project, tuned = fine_tuned
     config = replace(QUICK, network_of_run=tuned.run_id, fine_tune=FineTuneConfig(epochs=1))
