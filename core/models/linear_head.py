@@ -1,5 +1,7 @@
 """The default quick head: multinomial logistic regression on standardised embeddings, its L2 strength chosen
 on the validation split, fitted by full-batch L-BFGS (convex: one optimum, reached in a fraction of a second).
+Embeddings vary mostly along a few directions, which makes plain L-BFGS crawl; it works on weights with those
+directions rescaled (preconditioned): the same optimum in about half the steps on hard sets.
 
 Why linear by default: on every benchmark of benchmarks/bench_accuracy.py (digits, faces, textures; 10 and
 30 labels per class and 2,000 images) a plain logistic regression on the frozen features ("linear probe")
@@ -24,6 +26,7 @@ DEFAULT_L2 = 1e-3  # without a validation split to choose on
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-5
 HEAD_THREADS = 1
+PRECONDITIONED = 32  # top feature directions the fit rescales (see _scaling)
 # Strengths tried past the best: the validation loss over the grid had one minimum on all 36 splits of
 # benchmarks/bench_head_fit.py, so the first rise ends the search.
 GRID_PATIENCE = 1
@@ -115,6 +118,7 @@ class _Fit:
         self.sample_weight = (weights[y] / weights[y].sum()).astype(np.float32)[:, None]
         self.onehot = np.eye(n_classes, dtype=np.float32)[y]
         self.theta = np.zeros(n_classes * (X.shape[1] + 1))  # W [C, D] then b [C], raveled
+        self.variances, self.directions = _top_directions(self.X)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Standardised, float32: half the memory traffic of float64, and the same accuracy at this tolerance."""
@@ -138,8 +142,32 @@ class _Fit:
         return loss, np.concatenate([grad_W.ravel(), residual.sum(axis=0)]).astype(np.float64)
 
     def run(self, l2: float) -> tuple[float, float]:
-        self.theta, loss = minimise(lambda theta: self._loss_and_gradient(theta, l2), self.theta)
+        """Minimised over W' = W P^-1 rather than W: the same optimum, reached in fewer steps (see _scaling)."""
+        scale = _scaling(self.variances, l2, self._spread())
+
+        def in_scaled(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            loss, gradient = self._loss_and_gradient(self._map(theta, scale), l2)
+            return loss, self._map(gradient, scale)
+
+        scaled, loss = minimise(in_scaled, self._map(self.theta, 1.0 / scale))
+        self.theta = self._map(scaled, scale)
         return loss, self.evaluate(self.X, self.y)[1]
+
+    def _spread(self) -> float:
+        """p (1 - p) at the starting weights, averaged over images and classes: how much the loss bends per
+        unit of feature variance there (0.09 from zero weights for 10 classes; far less near a confident fit)."""
+        W, b = self._unpack(self.theta)
+        logits = self.X @ W.T + b
+        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+        proba /= proba.sum(axis=1, keepdims=True)
+        return float(((proba * (1 - proba)).mean(axis=1) * self.sample_weight[:, 0]).sum())
+
+    def _map(self, theta: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """W -> W (I + V diag(scale - 1) V^T), b unchanged: P (scale) or its inverse (1 / scale)."""
+        C, D = self.n_classes, self.X.shape[1]
+        W, V = theta[: C * D].reshape(C, D), self.directions
+        mapped = W + ((W @ V) * (scale - 1.0)) @ V.T
+        return np.concatenate([mapped.ravel(), theta[C * D :]])
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Unweighted: the validation loss is how surprised the model is by the images it will meet."""
@@ -161,6 +189,32 @@ class _Fit:
 
     def head(self):
         return _head(*self.state())
+
+
+def _top_directions(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The PRECONDITIONED directions in which the standardised features vary most, and their variances
+    (randomised range finder with one power iteration, seeded: the same X gives the same result); float64,
+    [k] and [D, k]."""
+    k = min(PRECONDITIONED, len(X) - 1, X.shape[1] - 1)
+    if k < 1:
+        return np.zeros(0), np.zeros((X.shape[1], 0))
+    probe = np.random.default_rng(0).standard_normal((X.shape[1], k + 8)).astype(np.float32)
+    basis = np.linalg.qr(X.T @ (X @ probe))[0]
+    basis = np.linalg.qr(X.T @ (X @ basis))[0]
+    projected = (X @ basis).astype(np.float64)
+    variances, rotation = np.linalg.eigh(projected.T @ projected / len(X))
+    order = np.argsort(variances)[::-1][:k]
+    return np.maximum(variances[order], 0.0), basis.astype(np.float64) @ rotation[:, order]
+
+
+def _scaling(variances: np.ndarray, l2: float, spread: float) -> np.ndarray:
+    """How much to shrink each top direction: the loss curves about variance * spread + l2 along it, so
+    the features' few dominant directions make the problem ill-conditioned (hundreds of times steeper than
+    the rest); scaled to the k-th direction's curvature, L-BFGS sees an even bowl there."""
+    if not len(variances):
+        return variances
+    steepness = variances * spread + l2
+    return np.sqrt(steepness[-1] / steepness)
 
 
 def _head(W: np.ndarray, b: np.ndarray):

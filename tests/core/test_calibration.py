@@ -55,3 +55,23 @@ def test_linear_head_chooses_stronger_regularisation_for_noisier_data_and_refits
     fixed = fit_head(X, y, 3, HeadConfig(l2=trainer.chosen_l2), 0)  # the training images alone
     assert (model.predict_proba(X_new).argmax(1) == y_new).mean() >= (fixed.predict_proba(X_new).argmax(1) == y_new).mean() - 0.01
 
+
+def test_linear_head_reaches_the_optimum_when_a_few_directions_dominate_the_features():
+    """Embeddings vary mostly along a few directions (the loss is hundreds of times steeper there): the fit
+    must still end at the minimum of its objective, not wherever the step limit stops it."""
+    from core.models import linear_head
+
+    rng = np.random.default_rng(0)
+    y = np.arange(600) % 4
+    factors = rng.normal(size=(600, 6)) * np.array([40, 25, 15, 8, 4, 2]) + y[:, None] * 0.5
+    X = (factors @ rng.normal(size=(6, 300)) + rng.normal(size=(600, 300))).astype(np.float32)
+    fit = linear_head._Fit(X, y, 4, True, linear_head.class_weights)
+    fit.run(1e-3)
+    objective = fit._loss_and_gradient(fit.theta, 1e-3)[0]
+    step_limit = linear_head.MAX_ITERATIONS
+    try:  # the reference: the same objective, unscaled, with fifty times the steps
+        linear_head.MAX_ITERATIONS = 50 * step_limit
+        _, optimum = linear_head.minimise(lambda theta: fit._loss_and_gradient(theta, 1e-3), np.zeros_like(fit.theta))
+    finally:
+        linear_head.MAX_ITERATIONS = step_limit
+    assert objective <= optimum + 1e-4 * abs(optimum)
