@@ -7,9 +7,10 @@ Per draw: 5 % of the training images of --data (benchmarks/finetune_data.py; `an
 --no-deps animal-mnist`) relabelled to another class before a `train --fine-tune --time-budget B` run from an
 empty store; then, on each network's embeddings of the labelled images, the out-of-fold pass of
 benchmarks/bench_label_errors.py (L2 chosen on a validation split, 5 folds), temperature-scaled, and
-Dovecote's list (core.evaluation.label_errors). recall@k: the share of the flipped among the first k
-suspects, k = the number flipped; precision: the share of the whole list that is truly flipped. The
-pretrained network's line is the baseline: what the product lists today.
+Dovecote's list (core.evaluation.label_errors); and the list the run's own evaluation stored (since
+December 2026 the pretrained network's mixed with FINE_TUNED_SHARE of the fine-tuned one's). recall@k: the
+share of the flipped among the first k suspects, k = the number flipped; precision: the share of the whole
+list that is truly flipped. The pretrained network's line is the baseline: the list until then.
 
     python benchmarks/bench_mistakes_finetuned.py [--data animals-mixed] [--budget 150] [--draws 3]
 """
@@ -29,6 +30,7 @@ from bench_label_errors import oof, scores  # noqa: E402 (puts the repository on
 from bench_training import run_training  # noqa: E402
 from core.evaluation.calibration import fit_temperature, scaled  # noqa: E402
 from core.evaluation.label_errors import find_label_errors  # noqa: E402
+from core.evaluation.run_evaluation import load_evaluation  # noqa: E402
 from core.features.cache import EmbeddingsReady, ensure_embeddings, load_embeddings  # noqa: E402
 from core.importing.scanning import import_folder  # noqa: E402
 from core.models.backbones import get_backbone, with_preprocessing  # noqa: E402
@@ -88,14 +90,17 @@ def draw(workdir: Path, data: str, budget: float, seed: int) -> dict[str, tuple]
               f"{run.metrics.get('fine_tuned')}", flush=True)
         base = calibrated_oof(project, images, y, pretrained, None)
         tuned = calibrated_oof(project, images, y, network.spec, network.weights_path)
-    rows = {"pretrained network (the product's list)": base, "fine-tuned network": tuned}
+        row = {image.id: k for k, image in enumerate(images)}
+        listed = [row[s.image_id] for s in load_evaluation(project, outcome.run_id).suspects]
+    rows = {"pretrained network (the list until December 2026)": base, "fine-tuned network": tuned}
     rows.update({f"mixed, fine-tuned weight {w}": (1 - w) * base + w * tuned for w in FINE_TUNED_WEIGHTS})
+    rows["Dovecote's list (the run's stored evaluation)"] = listed
     results = {}
     for label, proba in rows.items():
-        ranked = [s.index for s in find_label_errors(y, proba)]
+        ranked = proba if isinstance(proba, list) else [s.index for s in find_label_errors(y, proba)]
         results[label] = scores(ranked, truth, len(truth))[:4]
         listed, at_k, found, precision = results[label]
-        print(f"  {label:<42} listed {listed:>5}  recall@k {at_k:.3f}  recall {found:.3f}  precision "
+        print(f"  {label:<50} listed {listed:>5}  recall@k {at_k:.3f}  recall {found:.3f}  precision "
               f"{precision:.3f}", flush=True)
     return results
 
@@ -115,7 +120,7 @@ def main() -> None:
     for label in every[0]:
         listed, at_k, found, precision = np.mean([results[label] for results in every], axis=0)
         low, high = min(r[label][1] for r in every), max(r[label][1] for r in every)
-        print(f"  {label:<42} listed {listed:>5.0f}  recall@k {at_k:.3f} ({low:.3f}-{high:.3f})  recall "
+        print(f"  {label:<50} listed {listed:>5.0f}  recall@k {at_k:.3f} ({low:.3f}-{high:.3f})  recall "
               f"{found:.3f}  precision {precision:.3f}")
 
 

@@ -1,4 +1,5 @@
-"""A run's stored predictions (table predictions): "oof" (out-of-fold) and "model" (the final model)."""
+"""A run's stored predictions (table predictions): "oof" (out-of-fold), "model" (the final model) and
+"oof-ranking" (out-of-fold, what a fine-tuned run's suspects are ranked by: core.evaluation.run_evaluation)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.storage.models import ClassRow, Prediction
 
-KINDS = ("oof", "model")
+KINDS = ("oof", "model", "oof-ranking")
 
 
 @dataclass(frozen=True)

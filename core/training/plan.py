@@ -110,6 +110,11 @@ def make_plan(config, spec, device: str, images: int, classes: int, uncached: in
                             most_head_epochs(config.head)))
     evaluate_s = (_EVALUATE_FIXED_S
                   + _FOLDS * fold_epochs(config.head) * images * (_FOLDS - 1) / _FOLDS * views / head_rate)
+    if config.head.kind == LINEAR and (config.fine_tune is not None or config.network_of_run is not None):
+        # The suspects' second pass, on the fine-tuned network (core.evaluation.run_evaluation): its folds,
+        # after an L2 search on four fifths of the images unless the run's head chose one on that network.
+        search = expected_head_epochs(config.head) if config.network_of_run is None else 0
+        evaluate_s += (search + _FOLDS) * images * (_FOLDS - 1) / _FOLDS / head_rate
     int8_s = 0.0
     if config.int8:
         # At the fp32 pace (int8's is faster: an upper bound); a retrain's check finds most of it cached. A

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidRequest
-from core.evaluation.run_evaluation import load_evaluation
+from core.evaluation.label_errors import find_label_errors
+from core.evaluation.run_evaluation import RANKING, load_evaluation
 from core.events import Progress
 from core.features.cache import PHASE as EMBEDDING
 from core.models.bundles import load_model
 from core.models.heads import HeadConfig
-from core.storage import catalog, labels, runs
+from core.storage import catalog, labels, predictions, runs
 from core.training.int8_check import CALIBRATING
 from core.training.retrain import retrain_config
 from core.training.run_files import delete_run
@@ -114,3 +115,20 @@ def test_a_retrain_is_judged_with_the_head_strength_chosen_on_the_embeddings_it_
     outcome = finished(train(project, config))
     assert outcome.metrics["head_l2"] != tuned.metrics["head_l2"] == 1e4
     assert np.allclose(load_evaluation(project, outcome.run_id).proba, load_evaluation(project, tuned.run_id).proba)
+
+
+def test_after_fine_tuning_the_suspects_are_ranked_with_the_fine_tuned_network_and_the_accuracy_is_not(fine_tuned):
+    """Heads on the fine-tuned network, mixed in, rank flipped labels far better (benchmarks/
+    bench_mistakes_finetuned.py); the figures shown stay those of the frozen backbone's held-out heads."""
+    project, tuned = fine_tuned
+    evaluation = load_evaluation(project, tuned.run_id)
+    with project.session() as session:
+        stored = {p.image_id: p.probabilities for p in predictions.load_predictions(session, tuned.run_id, RANKING)}
+        quick = runs.get_run(session, tuned.run_id).metrics["oof"]["accuracy"]
+    assert stored.keys() == set(evaluation.image_ids)
+    ranking = np.array([stored[i] for i in evaluation.image_ids])
+    assert not np.allclose(ranking, evaluation.proba, atol=1e-3)
+    ranked = [evaluation.image_ids[s.index] for s in find_label_errors(evaluation.labels, ranking)]
+    assert [s.image_id for s in evaluation.suspects] == ranked
+    assert evaluation.metrics.accuracy == pytest.approx(quick)
+    assert quick == pytest.approx(float(np.mean(evaluation.proba.argmax(axis=1) == evaluation.labels)))
