@@ -28,7 +28,7 @@ from core.models.heads import LINEAR, HeadConfig
 from core.evaluation.label_errors import find_label_errors
 from core.evaluation.out_of_fold import DEFAULT_FOLDS, PHASE, OutOfFold, out_of_fold, stratified_folds
 from core.storage import catalog, labels, predictions, runs
-from core.storage.predictions import StoredPrediction
+from core.storage.predictions import RANKING, StoredPrediction
 
 
 if TYPE_CHECKING:  # scikit-learn behind it: imported where an evaluation is read
@@ -40,7 +40,6 @@ FOLD_MEMORY = 1 << 30  # bytes of embeddings the folds fitted at once may copy b
 # bench_mistakes_finetuned.py (5 draws of flipped labels, 3 data sets), 0.25 beat 0 (the frozen backbone's
 # alone) in recall@k on all 8; against 0.5 it won 4, tied 2 and lost 2 (0.5 lists fewer, more surely).
 FINE_TUNED_SHARE = 0.25
-RANKING = "oof-ranking"
 
 
 class NotEvaluated(DovecoteError):
@@ -326,8 +325,7 @@ def load_evaluation(project, run_id: int) -> Evaluation:
     y = np.array([index[at_run[i]] for i in image_ids], dtype=np.int64)
     proba = np.array([p.probabilities for p in stored], dtype=np.float64).reshape(len(stored), len(class_ids))
     # A fine-tuned run's suspects are ranked on its stored mix (see the module's docstring), others' on proba.
-    ranking = (np.array([ranked[i] for i in image_ids], dtype=np.float64).reshape(proba.shape)
-               if ranked and all(i in ranked for i in image_ids) else proba)
+    ranking = np.array([ranked[i] for i in image_ids], dtype=np.float64).reshape(proba.shape) if ranked else proba
     paths = {image.id: image.path for image in images}
     now = {image.id: image.class_id for image in images}
     suspects = [

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from core.storage.models import ClassRow, Prediction
 
-KINDS = ("oof", "model", "oof-ranking")
+RANKING = "oof-ranking"
+KINDS = ("oof", "model", RANKING)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import InvalidRequest
 from core.evaluation.label_errors import find_label_errors
-from core.evaluation.run_evaluation import RANKING, load_evaluation
+from core.evaluation.run_evaluation import load_evaluation
 from core.events import Progress
 from core.features.cache import PHASE as EMBEDDING
 from core.models.bundles import load_model
@@ -123,7 +123,8 @@ def test_after_fine_tuning_the_suspects_are_ranked_with_the_fine_tuned_network_a
     project, tuned = fine_tuned
     evaluation = load_evaluation(project, tuned.run_id)
     with project.session() as session:
-        stored = {p.image_id: p.probabilities for p in predictions.load_predictions(session, tuned.run_id, RANKING)}
+        ranked = predictions.load_predictions(session, tuned.run_id, predictions.RANKING)
+        stored = {p.image_id: p.probabilities for p in ranked}
         quick = runs.get_run(session, tuned.run_id).metrics["oof"]["accuracy"]
     assert stored.keys() == set(evaluation.image_ids)
     ranking = np.array([stored[i] for i in evaluation.image_ids])
